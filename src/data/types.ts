@@ -1,0 +1,28 @@
+/** A batch of calorimeter events, ready for the model. */
+export interface EventBatch {
+  /** images, contiguous, in `layout` order */
+  images: Float32Array;
+  /** [B,C,H,W] for NCHW, [B,H,W,C] for NHWC */
+  shape: [number, number, number, number];
+  layout: 'NCHW' | 'NHWC';
+  label: Int32Array;
+  normweight: Float32Array;
+  weight: Float32Array;
+  /** 1 when the event passes the standard cut-based selection */
+  psr: Uint8Array;
+}
+
+/**
+ * Where batches come from: HDF5 files, dummy data, or a user's own source.
+ * One pass over the source is one epoch for this rank.
+ */
+export interface BatchSource {
+  readonly batchSize: number;
+  /** events this rank sees per epoch */
+  readonly numEvents: number;
+  /** next batch of this epoch, or null when the epoch is over */
+  next(): Promise<EventBatch | null>;
+  /** begin the next epoch (reshuffles when the source shuffles) */
+  startEpoch(epoch: number): void;
+  close(): Promise<void>;
+}
