@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs the real components, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --system
+node scripts/run-tests.mjs "$@"
