@@ -286,3 +286,24 @@ test('MESSAGE_TYPES lists each type once and includes the documented ones', () =
   assert.equal(new Set(MESSAGE_TYPES).size, MESSAGE_TYPES.length);
   for (const t of ['register_request', 'task_request', 'task_result', 'submit_request', 'engine_event', 'batch']) assert.ok(MESSAGE_TYPES.includes(t as any), t);
 });
+
+test('connection files: written 0600, read back by path or id, bad files named', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { connectionFilePath, readConnectionFile, writeConnectionFile } = await import('../../cluster/protocol');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
+  try {
+    const file = connectionFilePath('c1', dir);
+    const info = { url: 'ws://127.0.0.1:1234', cluster_id: 'c1', key: KEY, signature_scheme: 'hmac-sha256' as const, protocol_version: PROTOCOL_VERSION, pid: 1, dashboard_url: 'http://127.0.0.1:1234/', created: 'now' };
+    writeConnectionFile(file, info);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(readConnectionFile('c1', dir), info);
+    assert.deepEqual(readConnectionFile(file), info);
+    assert.throws(() => readConnectionFile('nope', dir), /nope\.json does not exist/);
+    fs.writeFileSync(file, JSON.stringify({ ...info, key: 5 }));
+    assert.throws(() => readConnectionFile(file), /c1\.json: key is missing/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
