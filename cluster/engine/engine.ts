@@ -1,0 +1,394 @@
+/**
+ * The engine process's connection to the controller: registers (slots, GPUs,
+ * node resources, labels), heartbeats, runs task_requests in its TaskRunner,
+ * streams output/reports/results/resources back, and reconnects with backoff
+ * when the controller goes away (a controller restarted with --resume at the
+ * same URL gets the engine back, with its running tasks and unsent results).
+ */
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import WebSocket from 'ws';
+import {
+  CLOSE_CODES,
+  MAX_MESSAGE_BYTES,
+  MessageBatcher,
+  decodeMessages,
+  describeClose,
+  encodeMessage,
+  makeMessage,
+  packInto,
+  unpackFrom,
+  type EngineResources,
+  type Message,
+  type RegisterReply,
+  type RegisterRequest,
+  type TaskErrorInfo,
+  type TaskRequest,
+  type TaskResult,
+  type ConnectionInfo,
+} from '../protocol';
+
+import { ResourceSampler, describeNode } from './resources';
+import { TaskRunner, type TaskOutcome } from './runner';
+
+export interface EngineOptions {
+  connection: ConnectionInfo;
+  slots: number;
+  /** GPU indexes this engine owns (sets CUDA_VISIBLE_DEVICES for its tasks) */
+  gpus?: number[];
+  labels?: Record<string, string>;
+  maxTaskMemoryMb?: number;
+  resourceIntervalMs?: number;
+  /** give up when the controller cannot be reached for this long (ms); default 120 s */
+  reconnectTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Why the engine stopped: the exit code engineMain returns. */
+export type EngineExit =
+  | { code: 0; reason: 'shutdown' }
+  | { code: 2; reason: 'refused'; message: string }
+  | { code: 3; reason: 'unreachable'; message: string };
+
+interface SentResult {
+  msg: Message<TaskResult>;
+  sentAt: number;
+}
+
+const RESEND_WINDOW_MS = 30_000;
+
+export class Engine {
+  readonly uuid = randomUUID();
+  readonly host = os.hostname();
+  private engineId: number | null = null;
+  private ws: WebSocket | null = null;
+  private batcher: MessageBatcher | null = null;
+  private readonly runner: TaskRunner;
+  private readonly sampler: ResourceSampler;
+  private resources: EngineResources | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastHeard = Date.now();
+  private heartbeatMs = 1000;
+  private stopping = false;
+  private firstRegistered!: () => void;
+  readonly registered = new Promise<void>((resolve) => (this.firstRegistered = resolve));
+  private exitResolve!: (exit: EngineExit) => void;
+  /** Resolves when the engine has stopped for good. */
+  readonly exited = new Promise<EngineExit>((resolve) => (this.exitResolve = resolve));
+  /** Results finished while disconnected, or sent shortly before a disconnect (resent; the controller dedupes). */
+  private outbox: Message[] = [];
+  private recentResults = new Map<string, SentResult>();
+  private unreachableSince: number | null = null;
+  private reconnectDelayMs = 200;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    if (opts.gpus) process.env.CUDA_VISIBLE_DEVICES = opts.gpus.join(',');
+    this.runner = new TaskRunner(
+      { slots: opts.slots, host: this.host, engineId: () => this.engineId, maxTaskMemoryMb: opts.maxTaskMemoryMb, prewarm: true },
+      {
+        onStarted: (taskId) => this.send(makeMessage('task_started', { task_id: taskId })),
+        onStream: (taskId, name, text) => this.send(makeMessage('task_stream', { task_id: taskId, name, text })),
+        onReport: (taskId, data) => this.sendReport(taskId, data),
+        onResult: (taskId, outcome) => this.sendResult(taskId, outcome),
+      },
+    );
+    this.sampler = new ResourceSampler({ host: this.host, intervalMs: opts.resourceIntervalMs, taskUsage: () => this.runner.usage() });
+  }
+
+  get id(): number | null {
+    return this.engineId;
+  }
+
+  private prefix(): string {
+    return `[engine ${this.engineId ?? '?'} ${this.host}:${process.pid}]`;
+  }
+
+  async start(): Promise<void> {
+    const node = await describeNode();
+    const gpus = this.opts.gpus
+      ? this.opts.gpus.map((index) => node.gpus.find((g) => g.index === index) ?? { index, name: `GPU ${index}`, memory_bytes: 0 })
+      : node.gpus;
+    this.resources = { cpus: node.cpus, memory_bytes: node.memory_bytes, gpus };
+    this.connect();
+    this.sampler.start((sample) => {
+      if (this.engineId !== null && this.ws?.readyState === WebSocket.OPEN) this.send(makeMessage('resources', { sample }));
+    });
+  }
+
+  /** Stop: tell the controller, cancel running tasks, close the socket. */
+  async stop(exit: EngineExit = { code: 0, reason: 'shutdown' }): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.sampler.stop();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await this.runner.close('engine shutting down');
+    if (this.ws?.readyState === WebSocket.OPEN) {
+      this.send(makeMessage('engine_shutdown', {}));
+      this.batcher?.flush();
+      this.ws.close(1000, 'engine stopping');
+    } else {
+      this.ws?.terminate();
+    }
+    this.exitResolve(exit);
+  }
+
+  private connect(): void {
+    if (this.stopping) return;
+    const url = this.opts.connection.url;
+    const ws = new WebSocket(url, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 });
+    this.ws = ws;
+    let connectError: Error | null = null;
+    ws.on('open', () => {
+      this.batcher = new MessageBatcher(this.opts.connection.key, (data) => ws.send(data));
+      this.lastHeard = Date.now();
+      this.register();
+    });
+    ws.on('message', (data: Buffer) => this.onData(data));
+    ws.on('error', (err) => {
+      connectError = err;
+    });
+    ws.on('close', (code, reasonBuf) => this.onClose(ws, code, reasonBuf.toString(), connectError));
+  }
+
+  private register(): void {
+    const labels: Record<string, string> = { ...slurmLabels(), ...(this.opts.labels ?? {}) };
+    const content: RegisterRequest = {
+      host: this.host,
+      pid: process.pid,
+      slots: this.opts.slots,
+      resources: this.resources!,
+      labels,
+      engine_uuid: this.uuid,
+      ...(this.engineId !== null ? { previous_id: this.engineId } : {}),
+      running: this.runner.runningTaskIds(),
+    };
+    // Registration goes out alone (not batched) so the controller can check the key on it.
+    this.ws!.send(encodeMessage(makeMessage('register_request', content), this.opts.connection.key));
+  }
+
+  private onClose(ws: WebSocket, code: number, reason: string, err: Error | null): void {
+    if (ws !== this.ws) return;
+    this.batcher?.clear();
+    this.batcher = null;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    if (this.stopping) return;
+    const url = this.opts.connection.url;
+    if (code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch) {
+      const message = `${this.prefix()} ${describeClose(url, code, reason)}`;
+      this.log(message);
+      void this.stop({ code: 2, reason: 'refused', message });
+      return;
+    }
+    if (code === CLOSE_CODES.shutdown) {
+      this.log(`${this.prefix()} ${describeClose(url, code, reason)}; stopping`);
+      void this.stop();
+      return;
+    }
+    this.scheduleReconnect(err ? `cannot reach controller at ${url} (${err.message})` : describeClose(url, code, reason));
+  }
+
+  private scheduleReconnect(why: string): void {
+    const now = Date.now();
+    if (this.unreachableSince === null) this.unreachableSince = now;
+    const limit = this.opts.reconnectTimeoutMs ?? 120_000;
+    const waited = now - this.unreachableSince;
+    if (waited >= limit) {
+      const message = `${this.prefix()} ${why}; giving up after ${Math.round(waited / 1000)} s`;
+      this.log(message);
+      void this.stop({ code: 3, reason: 'unreachable', message });
+      return;
+    }
+    const delay = this.reconnectDelayMs;
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 3000);
+    this.log(`${this.prefix()} ${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
+    setTimeout(() => this.connect(), delay);
+  }
+
+  private onData(data: Buffer): void {
+    this.lastHeard = Date.now();
+    let messages: Message[];
+    try {
+      messages = decodeMessages(data, this.opts.connection.key);
+    } catch (err) {
+      this.log(`${this.prefix()} dropped a message from the controller at ${this.opts.connection.url}: ${(err as Error).message}`);
+      return;
+    }
+    for (const msg of messages) this.handle(msg);
+  }
+
+  private handle(msg: Message): void {
+    switch (msg.header.msg_type) {
+      case 'register_reply':
+        return this.onRegistered(msg.content as RegisterReply);
+      case 'task_request':
+        return this.onTaskRequest(msg as Message<TaskRequest>);
+      case 'task_cancel':
+        this.runner.cancel(String(msg.content.task_id), 'cancelled by the client');
+        return;
+      case 'shutdown_request':
+        this.log(`${this.prefix()} shutdown requested by the controller`);
+        void this.stop();
+        return;
+      case 'heartbeat_reply':
+        return;
+      default:
+        this.log(`${this.prefix()} ignoring unexpected ${msg.header.msg_type} from the controller`);
+    }
+  }
+
+  private onRegistered(reply: RegisterReply): void {
+    const again = this.engineId !== null;
+    this.engineId = reply.engine_id;
+    this.heartbeatMs = reply.heartbeat_ms > 0 ? reply.heartbeat_ms : 1000;
+    this.unreachableSince = null;
+    this.reconnectDelayMs = 200;
+    this.log(`${this.prefix()} ${again ? 're-registered' : 'registered'} with controller ${this.opts.connection.url} (cluster ${reply.cluster_id}, ${this.opts.slots} slots)`);
+    this.startHeartbeat();
+    this.flushOutbox(again);
+    this.firstRegistered();
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      const ws = this.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      if (Date.now() - this.lastHeard > 5 * this.heartbeatMs + 2000) {
+        this.log(`${this.prefix()} no word from the controller at ${this.opts.connection.url} for ${Date.now() - this.lastHeard} ms; reconnecting`);
+        ws.terminate();
+        return;
+      }
+      this.send(makeMessage('heartbeat', { running: this.runner.runningTaskIds().length }));
+    }, this.heartbeatMs);
+  }
+
+  /** After a reconnect: results finished while away, and those sent just before the drop (the controller may have died before storing them). */
+  private flushOutbox(reconnected: boolean): void {
+    const pending = this.outbox;
+    this.outbox = [];
+    const now = Date.now();
+    if (reconnected) {
+      for (const [id, sent] of this.recentResults) {
+        if (now - sent.sentAt > RESEND_WINDOW_MS) this.recentResults.delete(id);
+        else if (!pending.includes(sent.msg)) pending.push(sent.msg);
+      }
+    }
+    for (const msg of pending) this.send(msg);
+  }
+
+  private onTaskRequest(msg: Message<TaskRequest>): void {
+    const req = msg.content;
+    if (this.runner.runningTaskIds().includes(req.task_id)) return; // re-dispatched after a controller restart; already running
+    const done = this.recentResults.get(req.task_id);
+    if (done) {
+      this.send(done.msg);
+      return;
+    }
+    let args: unknown;
+    try {
+      args = unpackFrom(req.args, msg.buffers);
+    } catch (err) {
+      return this.sendResult(req.task_id, this.failure('BadArguments', `task arguments could not be decoded: ${(err as Error).message}`));
+    }
+    if (req.kind !== 'module' && req.kind !== 'source') {
+      return this.sendResult(req.task_id, this.failure('BadTask', `unknown task kind "${String(req.kind)}"`));
+    }
+    this.runner.submit({
+      taskId: req.task_id,
+      kind: req.kind,
+      module: req.module,
+      exportName: req.export ?? 'default',
+      source: req.source,
+      args: Array.isArray(args) ? args : [args],
+      timeoutMs: req.timeout_ms,
+    });
+  }
+
+  private failure(ename: string, evalue: string): TaskOutcome {
+    return { status: 'error', error: { ename, evalue, traceback: [] } };
+  }
+
+  private sendReport(taskId: string, data: Record<string, unknown>): void {
+    // Reports are small metrics: typed arrays in them travel as JSON number arrays.
+    const plain = JSON.parse(JSON.stringify(data, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v)));
+    this.send(makeMessage('task_report', { task_id: taskId, data: plain }));
+  }
+
+  private sendResult(taskId: string, outcome: TaskOutcome): void {
+    const buffers: Uint8Array[] = [];
+    let content: TaskResult;
+    if (outcome.status === 'ok') {
+      try {
+        content = { task_id: taskId, status: 'ok', value: packInto(outcome.value, buffers) };
+      } catch (err) {
+        buffers.length = 0;
+        content = { task_id: taskId, status: 'error', error: this.errorInfo({ ename: 'SerializationError', evalue: `task result cannot be sent: ${(err as Error).message}`, traceback: [] }) };
+      }
+    } else {
+      content = { task_id: taskId, status: outcome.status, error: this.errorInfo(outcome.error) };
+    }
+    const msg = makeMessage('task_result', content, { buffers });
+    this.recentResults.set(taskId, { msg, sentAt: Date.now() });
+    this.pruneRecent();
+    if (this.engineId !== null && this.ws?.readyState === WebSocket.OPEN) this.send(msg);
+    else this.outbox.push(msg);
+  }
+
+  private errorInfo(error: TaskErrorInfo): TaskErrorInfo {
+    return { ...error, engine_id: this.engineId ?? undefined, host: this.host };
+  }
+
+  private pruneRecent(): void {
+    if (this.recentResults.size < 20_000) return;
+    const cutoff = Date.now() - RESEND_WINDOW_MS;
+    for (const [id, sent] of this.recentResults) {
+      if (sent.sentAt < cutoff || this.recentResults.size > 20_000) this.recentResults.delete(id);
+      else break;
+    }
+  }
+
+  private send(msg: Message): void {
+    const ws = this.ws;
+    if (!this.batcher || ws?.readyState !== WebSocket.OPEN) return; // streams/reports while away are dropped; results go to the outbox
+    const payloadBytes = msg.buffers.reduce((n, b) => n + b.byteLength, 0);
+    if (payloadBytes < 1024 * 1024) {
+      this.batcher.push(msg);
+      return;
+    }
+    // Big payloads go alone, after what is queued, so an oversized result fails only its own task.
+    this.batcher.flush();
+    try {
+      ws.send(encodeMessage(msg, this.opts.connection.key));
+    } catch (err) {
+      this.log(`${this.prefix()} could not send ${msg.header.msg_type}: ${(err as Error).message}`);
+      if (msg.header.msg_type === 'task_result') {
+        const taskId = (msg.content as TaskResult).task_id;
+        const error = this.errorInfo({ ename: 'ResultTooLarge', evalue: `task ${taskId} result could not be sent: ${(err as Error).message}`, traceback: [] });
+        const replacement = makeMessage<TaskResult>('task_result', { task_id: taskId, status: 'error', error });
+        this.recentResults.set(taskId, { msg: replacement, sentAt: Date.now() });
+        this.batcher.push(replacement);
+      }
+    }
+  }
+}
+
+/** Slurm placement of this engine, as labels (empty outside Slurm). */
+function slurmLabels(): Record<string, string> {
+  const env = process.env;
+  const labels: Record<string, string> = {};
+  if (env.SLURM_JOB_ID) labels.slurm_job_id = env.SLURM_JOB_ID;
+  if (env.SLURM_STEP_ID) labels.slurm_step_id = env.SLURM_STEP_ID;
+  if (env.SLURM_PROCID) labels.slurm_procid = env.SLURM_PROCID;
+  if (env.SLURMD_NODENAME) labels.slurm_node = env.SLURMD_NODENAME;
+  if (env.HPCDL_ENGINE_LABELS) {
+    try {
+      Object.assign(labels, JSON.parse(env.HPCDL_ENGINE_LABELS));
+    } catch {
+      // a malformed label env is not worth refusing to start over; it is reported at startup by the CLI
+    }
+  }
+  return labels;
+}

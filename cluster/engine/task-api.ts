@@ -1,0 +1,54 @@
+/**
+ * The API a task sees while it runs on an engine: `report()` publishes metrics
+ * that stream to subscribed clients, `taskContext()` tells which task/engine it is.
+ *
+ * Both work through `globalThis` and the worker's `parentPort`, not through module
+ * state, so a task module that imports this file from `dist/` and the engine that
+ * runs it from source (or the other way round) still agree.
+ */
+import { isMainThread, parentPort } from 'node:worker_threads';
+
+export interface TaskContext {
+  taskId: string;
+  engineId: number | null;
+  host: string;
+  slot: number;
+}
+
+/** The shape of the messages a task worker posts to the engine (internal). */
+export const TASK_CONTEXT_KEY = '__hpcdlTaskContext';
+export const REPORT_MESSAGE = 'hpcdl:report';
+
+type ReportListener = (data: Record<string, unknown>) => void;
+const localListeners = new Set<ReportListener>();
+
+/** The running task's identity, or null when not called from inside an engine task. */
+export function taskContext(): TaskContext | null {
+  const ctx = (globalThis as Record<string, unknown>)[TASK_CONTEXT_KEY];
+  return (ctx as TaskContext | undefined) ?? null;
+}
+
+/**
+ * Publish metrics (`{epoch, loss, accuracy, ...}`) from inside a task. On an
+ * engine they stream to the client as `onReport` events. Outside an engine task
+ * (plain local code) they go to listeners added with `onLocalReport`, so the same
+ * training function can run locally and remotely. Returns true if anyone received it.
+ */
+export function report(data: Record<string, unknown>): boolean {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new TypeError(`report() expects a plain object of metrics, got ${Array.isArray(data) ? 'an array' : typeof data}`);
+  }
+  const ctx = taskContext();
+  if (!isMainThread && parentPort && ctx) {
+    parentPort.postMessage({ t: REPORT_MESSAGE, taskId: ctx.taskId, data });
+    return true;
+  }
+  for (const listener of localListeners) listener(data);
+  return localListeners.size > 0;
+}
+
+/** Receive `report()` calls made outside an engine (local runs). Returns an unsubscribe function. */
+export function onLocalReport(listener: ReportListener): () => void {
+  localListeners.add(listener);
+  return () => localListeners.delete(listener);
+}

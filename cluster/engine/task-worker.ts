@@ -1,0 +1,183 @@
+/**
+ * Runs inside a worker thread of an engine: receives one task at a time from the
+ * engine's TaskRunner, loads the module (TypeScript through tsx) or evaluates the
+ * function source, calls it, and posts streams, reports and the result back.
+ * Everything written to process.stdout/stderr or the console is captured.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Console } from 'node:console';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as v8 from 'node:v8';
+import type { WorkerToEngine, EngineToWorker, WorkerInit, RunMessage } from './worker-messages';
+import { TASK_CONTEXT_KEY } from './task-api';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+let currentTaskId: string | null = null;
+let tsxRegistered = false;
+
+function post(msg: WorkerToEngine, transfer?: ArrayBuffer[]): void {
+  port.postMessage(msg, transfer);
+}
+
+function threadId(): number | null {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+}
+
+function captureOutput(): void {
+  const makeWrite = (name: 'stdout' | 'stderr') =>
+    function write(chunk: unknown, encodingOrCb?: unknown, cb?: unknown): boolean {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+      if (currentTaskId !== null && text.length > 0) post({ t: 'stream', taskId: currentTaskId, name, text });
+      const done = typeof encodingOrCb === 'function' ? encodingOrCb : cb;
+      if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+      return true;
+    };
+  (process.stdout as unknown as { write: unknown }).write = makeWrite('stdout');
+  (process.stderr as unknown as { write: unknown }).write = makeWrite('stderr');
+  const console = new Console({ stdout: process.stdout, stderr: process.stderr });
+  Object.defineProperty(globalThis, 'console', { value: console, writable: true, configurable: true });
+}
+
+function ensureTsx(): void {
+  if (tsxRegistered || !init.tsxCjsApi) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require(init.tsxCjsApi).register();
+  tsxRegistered = true;
+}
+
+const moduleCache = new Map<string, Record<string, unknown>>();
+
+async function loadModule(modulePath: string): Promise<Record<string, unknown>> {
+  const cached = moduleCache.get(modulePath);
+  if (cached) return cached;
+  if (!path.isAbsolute(modulePath)) {
+    throw new Error(`task module path must be absolute (the client resolves it), got "${modulePath}"`);
+  }
+  if (!fs.existsSync(modulePath)) {
+    throw new Error(`task module ${modulePath} does not exist on host ${init.host}`);
+  }
+  let mod: Record<string, unknown>;
+  if (/\.(ts|mts|cts|tsx)$/.test(modulePath)) ensureTsx();
+  if (modulePath.endsWith('.mjs')) {
+    mod = await import(pathToFileURL(modulePath).href);
+  } else {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      mod = require(modulePath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw err;
+      mod = await import(pathToFileURL(modulePath).href);
+    }
+  }
+  moduleCache.set(modulePath, mod);
+  return mod;
+}
+
+async function resolveModuleFunction(modulePath: string, exportName: string): Promise<(...args: unknown[]) => unknown> {
+  const mod = await loadModule(modulePath);
+  const candidate = mod[exportName] ?? (mod.default as Record<string, unknown> | undefined)?.[exportName];
+  if (typeof candidate !== 'function') {
+    const available = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+    throw new Error(
+      `task module ${modulePath} has no exported function "${exportName}" (exported functions: ${available.join(', ') || 'none'})`,
+    );
+  }
+  return candidate as (...args: unknown[]) => unknown;
+}
+
+const sourceCache = new Map<string, (...args: unknown[]) => unknown>();
+
+function compileSource(source: string): (...args: unknown[]) => unknown {
+  const cached = sourceCache.get(source);
+  if (cached) return cached;
+  // Indirect eval: the function sees only globals (require, report, taskContext are set below).
+  const fn = (0, eval)(`(${source})`);
+  if (typeof fn !== 'function') throw new TypeError(`task source does not evaluate to a function: ${source.slice(0, 80)}`);
+  sourceCache.set(source, fn);
+  return fn;
+}
+
+function describeError(err: unknown): { ename: string; evalue: string; traceback: string[] } {
+  if (err instanceof Error) {
+    return { ename: err.name, evalue: err.message, traceback: (err.stack ?? `${err.name}: ${err.message}`).split('\n') };
+  }
+  return { ename: 'Error', evalue: String(err), traceback: [] };
+}
+
+function collectTransfers(value: unknown, out: ArrayBuffer[], depth = 0): ArrayBuffer[] {
+  if (depth > 4 || value === null || typeof value !== 'object') return out;
+  if (ArrayBuffer.isView(value)) {
+    const buf = value.buffer;
+    // Only whole, unshared buffers can be moved; others are copied by structured clone.
+    if (buf instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === buf.byteLength && !out.includes(buf)) out.push(buf);
+    return out;
+  }
+  const items = Array.isArray(value) ? value : Object.values(value as Record<string, unknown>);
+  if (items.length > 64) return out;
+  for (const item of items) collectTransfers(item, out, depth + 1);
+  return out;
+}
+
+async function runTask(msg: RunMessage): Promise<void> {
+  currentTaskId = msg.taskId;
+  (globalThis as Record<string, unknown>)[TASK_CONTEXT_KEY] = {
+    taskId: msg.taskId,
+    engineId: msg.engineId,
+    host: init.host,
+    slot: init.slot,
+  };
+  post({ t: 'mem', taskId: msg.taskId, heapUsed: v8.getHeapStatistics().used_heap_size });
+  try {
+    const fn = msg.kind === 'module' ? await resolveModuleFunction(msg.module!, msg.exportName!) : compileSource(msg.source!);
+    const value = await fn(...msg.args);
+    const heapUsed = v8.getHeapStatistics().used_heap_size;
+    try {
+      post({ t: 'done', taskId: msg.taskId, ok: true, value, heapUsed }, collectTransfers(value, []));
+    } catch (err) {
+      post({
+        t: 'done',
+        taskId: msg.taskId,
+        ok: false,
+        heapUsed,
+        error: { ename: 'SerializationError', evalue: `task result cannot be sent back: ${(err as Error).message}`, traceback: [] },
+      });
+    }
+  } catch (err) {
+    post({ t: 'done', taskId: msg.taskId, ok: false, error: describeError(err), heapUsed: v8.getHeapStatistics().used_heap_size });
+  } finally {
+    currentTaskId = null;
+  }
+}
+
+function installGlobals(): void {
+  // Quick-cell functions (source tasks) have no imports; give them the essentials.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const api = require('./task-api') as typeof import('./task-api');
+  const g = globalThis as Record<string, unknown>;
+  g.require = require;
+  g.report = api.report;
+  g.taskContext = api.taskContext;
+}
+
+function heapTicker(): void {
+  // Only fires while the task yields to the event loop; the thread's CPU is read from /proc instead.
+  const timer = setInterval(() => {
+    if (currentTaskId !== null) post({ t: 'mem', taskId: currentTaskId, heapUsed: v8.getHeapStatistics().used_heap_size });
+  }, 1000);
+  timer.unref();
+}
+
+captureOutput();
+installGlobals();
+heapTicker();
+port.on('message', (msg: EngineToWorker) => {
+  if (msg.t === 'run') void runTask(msg);
+});
+post({ t: 'ready', tid: threadId() });

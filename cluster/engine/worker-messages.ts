@@ -1,0 +1,35 @@
+/** Messages between an engine's TaskRunner and its worker threads (in-process only, never on the wire). */
+
+export interface WorkerInit {
+  host: string;
+  slot: number;
+  /** absolute path of tsx's CJS register API, used when a task module is TypeScript */
+  tsxCjsApi: string | null;
+}
+
+export interface TaskErrorInfo {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+export interface RunMessage {
+  t: 'run';
+  taskId: string;
+  engineId: number | null;
+  kind: 'module' | 'source';
+  module?: string;
+  exportName?: string;
+  source?: string;
+  args: unknown[];
+}
+
+export type EngineToWorker = RunMessage;
+
+export type WorkerToEngine =
+  | { t: 'ready'; tid: number | null }
+  | { t: 'stream'; taskId: string; name: 'stdout' | 'stderr'; text: string }
+  | { t: 'hpcdl:report'; taskId: string; data: Record<string, unknown> }
+  | { t: 'mem'; taskId: string; heapUsed: number }
+  | { t: 'done'; taskId: string; ok: true; value: unknown; heapUsed: number }
+  | { t: 'done'; taskId: string; ok: false; error: TaskErrorInfo; heapUsed: number };
