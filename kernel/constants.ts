@@ -1,0 +1,1 @@
+export const KERNEL_DISPLAY_NAME = 'HPC DL (TypeScript)';

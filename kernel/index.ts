@@ -1,0 +1,9 @@
+/** Public API of the hpcdl kernel layer. Importing this does not start a kernel. */
+export { onInterrupt, runInterruptCallbacks, interruptCallbackCount } from './interrupt';
+export type { InterruptCallback, InterruptOutcome } from './interrupt';
+export { currentDisplayChannel, beforeCellEnds } from './display';
+export type { DisplayChannel, DisplayContent } from './display';
+export { installKernel, kernelInstallMain, parseKernelInstallArgs } from './install';
+export type { KernelInstallOptions, InstalledKernel, KernelSpecJson } from './install';
+export { KERNEL_DISPLAY_NAME } from './constants';
+export { MIME_BUNDLE } from './mime';

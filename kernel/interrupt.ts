@@ -1,0 +1,67 @@
+/**
+ * Kernel interrupt hook. Cells and library code (e.g. the cluster client)
+ * register callbacks here; the hpcdl kernel runs them when the user interrupts
+ * the kernel (SIGINT from the Jupyter server, or an `interrupt_request`).
+ *
+ * This module imports nothing so that anything can depend on it without a
+ * cycle. The registry lives on `globalThis` under a `Symbol.for` key so that
+ * two copies of this module (e.g. one loaded from dist/ by the kernel and one
+ * loaded through tsx in a test) share the same callbacks.
+ */
+
+export type InterruptCallback = (reason: string) => void | Promise<void>;
+
+export interface InterruptOutcome {
+  /** Number of callbacks that were run. */
+  ran: number;
+  /** Errors thrown or rejected by callbacks (each callback runs regardless). */
+  errors: unknown[];
+}
+
+const REGISTRY_KEY = Symbol.for('hpcdl.kernel.interruptCallbacks');
+
+function registry(): Set<InterruptCallback> {
+  const holder = globalThis as unknown as Record<symbol, Set<InterruptCallback> | undefined>;
+  let callbacks = holder[REGISTRY_KEY];
+  if (!callbacks) {
+    callbacks = new Set();
+    holder[REGISTRY_KEY] = callbacks;
+  }
+  return callbacks;
+}
+
+/**
+ * Registers `callback` to run when the kernel is interrupted.
+ * Returns a function that unregisters it. Registering the same function twice
+ * keeps a single registration.
+ */
+export function onInterrupt(callback: InterruptCallback): () => void {
+  if (typeof callback !== 'function') {
+    throw new TypeError(`onInterrupt: callback must be a function, got ${typeof callback}`);
+  }
+  const callbacks = registry();
+  callbacks.add(callback);
+  return () => {
+    callbacks.delete(callback);
+  };
+}
+
+/** Number of currently registered interrupt callbacks. */
+export function interruptCallbackCount(): number {
+  return registry().size;
+}
+
+/**
+ * Runs every registered callback (concurrently) and waits for all of them.
+ * Called by the kernel on interrupt; callable directly to simulate one.
+ */
+export async function runInterruptCallbacks(reason = 'interrupt'): Promise<InterruptOutcome> {
+  const callbacks = Array.from(registry());
+  const results = await Promise.allSettled(
+    callbacks.map(async (callback) => callback(reason)),
+  );
+  const errors = results
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => r.reason);
+  return { ran: callbacks.length, errors };
+}
