@@ -1,0 +1,15 @@
+/** hpcdl data: HDF5 event files, the input pipeline, the synthetic generator, inspection. */
+export type { BatchSource, EventBatch } from './types';
+export { DataFileError, DataOptionsError } from './errors';
+export { loadH5wasm, hdf5Reason, Hdf5File, writeArrays, readArrays, readAttributes } from './hdf5';
+export type { NamedArray, NumericArray, AttrValue, DatasetInfo } from './hdf5';
+export { EventFile, writeEventFile, SEED_NAMES, LEGACY_NAMES } from './events';
+export type { EventLayout, EventFileInfo, EventScalars, EventArrays, WriteEventFileOptions } from './events';
+export { discoverFiles, shardFiles, openEventSource, chwToHwc } from './pipeline';
+export type { EventSourceOptions, Split, ImageLayout } from './pipeline';
+export { synthesize, STANDARD_CUTS, CHANNEL_NAMES } from './synth';
+export type { SynthOptions, SynthSummary, SynthFileSummary, CutSummary } from './synth';
+export { Rng } from './rng';
+export { inspectFile, formatInspectReport } from './inspect';
+export type { InspectReport, InspectOptions, ClassSums } from './inspect';
+export { formatSynthSummary, eventKinematics } from './synth';

@@ -1,0 +1,115 @@
+/** `hpcdl data inspect FILE`: what an HDF5 (event) file holds. */
+import * as fs from 'node:fs';
+import { DataFileError } from './errors';
+import { EventFile, EventLayout } from './events';
+import { DatasetInfo, Hdf5File } from './hdf5';
+
+export interface InspectOptions {
+  file: string;
+}
+
+export interface ClassSums {
+  background: number;
+  signal: number;
+  total: number;
+}
+
+export interface InspectReport {
+  path: string;
+  fileBytes: number;
+  /** 'other' when the file is valid HDF5 but not an event file (then `problem` says why) */
+  layout: EventLayout | 'other';
+  problem?: string;
+  datasets: DatasetInfo[];
+  attributes: Record<string, unknown>;
+  events?: number;
+  /** [C,H,W] */
+  imageShape?: [number, number, number];
+  labelCounts?: { background: number; signal: number };
+  weightSums?: ClassSums;
+  normweightSums?: ClassSums;
+  /** events passing the standard cuts, per class (legacy files: absent) */
+  psrCounts?: { background: number; signal: number };
+}
+
+export async function inspectFile(filePath: string): Promise<InspectReport> {
+  const h5 = await Hdf5File.open(filePath, 'r');
+  let datasets: DatasetInfo[];
+  let attributes: Record<string, unknown>;
+  try {
+    datasets = h5.datasetNames().map((n) => h5.info(n));
+    attributes = h5.attrs('/');
+  } finally {
+    h5.close();
+  }
+  const report: InspectReport = { path: filePath, fileBytes: fs.statSync(filePath).size, layout: 'other', datasets, attributes };
+  let ev: EventFile;
+  try {
+    ev = await EventFile.open(filePath, { warn: () => {} });
+  } catch (e) {
+    if (!(e instanceof DataFileError)) throw e;
+    report.problem = e.message;
+    return report;
+  }
+  try {
+    const { info } = ev;
+    const sc = ev.scalars();
+    const sums = (w: Float32Array): ClassSums => {
+      const s = { background: 0, signal: 0, total: 0 };
+      for (let i = 0; i < w.length; i++) {
+        if (sc.label[i]) s.signal += w[i];
+        else s.background += w[i];
+      }
+      s.total = s.signal + s.background;
+      return s;
+    };
+    const signal = sc.label.reduce((a, b) => a + b, 0);
+    report.layout = info.layout;
+    report.events = info.numEvents;
+    report.imageShape = [info.channels, info.height, info.width];
+    report.labelCounts = { background: info.numEvents - signal, signal };
+    report.weightSums = sums(sc.weight);
+    report.normweightSums = sums(sc.normweight);
+    if (info.hasPsr) {
+      const p = { background: 0, signal: 0 };
+      for (let i = 0; i < sc.psr.length; i++) if (sc.psr[i]) p[sc.label[i] ? 'signal' : 'background']++;
+      report.psrCounts = p;
+    }
+  } catch (e) {
+    if (!(e instanceof DataFileError)) throw e;
+    report.layout = 'other';
+    report.problem = e.message;
+  } finally {
+    ev.close();
+  }
+  return report;
+}
+
+const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(6));
+
+export function formatInspectReport(r: InspectReport): string {
+  const lines: string[] = [];
+  lines.push(`file: ${r.path} (${r.fileBytes} bytes)`);
+  const layoutText = r.layout === 'seed' ? 'seed (data/label/normweight/weight/psr)' : r.layout === 'legacy' ? 'legacy (all_events/hist,y,normalized_weight,weight; no psr)' : 'not an event file';
+  lines.push(`layout: ${layoutText}`);
+  if (r.problem) lines.push(`problem: ${r.problem}`);
+  lines.push('datasets:');
+  for (const d of r.datasets) {
+    const storage = d.chunks ? `chunked [${d.chunks.join(',')}]${d.filters.length ? ` filters ${d.filters.join('+')}` : ''}` : 'contiguous';
+    lines.push(`  ${d.name}: shape [${d.shape.join(',')}] ${d.dtype}${d.numeric && !d.littleEndian && d.elementSize > 1 ? ' big-endian' : ''}, ${storage}`);
+  }
+  const attrs = Object.entries(r.attributes);
+  if (attrs.length) {
+    lines.push('attributes:');
+    for (const [k, v] of attrs) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+  }
+  if (r.events !== undefined) {
+    lines.push(`events: ${r.events}` + (r.imageShape ? `, images [C,H,W] = [${r.imageShape.join(',')}]` : ''));
+    if (r.labelCounts) lines.push(`labels: background (0) ${r.labelCounts.background}, signal (1) ${r.labelCounts.signal}`);
+    if (r.weightSums) lines.push(`weight sums: background ${num(r.weightSums.background)}, signal ${num(r.weightSums.signal)}, total ${num(r.weightSums.total)}`);
+    if (r.normweightSums) lines.push(`normweight sums: background ${num(r.normweightSums.background)}, signal ${num(r.normweightSums.signal)}, total ${num(r.normweightSums.total)}`);
+    if (r.psrCounts) lines.push(`passing standard cuts (psr): background ${r.psrCounts.background}, signal ${r.psrCounts.signal}`);
+    else if (r.layout === 'legacy') lines.push('passing standard cuts (psr): not stored in legacy files');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,473 @@
+/**
+ * The input pipeline: file discovery, sharding by rank, shuffling, batching
+ * across file boundaries, read-ahead, and the seed's dummy-data mode.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataFileError, DataOptionsError } from './errors';
+import { EventFile, EventScalars } from './events';
+import { Rng } from './rng';
+import type { BatchSource, EventBatch } from './types';
+
+export type Split = 'train' | 'val' | 'test';
+export type ImageLayout = 'NCHW' | 'NHWC';
+
+export interface EventSourceOptions {
+  /** directory searched with `discoverFiles` (ignored when `files` is given) */
+  inputPath?: string;
+  /** explicit file list (taken as given, before sharding) */
+  files?: string[];
+  split: Split;
+  batchSize: number;
+  layout: ImageLayout;
+  /** this worker's rank, default 0 */
+  rank?: number;
+  /** number of workers, default 1 */
+  size?: number;
+  /** default: true for 'train', false otherwise */
+  shuffle?: boolean;
+  /** shuffle seed, default 12345 (the seed benchmark's v2d value) */
+  seed?: number;
+  /** the seed's `--dummy_data`: random images, no files read */
+  dummy?: boolean;
+  /** batches read ahead while the consumer works, default 2 (0 = none) */
+  prefetch?: number;
+  /** drop the last, smaller batch of an epoch */
+  dropRemainder?: boolean;
+  /** files must have images of this [C,H,W] (e.g. from the config); dummy data uses it, default [3,64,64] */
+  imageShape?: [number, number, number];
+  /** dummy mode: events per epoch, default 10000 for train, 1000 otherwise (as the seed) */
+  dummyEvents?: number;
+  /** memory for the shuffle window (events read and permuted together), default 128 MiB */
+  shuffleBufferBytes?: number;
+  /** notes and warnings (legacy layout, unused files); default stderr */
+  log?: (line: string) => void;
+}
+
+const SPLIT_WORDS: Split[] = ['train', 'val', 'test'];
+
+/**
+ * Files of one split in `inputPath`: names containing the split word and
+ * ending in `.h5`/`.hdf5`, sorted. A path to a single file is returned as is.
+ */
+export function discoverFiles(inputPath: string, split: Split): string[] {
+  if (!SPLIT_WORDS.includes(split)) throw new DataOptionsError(`split must be one of ${SPLIT_WORDS.join('|')}, got ${JSON.stringify(split)}`);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(inputPath);
+  } catch {
+    throw new DataOptionsError(`input path ${inputPath} does not exist`);
+  }
+  if (st.isFile()) return [inputPath];
+  return fs
+    .readdirSync(inputPath)
+    .filter((name) => name.includes(split) && /\.(h5|hdf5)$/.test(name))
+    .sort()
+    .map((name) => path.join(inputPath, name));
+}
+
+/**
+ * The seed's contiguous sharding: rank r of `size` gets files
+ * [r*k, (r+1)*k) with k = floor(n/size). Returns null when n < size (the
+ * caller then splits events instead of files).
+ */
+export function shardFiles(files: string[], rank: number, size: number): { files: string[]; unused: string[] } | null {
+  const perRank = Math.floor(files.length / size);
+  if (perRank === 0) return null;
+  return { files: files.slice(rank * perRank, (rank + 1) * perRank), unused: files.slice(perRank * size) };
+}
+
+/** Open a batch source over event files or dummy data. */
+export async function openEventSource(opts: EventSourceOptions): Promise<BatchSource> {
+  const o = normaliseOptions(opts);
+  if (o.dummy) return new DummySource(o);
+  const all = opts.files ?? (opts.inputPath !== undefined ? discoverFiles(opts.inputPath, opts.split) : null);
+  if (!all) throw new DataOptionsError('openEventSource needs inputPath, files or dummy: true');
+  if (all.length === 0) {
+    throw new DataOptionsError(`no ${o.split} files in ${opts.inputPath}: names must contain '${o.split}' and end in .h5 or .hdf5`);
+  }
+  const pieces = await planPieces(all, o);
+  return new FileSource(pieces, o);
+}
+
+type Normalised = Required<Omit<EventSourceOptions, 'inputPath' | 'files' | 'imageShape' | 'dummyEvents'>> & {
+  imageShape?: [number, number, number];
+  dummyEvents: number;
+};
+
+function normaliseOptions(opts: EventSourceOptions): Normalised {
+  const rank = opts.rank ?? 0;
+  const size = opts.size ?? 1;
+  if (!SPLIT_WORDS.includes(opts.split)) throw new DataOptionsError(`split must be one of ${SPLIT_WORDS.join('|')}, got ${JSON.stringify(opts.split)}`);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new DataOptionsError(`batchSize must be a positive integer, got ${opts.batchSize}`);
+  if (opts.layout !== 'NCHW' && opts.layout !== 'NHWC') throw new DataOptionsError(`layout must be NCHW or NHWC, got ${JSON.stringify(opts.layout)}`);
+  if (!Number.isInteger(size) || size < 1) throw new DataOptionsError(`size (number of workers) must be a positive integer, got ${size}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new DataOptionsError(`rank must be an integer in [0, ${size}), got ${rank}`);
+  const prefetch = opts.prefetch ?? 2;
+  if (!Number.isInteger(prefetch) || prefetch < 0) throw new DataOptionsError(`prefetch must be a non-negative integer, got ${prefetch}`);
+  if (opts.imageShape && (opts.imageShape.length !== 3 || opts.imageShape.some((d) => !Number.isInteger(d) || d < 1))) {
+    throw new DataOptionsError(`imageShape must be [C,H,W] of positive integers, got ${JSON.stringify(opts.imageShape)}`);
+  }
+  return {
+    split: opts.split,
+    batchSize: opts.batchSize,
+    layout: opts.layout,
+    rank,
+    size,
+    shuffle: opts.shuffle ?? opts.split === 'train',
+    seed: opts.seed ?? 12345,
+    dummy: opts.dummy ?? false,
+    prefetch,
+    dropRemainder: opts.dropRemainder ?? false,
+    imageShape: opts.imageShape,
+    dummyEvents: opts.dummyEvents ?? (opts.split === 'train' ? 10000 : 1000),
+    shuffleBufferBytes: opts.shuffleBufferBytes ?? 128 * 1024 * 1024,
+    log: opts.log ?? ((s: string) => process.stderr.write(s + '\n')),
+  };
+}
+
+/** A contiguous event range [start, end) of one open file. */
+interface Piece {
+  file: EventFile;
+  start: number;
+  end: number;
+}
+
+async function planPieces(all: string[], o: Normalised): Promise<Piece[]> {
+  const sharded = shardFiles(all, o.rank, o.size);
+  const names = sharded ? sharded.files : all;
+  if (sharded && sharded.unused.length > 0 && o.rank === 0) {
+    o.log(`data: ${all.length} ${o.split} files over ${o.size} workers: ${sharded.unused.length} left over and unused (${sharded.unused.map((f) => path.basename(f)).join(', ')})`);
+  }
+  const files: EventFile[] = [];
+  try {
+    for (const name of names) files.push(await EventFile.open(name, { warn: o.log }));
+    checkImageShapes(files, o.imageShape);
+  } catch (e) {
+    for (const f of files) f.close();
+    throw e;
+  }
+  if (sharded) return files.map((file) => ({ file, start: 0, end: file.info.numEvents }));
+  return splitEvents(files, o.rank, o.size);
+}
+
+/** n files < workers: every rank opens all files and takes a contiguous slice of all events. */
+function splitEvents(files: EventFile[], rank: number, size: number): Piece[] {
+  const total = files.reduce((s, f) => s + f.info.numEvents, 0);
+  const lo = Math.floor((rank * total) / size);
+  const hi = Math.floor(((rank + 1) * total) / size);
+  const pieces: Piece[] = [];
+  let base = 0;
+  for (const file of files) {
+    const n = file.info.numEvents;
+    const start = Math.max(lo, base) - base;
+    const end = Math.min(hi, base + n) - base;
+    if (end > start) pieces.push({ file, start, end });
+    else file.close();
+    base += n;
+  }
+  return pieces;
+}
+
+function checkImageShapes(files: EventFile[], expected?: [number, number, number]): void {
+  const ref = expected ?? (files[0] ? [files[0].info.channels, files[0].info.height, files[0].info.width] : undefined);
+  if (!ref) return;
+  for (const f of files) {
+    const got = [f.info.channels, f.info.height, f.info.width];
+    if (got.some((d, i) => d !== ref[i])) {
+      const against = expected ? 'the expected input shape' : `${files[0].path}`;
+      throw new DataFileError(f.path, `has images of [C,H,W] = [${got.join(',')}], but ${against} has [${ref.join(',')}]`, f.info.layout === 'seed' ? 'data' : 'all_events/hist');
+    }
+  }
+}
+
+/** Serialises batch production and keeps up to `depth` batches in flight ahead of the consumer. */
+class Prefetcher {
+  private queue: Promise<EventBatch | null>[] = [];
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly produce: () => EventBatch | null | Promise<EventBatch | null>,
+    private readonly depth: number,
+  ) {}
+
+  next(): Promise<EventBatch | null> {
+    if (this.queue.length === 0) this.enqueue(false);
+    const batch = this.queue.shift()!;
+    while (this.queue.length < this.depth) this.enqueue(true);
+    return batch;
+  }
+
+  private enqueue(background: boolean): void {
+    const p = this.tail.then(() => (background ? yieldToEventLoop() : undefined)).then(() => this.produce());
+    this.tail = p.catch(() => undefined);
+    // a read-ahead that fails is reported when (if) the consumer asks for that batch
+    p.catch(() => undefined);
+    this.queue.push(p);
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+abstract class BaseSource implements BatchSource {
+  readonly batchSize: number;
+  abstract readonly numEvents: number;
+  protected readonly o: Normalised;
+  private prefetcher: Prefetcher | null = null;
+  private generation = 0;
+  protected closed = false;
+
+  constructor(o: Normalised) {
+    this.o = o;
+    this.batchSize = o.batchSize;
+  }
+
+  /** Produce the next batch of epoch state `gen`, or null at the end. */
+  protected abstract produce(): EventBatch | null | Promise<EventBatch | null>;
+  protected abstract resetEpoch(epoch: number): void;
+
+  startEpoch(epoch: number): void {
+    if (this.closed) throw new DataOptionsError('startEpoch on a closed batch source');
+    this.generation++;
+    this.resetEpoch(epoch);
+    const gen = this.generation;
+    this.prefetcher = new Prefetcher(() => (gen === this.generation ? this.produce() : null), this.o.prefetch);
+  }
+
+  next(): Promise<EventBatch | null> {
+    if (this.closed) return Promise.reject(new DataOptionsError('next() on a closed batch source'));
+    if (!this.prefetcher) this.startEpoch(0);
+    return this.prefetcher!.next();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.generation++;
+    this.prefetcher = null;
+    this.release();
+  }
+
+  protected release(): void {}
+
+  protected eventsPerEpoch(total: number): number {
+    return this.o.dropRemainder ? Math.floor(total / this.o.batchSize) * this.o.batchSize : total;
+  }
+}
+
+function imageShapeOf(layout: ImageLayout, b: number, c: number, h: number, w: number): [number, number, number, number] {
+  return layout === 'NCHW' ? [b, c, h, w] : [b, h, w, c];
+}
+
+/** The seed's DummySet: U[0,1) images, random labels, weight = normweight = 1, psr = label. */
+class DummySource extends BaseSource {
+  readonly numEvents: number;
+  private rng!: Rng;
+  private emitted = 0;
+
+  constructor(o: Normalised) {
+    super(o);
+    this.numEvents = this.eventsPerEpoch(o.dummyEvents);
+  }
+
+  protected resetEpoch(epoch: number): void {
+    this.rng = new Rng(this.o.rank * 13, epoch);
+    this.emitted = 0;
+  }
+
+  protected produce(): EventBatch | null {
+    const b = Math.min(this.o.batchSize, this.numEvents - this.emitted);
+    if (b <= 0) return null;
+    this.emitted += b;
+    const [c, h, w] = this.o.imageShape ?? [3, 64, 64];
+    const images = new Float32Array(b * c * h * w);
+    for (let i = 0; i < images.length; i++) images[i] = this.rng.uniform();
+    const label = new Int32Array(b);
+    const psr = new Uint8Array(b);
+    for (let i = 0; i < b; i++) {
+      label[i] = this.rng.int(2);
+      psr[i] = label[i];
+    }
+    return {
+      images,
+      shape: imageShapeOf(this.o.layout, b, c, h, w),
+      layout: this.o.layout,
+      label,
+      normweight: new Float32Array(b).fill(1),
+      weight: new Float32Array(b).fill(1),
+      psr,
+    };
+  }
+}
+
+/** Events currently held in memory, in the order they are handed out. */
+interface Window {
+  piece: Piece;
+  /** float32 NCHW images of `count` events */
+  images: Float32Array;
+  /** file event index of each buffered event */
+  eventIndex: Int32Array;
+  order: Uint32Array;
+  count: number;
+  pos: number;
+}
+
+/**
+ * Reads its pieces (file event ranges) in an epoch-dependent order. Each piece
+ * is cut into blocks of contiguous events; blocks are visited in a shuffled
+ * order and read into a window (at most `shuffleBufferBytes`), whose events
+ * are permuted. When a whole file fits in the window this is an exact uniform
+ * permutation of the file, as in the seed (which loads files whole).
+ */
+class FileSource extends BaseSource {
+  readonly numEvents: number;
+  private readonly pieces: Piece[];
+  private readonly eventElems: number;
+  private readonly blockEvents: number;
+  private readonly windowEvents: number;
+  private readonly windowBuffer: Float32Array;
+  private readonly dims: [number, number, number];
+  private epoch = 0;
+  private pieceOrder: Uint32Array = new Uint32Array(0);
+  private pieceCursor = 0;
+  private pendingWindows: number[][][] = [];
+  private window: Window | null = null;
+  private emitted = 0;
+
+  constructor(pieces: Piece[], o: Normalised) {
+    super(o);
+    this.pieces = pieces;
+    const first = pieces[0].file.info;
+    this.dims = [first.channels, first.height, first.width];
+    this.eventElems = first.channels * first.height * first.width;
+    const eventBytes = this.eventElems * 4;
+    this.numEvents = this.eventsPerEpoch(pieces.reduce((s, p) => s + p.end - p.start, 0));
+    this.blockEvents = Math.max(1, Math.floor((4 * 1024 * 1024) / eventBytes));
+    const largestPiece = Math.max(...pieces.map((p) => p.end - p.start));
+    const budget = Math.max(this.blockEvents, Math.floor(o.shuffleBufferBytes / eventBytes));
+    this.windowEvents = Math.min(largestPiece, Math.floor(budget / this.blockEvents) * this.blockEvents || this.blockEvents);
+    this.windowBuffer = new Float32Array(Math.max(this.windowEvents, Math.min(this.blockEvents, largestPiece)) * this.eventElems);
+  }
+
+  protected resetEpoch(epoch: number): void {
+    this.epoch = epoch;
+    const n = this.pieces.length;
+    this.pieceOrder = this.o.shuffle ? new Rng(this.o.seed, epoch, 0x51ce).permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
+    this.pieceCursor = 0;
+    this.pendingWindows = [];
+    this.window = null;
+    this.emitted = 0;
+  }
+
+  protected produce(): EventBatch | null {
+    const target = Math.min(this.o.batchSize, this.numEvents - this.emitted);
+    if (target <= 0) return null;
+    const [c, h, w] = this.dims;
+    const E = this.eventElems;
+    const images = new Float32Array(target * E);
+    const label = new Int32Array(target);
+    const normweight = new Float32Array(target);
+    const weight = new Float32Array(target);
+    const psr = new Uint8Array(target);
+    let filled = 0;
+    while (filled < target && this.ensureWindow()) {
+      const win = this.window!;
+      const sc: EventScalars = win.piece.file.scalars();
+      const take = Math.min(target - filled, win.count - win.pos);
+      for (let k = 0; k < take; k++) {
+        const local = win.order[win.pos + k];
+        const slot = filled + k;
+        const src = win.images.subarray(local * E, local * E + E);
+        if (this.o.layout === 'NCHW') images.set(src, slot * E);
+        else chwToHwc(src, images, slot * E, c, h, w);
+        const ev = win.eventIndex[local];
+        label[slot] = sc.label[ev];
+        normweight[slot] = sc.normweight[ev];
+        weight[slot] = sc.weight[ev];
+        psr[slot] = sc.psr[ev];
+      }
+      win.pos += take;
+      filled += take;
+    }
+    if (filled === 0) return null;
+    this.emitted += filled;
+    const shrink = <T extends Float32Array | Int32Array | Uint8Array>(a: T, per = 1): T => (filled === target ? a : (a.subarray(0, filled * per) as T));
+    return {
+      images: shrink(images, E),
+      shape: imageShapeOf(this.o.layout, filled, c, h, w),
+      layout: this.o.layout,
+      label: shrink(label),
+      normweight: shrink(normweight),
+      weight: shrink(weight),
+      psr: shrink(psr),
+    };
+  }
+
+  /** Make sure a window with unread events is loaded; false at the end of the epoch. */
+  private ensureWindow(): boolean {
+    while (!this.window || this.window.pos >= this.window.count) {
+      if (this.pendingWindows.length === 0) {
+        if (this.pieceCursor >= this.pieceOrder.length) return false;
+        this.planWindows(this.pieceOrder[this.pieceCursor++]);
+        continue;
+      }
+      this.loadWindow(this.pieces[this.pieceOrder[this.pieceCursor - 1]], this.pieceOrder[this.pieceCursor - 1], this.pendingWindows.shift()!);
+    }
+    return true;
+  }
+
+  /** Cut piece `index` into windows of blocks ([start, end) event ranges), in shuffled block order. */
+  private planWindows(index: number): void {
+    const piece = this.pieces[index];
+    const blocks: number[][] = [];
+    for (let s = piece.start; s < piece.end; s += this.blockEvents) blocks.push([s, Math.min(piece.end, s + this.blockEvents)]);
+    if (this.o.shuffle) new Rng(this.o.seed, this.epoch, index, 0xb10c).shuffle(blocks);
+    const perWindow = Math.max(1, Math.floor(this.windowEvents / this.blockEvents));
+    this.pendingWindows = [];
+    for (let i = 0; i < blocks.length; i += perWindow) this.pendingWindows.push(blocks.slice(i, i + perWindow));
+  }
+
+  private loadWindow(piece: Piece, index: number, blocks: number[][]): void {
+    const count = blocks.reduce((s, [a, b]) => s + b - a, 0);
+    const eventIndex = new Int32Array(count);
+    let at = 0;
+    for (const [start, end] of mergeRuns(blocks)) {
+      piece.file.readImages(start, end - start, this.windowBuffer, at * this.eventElems);
+      for (let e = start; e < end; e++) eventIndex[at++] = e;
+    }
+    const order = this.o.shuffle
+      ? new Rng(this.o.seed, this.epoch, index, blocks[0][0], 0x3b1d).permutation(count)
+      : Uint32Array.from({ length: count }, (_, i) => i);
+    this.window = { piece, images: this.windowBuffer, eventIndex, order, count, pos: 0 };
+  }
+
+  protected override release(): void {
+    const seen = new Set<EventFile>();
+    for (const p of this.pieces) {
+      if (seen.has(p.file)) continue;
+      seen.add(p.file);
+      p.file.close();
+    }
+  }
+}
+
+/** Merge consecutive [a,b) ranges that touch ([0,5),[5,9) → [0,9)), keeping order. */
+function mergeRuns(blocks: number[][]): number[][] {
+  const out: number[][] = [];
+  for (const [a, b] of blocks) {
+    const last = out[out.length - 1];
+    if (last && last[1] === a) last[1] = b;
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/** One event: [C,H,W] → [H,W,C] into `dst` at `offset`. */
+export function chwToHwc(src: Float32Array, dst: Float32Array, offset: number, c: number, h: number, w: number): void {
+  const plane = h * w;
+  for (let ch = 0; ch < c; ch++) {
+    const base = ch * plane;
+    for (let p = 0; p < plane; p++) dst[offset + p * c + ch] = src[base + p];
+  }
+}
