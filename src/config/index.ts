@@ -2,6 +2,7 @@ export type { HepConfig, ConvParams, DataFormat, LearningRate } from './types';
 export { ConfigError, type ConfigIssue } from './errors';
 export { loadConfig, assertTrainable, configSummaryLines, SUPPORTED_OPTIMIZERS } from './load';
 export { validateConfig, configSource, type ValidateOptions } from './validate';
+export { overrideConfig } from './override';
 export { derivedValues, learningRateAt, type DerivedValues } from './derived';
 export { parseJsonStrict } from './json';
 export {

@@ -11,6 +11,7 @@ import {
   derivedValues,
   learningRateAt,
   loadConfig,
+  overrideConfig,
   schemaMarkdown,
   validateConfig,
 } from '../../src/config';
@@ -304,4 +305,20 @@ test('configSummaryLines prints every key as "k: v"', () => {
 test('docs/config.md embeds the schema table and mentions every key', () => {
   const docs = fs.readFileSync(path.join(root, 'docs/config.md'), 'utf8');
   assert.ok(docs.includes(schemaMarkdown()), 'docs/config.md is out of date: paste the output of schemaMarkdown()');
+});
+
+test('overrideConfig applies dotted and merged overrides and validates again', () => {
+  const base = loadConfig(path.join(configsDir, 'cori_haswell_64.json'), quiet());
+  const small = overrideConfig(base, { num_epochs: 2, 'conv_params.num_filters': 16, learning_rate: { mode: 'piecewise', learning_rate_params: { '0': 1e-3 } } });
+  assert.equal(small.num_epochs, 2);
+  assert.equal(small.conv_params.num_filters, 16);
+  assert.equal(small.conv_params.data_format, 'NCHW');
+  assert.equal(base.conv_params.num_filters, 128, 'the original is untouched');
+  const merged = overrideConfig(base, { conv_params: { filter_size: 5 } });
+  assert.deepEqual([merged.conv_params.filter_size, merged.conv_params.num_filters], [5, 128]);
+  const file = path.join(configsDir, 'cori_haswell_64.json');
+  assert.deepEqual(errorsOf(() => overrideConfig(base, { 'conv_params.num_filters': 0, num_epoch: 3 })), [
+    `${file} (overrides): num_epoch is not a known key (did you mean "num_epochs"?)`,
+    `${file} (overrides): conv_params.num_filters must be a positive integer, got 0`,
+  ]);
 });
