@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { discoverFiles, shardFiles, openEventSource, BatchSource, EventBatch, EventSourceOptions, DataOptionsError, DataFileError } from '../../src/data/index';
+import { tmpDir, writeIdFile, batchIds, pixelValue } from './helpers';
+
+async function drain(src: BatchSource): Promise<EventBatch[]> {
+  const out: EventBatch[] = [];
+  for (let b = await src.next(); b; b = await src.next()) out.push(b);
+  return out;
+}
+
+function ids(batches: EventBatch[]): number[] {
+  return batches.flatMap((b) => batchIds(b.images, b.label.length));
+}
+
+/** three train files with ids 0..9, 100..116, 200..204, plus val/test/other files */
+async function makeDir(): Promise<string> {
+  const dir = tmpDir();
+  await writeIdFile(path.join(dir, 'a_train.h5'), 0, 10);
+  await writeIdFile(path.join(dir, 'b_train.hdf5'), 100, 17);
+  await writeIdFile(path.join(dir, 'c_train.h5'), 200, 5);
+  await writeIdFile(path.join(dir, 'val.h5'), 300, 4);
+  fs.writeFileSync(path.join(dir, 'train_notes.txt'), 'not data');
+  return dir;
+}
+
+const ALL_TRAIN = [...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 17 }, (_, i) => 100 + i), ...Array.from({ length: 5 }, (_, i) => 200 + i)];
+
+test('discoverFiles: split substring, .h5/.hdf5 only, sorted; a file path is taken as is', async () => {
+  const dir = await makeDir();
+  assert.deepEqual(discoverFiles(dir, 'train').map((f) => path.basename(f)), ['a_train.h5', 'b_train.hdf5', 'c_train.h5']);
+  assert.deepEqual(discoverFiles(dir, 'val').map((f) => path.basename(f)), ['val.h5']);
+  assert.deepEqual(discoverFiles(dir, 'test'), []);
+  assert.deepEqual(discoverFiles(path.join(dir, 'val.h5'), 'val'), [path.join(dir, 'val.h5')]);
+  assert.throws(() => discoverFiles(path.join(dir, 'nope'), 'train'), /input path .*nope does not exist/);
+  await assert.rejects(openEventSource({ inputPath: dir, split: 'test', batchSize: 4, layout: 'NCHW' }), /no test files in .*: names must contain 'test'/);
+});
+
+test('shardFiles: floor(n/size) consecutive files per rank, leftovers reported; null when n < size', () => {
+  const files = ['f0', 'f1', 'f2', 'f3', 'f4'];
+  assert.deepEqual(shardFiles(files, 0, 2), { files: ['f0', 'f1'], unused: ['f4'] });
+  assert.deepEqual(shardFiles(files, 1, 2), { files: ['f2', 'f3'], unused: ['f4'] });
+  assert.deepEqual(shardFiles(files, 4, 5)!.files, ['f4']);
+  assert.equal(shardFiles(files, 0, 6), null);
+});
+
+test('no shuffle: events in file order, batches span files, last batch smaller; NCHW values exact', async () => {
+  const dir = await makeDir();
+  const src = await openEventSource({ inputPath: dir, split: 'train', batchSize: 7, layout: 'NCHW', shuffle: false });
+  assert.equal(src.numEvents, 32);
+  const batches = await drain(src);
+  assert.deepEqual(batches.map((b) => b.label.length), [7, 7, 7, 7, 4]);
+  assert.deepEqual(ids(batches), ALL_TRAIN);
+  const b1 = batches[1]; // events 7,8,9 of file a then 100.. of file b
+  assert.deepEqual(b1.shape, [7, 3, 4, 5]);
+  assert.equal(b1.images[3 * 60 + 2 * 20 + 3 * 5 + 4], pixelValue(100, 2, 3, 4));
+  assert.deepEqual(Array.from(b1.label), [1, 0, 1, 0, 1, 0, 1]);
+  assert.deepEqual(Array.from(b1.weight), [7, 8, 9, 100, 101, 102, 103]);
+  assert.deepEqual(Array.from(b1.normweight), [3.5, 4, 4.5, 50, 50.5, 51, 51.5]);
+  assert.deepEqual(Array.from(b1.psr), [0, 0, 1, 0, 0, 1, 0]);
+  assert.equal(await src.next(), null, 'stays at the end until startEpoch');
+  src.startEpoch(1);
+  assert.deepEqual(ids(await drain(src)), ALL_TRAIN);
+  await src.close();
+});
+
+test('NHWC layout is the exact transpose of the file data', async () => {
+  const dir = await makeDir();
+  const src = await openEventSource({ files: [path.join(dir, 'c_train.h5')], split: 'train', batchSize: 5, layout: 'NHWC', shuffle: false });
+  const b = (await src.next())!;
+  assert.deepEqual(b.shape, [5, 4, 5, 3]);
+  for (let k = 0; k < 5; k++) for (let h = 0; h < 4; h++) for (let w = 0; w < 5; w++) for (let c = 0; c < 3; c++) {
+    assert.equal(b.images[((k * 4 + h) * 5 + w) * 3 + c], pixelValue(200 + k, c, h, w));
+  }
+  await src.close();
+});
+
+test('shuffle: every event exactly once per epoch, deterministic for a seed, different per epoch and seed; scalars follow images', async () => {
+  const dir = await makeDir();
+  const open = (seed: number, extra: Partial<EventSourceOptions> = {}) =>
+    openEventSource({ inputPath: dir, split: 'train', batchSize: 6, layout: 'NCHW', seed, ...extra });
+  const a = await open(1);
+  const e0 = await drain(a);
+  for (const b of e0) batchIds(b.images, b.label.length).forEach((id, k) => {
+    assert.equal(b.weight[k], id);
+    assert.equal(b.label[k], id % 2);
+  });
+  const order0 = ids(e0);
+  assert.deepEqual([...order0].sort((x, y) => x - y), ALL_TRAIN);
+  assert.notDeepEqual(order0, ALL_TRAIN);
+  a.startEpoch(1);
+  const order1 = ids(await drain(a));
+  assert.deepEqual([...order1].sort((x, y) => x - y), ALL_TRAIN);
+  assert.notDeepEqual(order1, order0);
+  a.startEpoch(0);
+  assert.deepEqual(ids(await drain(a)), order0, 'same seed and epoch give the same order');
+  const b = await open(1, { prefetch: 0 });
+  assert.deepEqual(ids(await drain(b)), order0, 'prefetch does not change the order');
+  const c = await open(2);
+  assert.notDeepEqual(ids(await drain(c)), order0);
+  // a shuffle window far smaller than a file still yields a permutation of all events
+  const d = await open(1, { shuffleBufferBytes: 1 });
+  const small = ids(await drain(d));
+  assert.deepEqual([...small].sort((x, y) => x - y), ALL_TRAIN);
+  for (const s of [a, b, c, d]) await s.close();
+});
+
+test('dropRemainder drops the last smaller batch and numEvents counts what is served', async () => {
+  const dir = await makeDir();
+  const src = await openEventSource({ inputPath: dir, split: 'train', batchSize: 7, layout: 'NCHW', dropRemainder: true });
+  assert.equal(src.numEvents, 28);
+  const batches = await drain(src);
+  assert.deepEqual(batches.map((b) => b.label.length), [7, 7, 7, 7]);
+  await src.close();
+});
+
+test('ranks: contiguous file shards; with fewer files than ranks, disjoint event slices that cover everything', async () => {
+  const dir = await makeDir();
+  const logs: string[] = [];
+  const opts = { inputPath: dir, split: 'train' as const, batchSize: 4, layout: 'NCHW' as const, shuffle: false, log: (s: string) => logs.push(s) };
+  const r0 = await openEventSource({ ...opts, rank: 0, size: 2 });
+  const r1 = await openEventSource({ ...opts, rank: 1, size: 2 });
+  assert.deepEqual(ids(await drain(r0)), ALL_TRAIN.slice(0, 10));
+  assert.deepEqual(ids(await drain(r1)), ALL_TRAIN.slice(10, 27));
+  assert.match(logs.join('\n'), /3 train files over 2 workers: 1 left over and unused \(c_train\.h5\)/);
+  const seen: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const s = await openEventSource({ ...opts, rank: r, size: 5 });
+    const got = ids(await drain(s));
+    assert.equal(s.numEvents, got.length);
+    assert.ok(got.length === 6 || got.length === 7, `rank ${r}: ${got.length}`);
+    seen.push(...got);
+    await s.close();
+  }
+  assert.deepEqual(seen, ALL_TRAIN);
+  await r0.close();
+  await r1.close();
+  await assert.rejects(openEventSource({ ...opts, rank: 2, size: 2 }), /rank must be an integer in \[0, 2\), got 2/);
+});
+
+test('files with different image shapes, or not the expected shape, are rejected by name', async () => {
+  const dir = await makeDir();
+  const other = path.join(dir, 'd_train.h5');
+  const { writeEventFile } = await import('../../src/data/index');
+  await writeEventFile(other, { data: new Float32Array(2 * 3 * 2 * 2), imageShape: [3, 2, 2], label: new Int32Array(2), weight: new Float32Array(2), normweight: new Float32Array(2), psr: new Uint8Array(2) });
+  await assert.rejects(openEventSource({ inputPath: dir, split: 'train', batchSize: 4, layout: 'NCHW' }), (e: Error) => {
+    assert.ok(e instanceof DataFileError);
+    assert.match(e.message, /d_train\.h5: dataset 'data' has images of \[C,H,W\] = \[3,2,2\], but .*a_train\.h5 has \[3,4,5\]/);
+    return true;
+  });
+  await assert.rejects(openEventSource({ files: [path.join(dir, 'val.h5')], split: 'val', batchSize: 4, layout: 'NCHW', imageShape: [3, 64, 64] }), /val\.h5: dataset 'data' has images of \[C,H,W\] = \[3,4,5\], but the expected input shape has \[3,64,64\]/);
+});
+
+test('dummy data: seed counts, U[0,1) images, weights 1, psr = label, seeded by rank', async () => {
+  const train = await openEventSource({ split: 'train', batchSize: 1000, layout: 'NHWC', dummy: true, imageShape: [3, 8, 8] });
+  assert.equal(train.numEvents, 10000);
+  const batches = await drain(train);
+  assert.equal(batches.length, 10);
+  const b = batches[0];
+  assert.deepEqual(b.shape, [1000, 8, 8, 3]);
+  let min = 1, max = 0, mean = 0;
+  for (const v of b.images) { min = Math.min(min, v); max = Math.max(max, v); mean += v / b.images.length; }
+  assert.ok(min >= 0 && max < 1 && Math.abs(mean - 0.5) < 0.01, `${min} ${max} ${mean}`);
+  const ones = b.label.reduce((s, x) => s + x, 0);
+  assert.ok(ones > 400 && ones < 600);
+  assert.deepEqual(Array.from(b.psr), Array.from(b.label));
+  assert.ok(b.weight.every((w) => w === 1) && b.normweight.every((w) => w === 1));
+  const val = await openEventSource({ split: 'val', batchSize: 64, layout: 'NCHW', dummy: true });
+  assert.equal(val.numEvents, 1000);
+  const vb = (await val.next())!;
+  assert.deepEqual(vb.shape, [64, 3, 64, 64]);
+  const again = await openEventSource({ split: 'val', batchSize: 64, layout: 'NCHW', dummy: true });
+  assert.deepEqual((await again.next())!.images.subarray(0, 100), vb.images.subarray(0, 100));
+  const rank1 = await openEventSource({ split: 'val', batchSize: 64, layout: 'NCHW', dummy: true, rank: 1, size: 2 });
+  assert.notDeepEqual((await rank1.next())!.images.subarray(0, 100), vb.images.subarray(0, 100));
+  for (const s of [train, val, again, rank1]) await s.close();
+});
+
+test('bad options are rejected with the option name', async () => {
+  await assert.rejects(openEventSource({ split: 'train', batchSize: 0, layout: 'NCHW', dummy: true }), DataOptionsError);
+  await assert.rejects(openEventSource({ split: 'train', batchSize: 4, layout: 'CHW' as never, dummy: true }), /layout must be NCHW or NHWC/);
+  await assert.rejects(openEventSource({ split: 'training' as never, batchSize: 4, layout: 'NCHW', dummy: true }), /split must be one of train\|val\|test/);
+  await assert.rejects(openEventSource({ split: 'train', batchSize: 4, layout: 'NCHW' }), /needs inputPath, files or dummy/);
+});
