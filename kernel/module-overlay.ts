@@ -9,12 +9,22 @@
  * `<cwd>/node_modules/<name>/...` onto `<dir>/<name>/...` for each extra
  * directory, but only where the notebook directory has no such entry itself:
  * a project's own node_modules still wins, as it does for Node at run time.
+ *
+ * Subpath imports of packages listed in `distSubpaths` (`hpcdl/cluster`) are
+ * looked up under the package's dist/ folder first: TypeScript's node10
+ * resolution ignores package.json `exports` and would otherwise pick the .ts
+ * sources next to package.json, which tslab would then try to transpile.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TypeScriptSys } from './tslab';
 
-export function installModuleOverlay(sys: TypeScriptSys, cwd: string, extraDirs: string[]): void {
+export function installModuleOverlay(
+  sys: TypeScriptSys,
+  cwd: string,
+  extraDirs: string[],
+  distSubpaths: Record<string, string> = { hpcdl: 'dist' },
+): void {
   const prefix = path.join(cwd, 'node_modules') + path.sep;
   const dirs = extraDirs.filter((d) => d && fs.existsSync(d));
   if (dirs.length === 0) return;
@@ -22,7 +32,12 @@ export function installModuleOverlay(sys: TypeScriptSys, cwd: string, extraDirs:
   const mapPath = (p: string): string => {
     if (!p.startsWith(prefix) || fs.existsSync(p)) return p;
     const rest = p.slice(prefix.length);
+    const distRest = distRedirect(rest, distSubpaths);
     for (const dir of dirs) {
+      if (distRest) {
+        const distCandidate = path.join(dir, distRest);
+        if (fs.existsSync(distCandidate)) return distCandidate;
+      }
       const candidate = path.join(dir, rest);
       if (fs.existsSync(candidate)) return candidate;
     }
@@ -45,4 +60,13 @@ export function installModuleOverlay(sys: TypeScriptSys, cwd: string, extraDirs:
     if (original.realpath) return original.realpath(mapped);
     return mapped;
   };
+}
+
+/** `hpcdl/cluster/index.d.ts` → `hpcdl/dist/cluster/index.d.ts`; null when not applicable. */
+function distRedirect(rest: string, distSubpaths: Record<string, string>): string | null {
+  const [name, ...sub] = rest.split(path.sep);
+  const dist = distSubpaths[name];
+  if (!dist || sub.length === 0) return null;
+  if (sub[0] === dist || sub[0] === 'node_modules' || sub[0] === 'package.json') return null;
+  return path.join(name, dist, ...sub);
 }
