@@ -107,6 +107,8 @@ export class TaskRunner {
   private readonly host: string;
   private readonly workerImpl = path.join(__dirname, `task-worker${path.extname(__filename)}`);
   private readonly tsxCjsApi = resolveTsxApi();
+  /** values broadcast to this engine; every worker, present and future, gets them */
+  private readonly sharedValues = new Map<string, unknown>();
 
   constructor(
     private readonly opts: TaskRunnerOptions,
@@ -282,6 +284,7 @@ export class TaskRunner {
       crashError = err;
     });
     worker.on('exit', (code) => this.onWorkerExit(slot, worker, code, crashError));
+    for (const [name, value] of this.sharedValues) worker.postMessage({ t: 'share', name, value });
     return worker;
   }
 
@@ -298,6 +301,10 @@ export class TaskRunner {
       case 'hpcdl:report':
         this.flushStreams(msg.taskId);
         this.events.onReport?.(msg.taskId, msg.data);
+        return;
+      case 'share':
+        this.sharedValues.set(msg.name, msg.value);
+        for (const other of this.slots) if (other.worker && other.worker !== worker) other.worker.postMessage({ t: 'share', name: msg.name, value: msg.value });
         return;
       case 'mem':
         if (slot.running?.task.taskId === msg.taskId) slot.running.heapUsed = msg.heapUsed;

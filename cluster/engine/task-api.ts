@@ -18,6 +18,7 @@ export interface TaskContext {
 /** The shape of the messages a task worker posts to the engine (internal). */
 export const TASK_CONTEXT_KEY = '__hpcdlTaskContext';
 export const REPORT_MESSAGE = 'hpcdl:report';
+export const SHARED_KEY = '__hpcdlShared';
 
 type ReportListener = (data: Record<string, unknown>) => void;
 const localListeners = new Set<ReportListener>();
@@ -51,4 +52,13 @@ export function report(data: Record<string, unknown>): boolean {
 export function onLocalReport(listener: ReportListener): () => void {
   localListeners.add(listener);
   return () => localListeners.delete(listener);
+}
+
+/**
+ * A value broadcast to this engine with `cluster.all().broadcast(name, value)`
+ * (or `engine(id).broadcast`); undefined when nothing was broadcast under `name`.
+ */
+export function shared<T = unknown>(name: string): T | undefined {
+  const store = (globalThis as Record<string, unknown>)[SHARED_KEY] as Map<string, unknown> | undefined;
+  return store?.get(name) as T | undefined;
 }

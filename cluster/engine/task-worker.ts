@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import type { WorkerToEngine, EngineToWorker, WorkerInit, RunMessage } from './worker-messages';
-import { TASK_CONTEXT_KEY } from './task-api';
+import { SHARED_KEY, TASK_CONTEXT_KEY } from './task-api';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -164,7 +164,16 @@ function installGlobals(): void {
   g.require = require;
   g.report = api.report;
   g.taskContext = api.taskContext;
+  g.shared = api.shared;
+  g[SHARED_KEY] = sharedValues;
+  // Called by broadcast tasks: store here and let the engine hand the value to its other workers.
+  g.__hpcdlShare = (name: string, value: unknown) => {
+    sharedValues.set(name, value);
+    post({ t: 'share', name, value });
+  };
 }
+
+const sharedValues = new Map<string, unknown>();
 
 function heapTicker(): void {
   // Only fires while the task yields to the event loop; the thread's CPU is read from /proc instead.
@@ -179,5 +188,6 @@ installGlobals();
 heapTicker();
 port.on('message', (msg: EngineToWorker) => {
   if (msg.t === 'run') void runTask(msg);
+  else if (msg.t === 'share') sharedValues.set(msg.name, msg.value);
 });
 post({ t: 'ready', tid: threadId() });

@@ -24,12 +24,13 @@ export interface RunMessage {
   args: unknown[];
 }
 
-export type EngineToWorker = RunMessage;
+export type EngineToWorker = RunMessage | { t: 'share'; name: string; value: unknown };
 
 export type WorkerToEngine =
   | { t: 'ready'; tid: number | null }
   | { t: 'stream'; taskId: string; name: 'stdout' | 'stderr'; text: string }
   | { t: 'hpcdl:report'; taskId: string; data: Record<string, unknown> }
   | { t: 'mem'; taskId: string; heapUsed: number }
+  | { t: 'share'; name: string; value: unknown }
   | { t: 'done'; taskId: string; ok: true; value: unknown; heapUsed: number }
   | { t: 'done'; taskId: string; ok: false; error: TaskErrorInfo; heapUsed: number };

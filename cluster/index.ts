@@ -1,0 +1,14 @@
+/**
+ * hpcdl/cluster: the client API (Cluster.start / Cluster.connect, views,
+ * handles), the task-side API (report, taskContext, shared), launchers, and the
+ * wire protocol. Each area appends its own export lines.
+ */
+// client, task API, launchers, engine (D2)
+export * from './client';
+export { report, taskContext, shared, onLocalReport, type TaskContext } from './engine/task-api';
+export { engineMain } from './engine/cli';
+export { LocalLauncher, SrunLauncher, SbatchLauncher, EngineSupervisor, type EngineLauncher, type LaunchContext, type SlurmLauncherOptions, type ReplacementEvent } from './launchers';
+export { ResourceSampler, type NodeResourceSample, type GpuSample } from './engine/resources';
+// protocol (D1)
+export * from './protocol';
+// controller (D1): append `export { controllerMain } from './controller/cli';` and other controller exports below
