@@ -1,0 +1,332 @@
+/**
+ * Lightweight peers that speak the real hpcdl wire protocol, for controller
+ * benchmarks (1,000 engines from one process) and protocol-level tests.
+ *
+ * LightEngine runs `source` tasks inline on the main thread (`this` is
+ * {engineId, report(data), print(text)}): no worker
+ * threads, so it cannot stop a running task (a cancel answers at once and the
+ * late result is dropped) and a crashing task is its own problem. It is NOT
+ * the hpcdl engine (cluster/engine); it exists to load the controller.
+ *
+ * LightClient is a bare protocol client: submit batches, collect results.
+ */
+import * as os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import {
+  MessageBatcher,
+  decodeMessages,
+  describeClose,
+  makeMessage,
+  newSession,
+  packInto,
+  unpackFrom,
+  type Key,
+  type Message,
+  type TaskSubmission,
+} from '../../cluster/protocol';
+
+type TaskFn = (...args: unknown[]) => unknown;
+
+export interface LightEngineOptions {
+  url: string;
+  key: Key;
+  slots?: number;
+  host?: string;
+  gpus?: { index: number; name: string; memory_bytes: number }[];
+  cpus?: number;
+  memoryBytes?: number;
+  /** send heartbeats (default true) */
+  heartbeat?: boolean;
+  engineUuid?: string;
+  previousId?: number;
+}
+
+export class LightEngine {
+  engineId = -1;
+  readonly uuid: string;
+  readonly done: string[] = [];
+  readonly received: { task_id: string; gpus?: number[] }[] = [];
+  closeInfo: { code: number; reason: string } | null = null;
+  private ws: WebSocket | null = null;
+  private batcher: MessageBatcher | null = null;
+  private hb: NodeJS.Timeout | null = null;
+  private readonly fns = new Map<string, TaskFn>();
+  private readonly queue: { task_id: string; fn: TaskFn; args: unknown[] }[] = [];
+  private running = new Set<string>();
+  private cancelled = new Set<string>();
+  private readonly session = newSession();
+
+  constructor(private readonly opts: LightEngineOptions) {
+    this.uuid = opts.engineUuid ?? randomUUID();
+  }
+
+  /** Connect and register; resolves with the engine id. */
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.opts.url, { perMessageDeflate: false });
+      this.ws = ws;
+      this.batcher = new MessageBatcher(this.opts.key, (d) => ws.readyState === ws.OPEN && ws.send(d), { session: this.session });
+      ws.on('open', () => {
+        const content = {
+          host: this.opts.host ?? os.hostname(),
+          pid: process.pid,
+          slots: this.opts.slots ?? 1,
+          resources: { cpus: this.opts.cpus ?? 1, memory_bytes: this.opts.memoryBytes ?? 2 ** 30, gpus: this.opts.gpus ?? [] },
+          labels: { kind: 'light' },
+          engine_uuid: this.uuid,
+          previous_id: this.opts.previousId,
+        };
+        this.batcher!.push(makeMessage('register_request', content, { session: this.session }));
+        this.batcher!.flush();
+      });
+      ws.on('message', (data: Buffer) => {
+        for (const msg of decodeMessages(data, this.opts.key)) {
+          if (msg.header.msg_type === 'register_reply') {
+            this.engineId = msg.content.engine_id;
+            if (this.opts.heartbeat !== false) {
+              this.hb = setInterval(() => this.send('heartbeat', { running: this.running.size }), msg.content.heartbeat_ms);
+            }
+            resolve(this.engineId);
+          } else this.onMessage(msg);
+        }
+      });
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        if (this.hb) clearInterval(this.hb);
+        if (this.engineId < 0) reject(new Error(describeClose(this.opts.url, code, reason.toString())));
+      });
+      ws.on('error', (err) => {
+        if (this.engineId < 0) reject(err);
+      });
+    });
+  }
+
+  private send(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): void {
+    this.batcher?.push(makeMessage(type, content, { session: this.session, buffers }));
+  }
+
+  private onMessage(msg: Message): void {
+    const c = msg.content;
+    switch (msg.header.msg_type) {
+      case 'task_request': {
+        this.received.push({ task_id: c.task_id, gpus: c.gpus });
+        let fn = this.fns.get(c.source);
+        if (!fn) {
+          fn = new Function(`return (${c.source});`)() as TaskFn;
+          this.fns.set(c.source, fn);
+        }
+        this.queue.push({ task_id: c.task_id, fn, args: unpackFrom(c.args, msg.buffers) as unknown[] });
+        this.pump();
+        return;
+      }
+      case 'task_cancel':
+        this.cancelled.add(c.task_id);
+        // the inline function cannot be stopped; abandon it and free its slot
+        this.running.delete(c.task_id);
+        setImmediate(() => this.pump());
+        this.send('task_result', { task_id: c.task_id, status: 'cancelled', error: { ename: 'CancelledError', evalue: 'cancelled', traceback: [] } });
+        return;
+      case 'shutdown_request':
+        this.close();
+        return;
+    }
+  }
+
+  private pump(): void {
+    const slots = this.opts.slots ?? 1;
+    while (this.running.size < slots && this.queue.length > 0) {
+      const t = this.queue.shift()!;
+      if (this.cancelled.has(t.task_id)) continue;
+      this.running.add(t.task_id);
+      this.send('task_started', { task_id: t.task_id });
+      let out: unknown;
+      const ctx = {
+        engineId: this.engineId,
+        report: (data: Record<string, unknown>) => this.send('task_report', { task_id: t.task_id, data }),
+        print: (text: string, name: 'stdout' | 'stderr' = 'stdout') => this.send('task_stream', { task_id: t.task_id, name, text }),
+      };
+      try {
+        out = t.fn.apply(ctx, t.args);
+      } catch (err) {
+        this.finish(t.task_id, err, true);
+        continue;
+      }
+      if (out instanceof Promise) out.then((v) => this.finish(t.task_id, v, false), (e) => this.finish(t.task_id, e, true));
+      else this.finish(t.task_id, out, false);
+    }
+  }
+
+  private finish(taskId: string, value: unknown, failed: boolean): void {
+    this.running.delete(taskId);
+    if (!this.cancelled.has(taskId)) {
+      if (failed) {
+        const e = value as Error;
+        this.send('task_result', { task_id: taskId, status: 'error', error: { ename: e?.name ?? 'Error', evalue: String(e?.message ?? e), traceback: [] } });
+      } else {
+        const buffers: Uint8Array[] = [];
+        const packed = packInto(value, buffers);
+        this.send('task_result', { task_id: taskId, status: 'ok', value: packed }, buffers);
+      }
+      this.done.push(taskId);
+    }
+    if (this.queue.length) setImmediate(() => this.pump());
+  }
+
+  /** Publish a resource sample as the real engine does at 1 Hz. */
+  sendResources(sample: Record<string, unknown>): void {
+    this.send('resources', { sample: { time_ms: Date.now(), ...sample } });
+  }
+
+  /** Send a raw, already-encoded frame (tests of bad input). */
+  sendRaw(data: Buffer | string): void {
+    this.ws?.send(data);
+  }
+
+  close(): void {
+    if (this.hb) clearInterval(this.hb);
+    this.batcher?.flush();
+    this.ws?.close();
+  }
+
+  /** Drop the connection without a close handshake (what a SIGKILL looks like from the controller). */
+  kill(): void {
+    if (this.hb) clearInterval(this.hb);
+    this.ws?.terminate();
+  }
+
+  /** Stop heartbeating but keep the socket open (a hung engine). */
+  hang(): void {
+    if (this.hb) clearInterval(this.hb);
+    this.hb = null;
+  }
+}
+
+export interface ResultMsg {
+  task_id: string;
+  status: 'ok' | 'error' | 'cancelled';
+  value?: unknown;
+  error?: { ename: string; evalue: string; engine_id?: number; host?: string };
+  engine_id?: number;
+}
+
+export class LightClient {
+  readonly session: string;
+  readonly results = new Map<string, ResultMsg>();
+  readonly events: Message[] = [];
+  closeInfo: { code: number; reason: string } | null = null;
+  duplicates = 0;
+  private ws: WebSocket | null = null;
+  private batcher: MessageBatcher | null = null;
+  private waiters = new Map<string, ((m: Message) => void)[]>();
+  private resultWaiters = new Map<string, (r: ResultMsg) => void>();
+  onResult: ((r: ResultMsg) => void) | null = null;
+
+  constructor(
+    private readonly url: string,
+    private readonly key: Key,
+    session?: string,
+  ) {
+    this.session = session ?? newSession();
+  }
+
+  async connect(): Promise<Message> {
+    const ws = new WebSocket(this.url, { perMessageDeflate: false });
+    this.ws = ws;
+    this.batcher = new MessageBatcher(this.key, (d) => ws.readyState === ws.OPEN && ws.send(d), { session: this.session });
+    const closed = new Promise<never>((_, reject) => {
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        reject(new Error(describeClose(this.url, code, reason.toString())));
+      });
+      ws.on('error', (err) => reject(new Error(`cannot reach controller at ${this.url}: ${err.message}`)));
+    });
+    closed.catch(() => {});
+    await Promise.race([new Promise((r) => ws.once('open', r)), closed]);
+    ws.on('message', (data: Buffer) => {
+      for (const msg of decodeMessages(data, this.key)) this.onMessage(msg);
+    });
+    return Promise.race([this.request('connect_request', { client_session: this.session }, 'connect_reply'), closed]);
+  }
+
+  private onMessage(msg: Message): void {
+    const type = msg.header.msg_type;
+    if (type === 'task_result') {
+      const c = msg.content;
+      if (this.results.has(c.task_id)) {
+        this.duplicates += 1;
+        return;
+      }
+      const r: ResultMsg = { task_id: c.task_id, status: c.status, error: c.error, engine_id: c.engine_id };
+      if (c.value) r.value = unpackFrom(c.value, msg.buffers);
+      this.results.set(c.task_id, r);
+      this.onResult?.(r);
+      const w = this.resultWaiters.get(c.task_id);
+      if (w) {
+        this.resultWaiters.delete(c.task_id);
+        w(r);
+      }
+      return;
+    }
+    const list = this.waiters.get(type);
+    if (list && list.length && (type.endsWith('_reply'))) {
+      list.shift()!(msg);
+      return;
+    }
+    this.events.push(msg);
+  }
+
+  send(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): void {
+    this.batcher!.push(makeMessage(type, content, { session: this.session, buffers }));
+  }
+
+  /** Send a request and resolve with the next reply of `replyType`. */
+  request(type: Parameters<typeof makeMessage>[0], content: unknown, replyType: string, buffers?: Uint8Array[]): Promise<Message> {
+    return new Promise((resolve) => {
+      const list = this.waiters.get(replyType) ?? [];
+      list.push(resolve);
+      this.waiters.set(replyType, list);
+      this.send(type, content, buffers);
+    });
+  }
+
+  /** Submit tasks built from (id, source, args); returns the submit_reply content. */
+  async submit(tasks: (Omit<TaskSubmission, 'args' | 'kind'> & { source: string; args?: unknown[] })[]): Promise<any> {
+    const buffers: Uint8Array[] = [];
+    const list = tasks.map(({ args, ...t }) => ({ kind: 'source' as const, ...t, args: packInto(args ?? [], buffers) }));
+    const reply = await this.request('submit_request', { tasks: list }, 'submit_reply', buffers);
+    return reply.content;
+  }
+
+  result(taskId: string, timeoutMs = 20000): Promise<ResultMsg> {
+    const have = this.results.get(taskId);
+    if (have) return Promise.resolve(have);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no result for task ${taskId} after ${timeoutMs} ms`)), timeoutMs);
+      this.resultWaiters.set(taskId, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+    });
+  }
+
+  /** Wait until an event message matching `pred` has arrived. */
+  async waitEvent(pred: (m: Message) => boolean, timeoutMs = 10000): Promise<Message> {
+    const t0 = Date.now();
+    for (;;) {
+      const m = this.events.find(pred);
+      if (m) return m;
+      if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting for an event');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  sendRaw(data: Buffer | string): void {
+    this.ws?.send(data);
+  }
+
+  close(): void {
+    this.batcher?.flush();
+    this.ws?.close();
+  }
+}

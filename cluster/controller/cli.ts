@@ -1,0 +1,99 @@
+/**
+ * `hpcdl controller [--ip ADDR] [--port P] [--cluster-id ID] [--resume] [--profile-dir DIR] ...`
+ */
+import { Controller, type ControllerOptions } from './controller';
+
+const USAGE = `usage: hpcdl controller [options]
+  --ip ADDR            address to bind (default 127.0.0.1; inside a Slurm job the node's
+                       primary interface; '*' or 0.0.0.0 = all interfaces)
+  --port P             port (default: any free port; with --resume the previous one)
+  --cluster-id ID      cluster id (default: random); names the connection file
+  --profile-dir DIR    where clusters/<id>.json lives (default $HPCDL_HOME or ~/.hpcdl)
+  --resume             replay the journal of an earlier controller of this cluster id,
+                       reusing its key and port, so engines and clients reconnect
+  --heartbeat-ms N     engine heartbeat interval (default 500)
+  --engine-timeout-ms N  declare a silent engine dead after N ms (default 2500)
+  --prefetch N         extra tasks per engine beyond its slots when many are queued (default 64)
+  --no-journal         run without a journal (no --resume possible)
+  -h, --help           this text`;
+
+export function parseControllerArgs(argv: string[]): ControllerOptions & { help?: boolean } {
+  const opts: ControllerOptions & { help?: boolean } = {};
+  const value = (i: number, flag: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
+    return v;
+  };
+  const int = (i: number, flag: string): number => {
+    const raw = value(i, flag);
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
+    if (inline !== undefined) {
+      argv = [...argv.slice(0, i), flag, inline, ...argv.slice(i + 1)];
+    }
+    switch (flag) {
+      case '--ip': opts.ip = value(i, flag); i++; break;
+      case '--port': opts.port = int(i, flag); i++; break;
+      case '--cluster-id': opts.clusterId = value(i, flag); i++; break;
+      case '--profile-dir': opts.profileDir = value(i, flag); i++; break;
+      case '--resume': opts.resume = true; break;
+      case '--heartbeat-ms': opts.heartbeatMs = int(i, flag); i++; break;
+      case '--engine-timeout-ms': opts.engineTimeoutMs = int(i, flag); i++; break;
+      case '--prefetch': opts.prefetch = int(i, flag); i++; break;
+      case '--no-journal': opts.journal = false; break;
+      case '-h': case '--help': opts.help = true; break;
+      default: throw new Error(`unknown option ${argv[i]}\n${USAGE}`);
+    }
+  }
+  return opts;
+}
+
+/** Runs until a client sends shutdown_request or the process gets SIGINT/SIGTERM. Returns the exit code. */
+export async function controllerMain(argv: string[]): Promise<number> {
+  let opts: ReturnType<typeof parseControllerArgs>;
+  try {
+    opts = parseControllerArgs(argv);
+  } catch (err) {
+    process.stderr.write(`hpcdl controller: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  let controller: Controller;
+  try {
+    controller = await Controller.start(opts);
+  } catch (err) {
+    process.stderr.write(`hpcdl controller: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(`hpcdl controller: cluster ${controller.clusterId} listening on ${controller.url}\n`);
+  process.stdout.write(`connection file: ${controller.connectionFile}\n`);
+  process.stdout.write(`dashboard: ${controller.dashboardUrl}\n`);
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const why = await Promise.race([controller.shutdownRequested.then(() => 'shutdown'), signalled]);
+  // A signal keeps the connection file and journal so `--resume` can take over;
+  // a requested shutdown stops the engines and removes the connection file.
+  const requested = why === 'shutdown';
+  await controller.close({ stopEngines: requested, removeConnectionFile: requested });
+  process.stderr.write(`hpcdl controller: stopped (${why})\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  controllerMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`hpcdl controller: ${(err as Error).stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
