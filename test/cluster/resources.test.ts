@@ -1,0 +1,75 @@
+/** Resource sampling from this machine's /proc, and the parsers against known text. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as os from 'node:os';
+import { ResourceSampler, parseDiskstats, parseMeminfo, parseNetDev, parseNvidiaSmi, parseProcStat, queryGpus, describeNode } from '../../cluster/engine/resources';
+
+test('parseProcStat reads the total and per-core busy/total jiffies', () => {
+  const text = 'cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 60 0 20 400 20 0 0 0 0 0\ncpu1 40 0 30 400 30 0 0 0 0 0\nintr 1 2 3\n';
+  const { all, cores } = parseProcStat(text);
+  assert.deepEqual(all, { busy: 150, total: 1000 });
+  assert.deepEqual(cores, [{ busy: 80, total: 500 }, { busy: 70, total: 500 }]);
+});
+
+test('parseMeminfo, parseNetDev (loopback excluded) and parseDiskstats (whole disks only)', () => {
+  assert.deepEqual(parseMeminfo('MemTotal:       1000 kB\nMemFree:  10 kB\nMemAvailable:    250 kB\n'), { total: 1024000, available: 256000 });
+  const net = `Inter-|   Receive |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:    9999      29    0    0    0     0          0         0     9999      29    0    0    0     0       0          0
+  eth0:    1000    9638    0    0    0     0          0         0      300    5781    0    0    0     0       0          0
+  eth1:      24       1    0    0    0     0          0         0       76       1    0    0    0     0       0          0`;
+  assert.deepEqual(parseNetDev(net), { rx: 1024, tx: 376 });
+  const disks = [
+    '   8       0 sda 100 0 10 0 50 0 20 0 0 0 0',
+    '   8       1 sda1 100 0 10 0 50 0 20 0 0 0 0',
+    '   7       0 loop0 5 0 99 0 0 0 99 0 0 0 0',
+    ' 259       0 nvme0n1 1 0 2 0 1 0 4 0 0 0 0',
+    ' 259       1 nvme0n1p1 1 0 2 0 1 0 4 0 0 0 0',
+  ].join('\n');
+  assert.deepEqual(parseDiskstats(disks), { read: (10 + 2) * 512, write: (20 + 4) * 512 });
+});
+
+test('parseNvidiaSmi reads the csv query output', () => {
+  const gpus = parseNvidiaSmi('0, NVIDIA A100-SXM4-40GB, 37, 1024, 40960\n1, NVIDIA A100-SXM4-40GB, 0, 0, 40960\n');
+  assert.equal(gpus.length, 2);
+  assert.deepEqual(gpus[0], { index: 0, name: 'NVIDIA A100-SXM4-40GB', utilization_percent: 37, memory_used_bytes: 1024 * 1048576, memory_total_bytes: 40960 * 1048576 });
+});
+
+test('a node without nvidia-smi reports no GPUs, not an error', async () => {
+  const { gpus, available } = await queryGpus('/nonexistent/nvidia-smi');
+  assert.deepEqual(gpus, []);
+  assert.equal(available, false);
+  const node = await describeNode({ nvidiaSmi: '/nonexistent/nvidia-smi' });
+  assert.equal(node.cpus, os.cpus().length);
+  assert.ok(node.memory_bytes > 0);
+  assert.deepEqual(node.gpus, []);
+});
+
+test('the sampler samples this machine at the requested interval with per-core CPU and task usage', async () => {
+  const sampler = new ResourceSampler({ intervalMs: 200, nvidiaSmi: '/nonexistent/nvidia-smi', taskUsage: () => [{ task_id: 't', cpu_percent: 1, memory_bytes: 2, elapsed_ms: 3 }] });
+  const samples: ReturnType<ResourceSampler['sample']>[] = [];
+  // some CPU work between samples so the counters move
+  const burn = setInterval(() => {
+    const end = Date.now() + 20;
+    while (Date.now() < end);
+  }, 40);
+  await new Promise<void>((resolve) => {
+    sampler.start((s) => {
+      samples.push(s);
+      if (samples.length === 3) resolve();
+    });
+  });
+  sampler.stop();
+  clearInterval(burn);
+  const s = samples[2];
+  assert.equal(s.cpu.cores.length, os.cpus().length);
+  for (const c of s.cpu.cores) assert.ok(c >= 0 && c <= 100, `core percent ${c}`);
+  assert.ok(s.cpu.total_percent > 0, 'CPU was busy between samples');
+  assert.ok(s.memory.total_bytes > 0 && s.memory.available_bytes > 0 && s.memory.used_bytes > 0);
+  assert.equal(s.load.length, 3);
+  assert.ok(s.network.rx_bytes_per_s >= 0 && s.disk.write_bytes_per_s >= 0);
+  assert.deepEqual(s.gpus, []);
+  assert.ok(s.engine.rss_bytes > 0);
+  assert.deepEqual(s.tasks, [{ task_id: 't', cpu_percent: 1, memory_bytes: 2, elapsed_ms: 3 }]);
+  assert.ok(samples[2].time_ms - samples[1].time_ms >= 150);
+});

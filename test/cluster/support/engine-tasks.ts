@@ -1,0 +1,52 @@
+/** Task functions the engine/client/failure tests run on real engines. */
+import { report, shared, taskContext } from '../../../cluster/engine/task-api';
+
+export function double(x: number): number {
+  return x * 2;
+}
+
+export async function trainLike(epochs: number, weights: Float32Array): Promise<{ sum: number; scaled: Float32Array }> {
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    report({ epoch, loss: 1 / (epoch + 1) });
+    console.log(`epoch ${epoch}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  process.stderr.write('done training\n');
+  return { sum: weights.reduce((a, b) => a + b, 0), scaled: weights.map((w) => w * 2) };
+}
+
+/** Busy for `ms` milliseconds (uninterruptible from inside: only terminating the worker stops it). */
+export function spin(ms: number): number {
+  const end = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < end) n++;
+  return ms;
+}
+
+/** Sleeps `ms` then returns where it ran. */
+export async function sleepThenWhere(ms: number): Promise<{ engineId: number | null; host: string; pid: number }> {
+  await new Promise((r) => setTimeout(r, ms));
+  const ctx = taskContext();
+  return { engineId: ctx?.engineId ?? null, host: ctx?.host ?? '', pid: process.pid };
+}
+
+export function exitThread(code: number): void {
+  process.exit(code);
+}
+
+export function throwRange(): never {
+  throw new RangeError('value out of range');
+}
+
+export function exhaustHeap(): number {
+  const hold: number[][] = [];
+  for (;;) hold.push(new Array(1_000_000).fill(1.5));
+}
+
+export function readShared(name: string): unknown {
+  return shared(name) ?? null;
+}
+
+export function whoAmI(): { engineId: number | null; pid: number } {
+  return { engineId: taskContext()?.engineId ?? null, pid: process.pid };
+}
