@@ -1,0 +1,41 @@
+export { Adam, type AdamOptions, type AdamState } from './adam';
+export {
+  CHECKPOINT_FORMAT,
+  hashJson,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  namedVariablesOf,
+  readManifest,
+  resolveCheckpoint,
+  saveCheckpoint,
+  type CheckpointManifest,
+  type LoadedCheckpoint,
+  type NamedVariable,
+  type SaveCheckpointOptions,
+  type SavedCheckpoint,
+} from './checkpoint';
+export { batchImages, binaryMetrics, collectPredictions, type BinaryMetrics, type Predictions } from './evaluate';
+export { formatG, timestamp } from './format';
+export { runIoTest, type IoTestResult } from './iotest';
+export {
+  trainLoop,
+  type CheckpointPolicy,
+  type EpochRecord,
+  type LossFunction,
+  type TrainEvent,
+  type TrainLoopOptions,
+  type TrainResult,
+} from './loop';
+export { throughputLines, steadyThroughput } from './timing';
+export {
+  train,
+  resolveConfig,
+  configHash,
+  useWeightsFor,
+  type TrainOptions,
+  type TrainRunResult,
+  type IoTestRunResult,
+} from './train';
+export { infer, type InferOptions, type InferResult, type CutComparison } from './infer';
+export { runDemo, defaultConfigPath, packageRoot, type DemoOptions, type DemoResult } from './demo';

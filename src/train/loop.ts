@@ -1,0 +1,273 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BatchSource } from '../data/types';
+import type { TrainableModel } from '../model/types';
+import { weightedSoftmaxCrossEntropy } from '../model';
+import { Adam } from './adam';
+import { loadCheckpoint, namedVariablesOf, saveCheckpoint, type NamedVariable } from './checkpoint';
+import { binaryMetrics, batchImages, collectPredictions, type BinaryMetrics } from './evaluate';
+import { formatG, timestamp } from './format';
+import { ProgressBar } from './progress';
+import { steadyThroughput, throughputLines } from './timing';
+
+/** Structured progress, for callers that stream metrics (notebooks, the cluster). */
+export type TrainEvent =
+  | { type: 'start'; rank: number; model: string; epochs: number; stepsPerEpoch: number; startStep: number; startEpoch: number }
+  | { type: 'step'; rank: number; step: number; epoch: number; loss: number; learningRate: number; secPerBatch: number; imagesPerSec: number }
+  | { type: 'epoch'; rank: number; epoch: number; step: number; trainLoss: number; secPerBatch: number }
+  | { type: 'validation'; rank: number; epoch: number; step: number; loss: number; accuracy: number; auc: number; events: number }
+  | { type: 'checkpoint'; rank: number; epoch: number; step: number; path: string }
+  | { type: 'done'; rank: number; step: number; epochs: number; totalSeconds: number; imagesPerSec?: number };
+
+export type LossFunction = (logits: tf.Tensor2D, labels: tf.Tensor1D, weights: tf.Tensor1D) => tf.Scalar;
+
+export interface CheckpointPolicy {
+  /** the `models/` directory */
+  dir: string;
+  /** steps between checkpoints; 0 or undefined = once per epoch */
+  interval?: number;
+  /** recorded in each manifest so a restart can tell a changed config */
+  configHash?: string;
+}
+
+export interface TrainLoopOptions {
+  model: TrainableModel & { namedWeights?: () => NamedVariable[] };
+  train: BatchSource;
+  /** a full pass after every epoch, dropout off */
+  validation?: BatchSource;
+  /** defaults to Adam with a constant 1e-3 */
+  optimizer?: Adam;
+  epochs: number;
+  /** stop once the global step reaches this (0/undefined = no limit) */
+  maxSteps?: number;
+  /** false: every training and validation weight is 1 (the seed's behaviour); true: `normweight` */
+  useWeights?: boolean;
+  /** steps between REPORT lines (the seed's display_interval) */
+  displayInterval?: number;
+  checkpoint?: CheckpointPolicy;
+  /** a manifest to continue from: weights, Adam moments, step and epoch */
+  resumeFrom?: string;
+  rank?: number;
+  /** images one iteration processes, for the throughput lines (default: the batch size) */
+  imagesPerIteration?: number;
+  loss?: LossFunction;
+  /** data-parallel hook: e.g. an allreduce mean of the gradients across ranks */
+  reduceGradients?: (gradients: tf.Tensor[], step: number) => Promise<tf.Tensor[]>;
+  log?: (line: string) => void;
+  onEvent?: (event: TrainEvent) => void;
+  /** draw a progress bar on this terminal stream */
+  progress?: NodeJS.WriteStream;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  secPerBatch: number;
+  validation?: BinaryMetrics;
+}
+
+export interface TrainResult {
+  globalStep: number;
+  history: EpochRecord[];
+  totalSeconds: number;
+  /** images/s after the first two iterations */
+  imagesPerSec?: number;
+  lastCheckpoint?: string;
+  /** true when the run stopped at maxSteps before finishing its epochs */
+  stoppedEarly: boolean;
+}
+
+interface RunState {
+  globalStep: number;
+  firstEpoch: number;
+  skipBatches: number;
+}
+
+/** Train any `TrainableModel` on any `BatchSource` (binary classification on two logits). */
+export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
+  const rank = opts.rank ?? 0;
+  const bar = opts.progress ? new ProgressBar(opts.progress) : undefined;
+  const print = opts.log ?? ((line: string) => console.log(line));
+  const log = (line: string) => {
+    bar?.clear();
+    print(line);
+  };
+  const emit = (event: TrainEvent) => opts.onEvent?.(event);
+  const lossFn = opts.loss ?? weightedSoftmaxCrossEntropy;
+  const optimizer = opts.optimizer ?? new Adam({ learningRate: 1e-3 });
+  const named = namedVariablesOf(opts.model);
+  const variables = named.map((n) => n.variable);
+  const displayInterval = Math.max(1, opts.displayInterval ?? 10);
+  const stepsPerEpoch = Math.floor(opts.train.numEvents / opts.train.batchSize);
+  const imagesPerIteration = opts.imagesPerIteration ?? opts.train.batchSize;
+
+  const state = await restoreState(opts, named, optimizer, stepsPerEpoch, log);
+  const history: EpochRecord[] = [];
+  const iterationSeconds: number[] = [];
+  let lastCheckpoint: string | undefined;
+  let stoppedEarly = false;
+  const runStart = performance.now();
+  emit({ type: 'start', rank, model: opts.model.name, epochs: opts.epochs, stepsPerEpoch, startStep: state.globalStep, startEpoch: state.firstEpoch });
+  log(`Rank ${rank} : starting training using ADAM optimizer`);
+
+  const checkpoint = async (epoch: number, stepInEpoch: number, epochComplete: boolean, metrics?: Record<string, number>) => {
+    if (!opts.checkpoint || rank !== 0) return;
+    const saved = await saveCheckpoint({
+      dir: opts.checkpoint.dir,
+      model: opts.model.name,
+      variables: named,
+      step: state.globalStep,
+      epoch,
+      stepInEpoch,
+      epochComplete,
+      optimizer: { state: await optimizer.getState(variables), beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.epsilon },
+      configHash: opts.checkpoint.configHash,
+      metrics,
+    });
+    lastCheckpoint = saved.manifestPath;
+    log(`Rank ${rank} : saved checkpoint ${saved.manifestPath} (global step ${state.globalStep})`);
+    emit({ type: 'checkpoint', rank, epoch, step: state.globalStep, path: saved.manifestPath });
+  };
+  const reachedMaxSteps = () => (opts.maxSteps ?? 0) > 0 && state.globalStep >= opts.maxSteps!;
+
+  for (let epoch = state.firstEpoch; epoch < opts.epochs && !reachedMaxSteps(); epoch++) {
+    opts.train.startEpoch(epoch);
+    let stepInEpoch = 0;
+    for (; state.skipBatches > 0; state.skipBatches--, stepInEpoch++) {
+      if (!(await opts.train.next())) break;
+    }
+    let lossSum = 0;
+    let computeSeconds = 0;
+    let batches = 0;
+    let lastSavedStep = -1;
+    while (!reachedMaxSteps()) {
+      const iterationStart = performance.now();
+      const batch = await opts.train.next();
+      if (!batch) break;
+      const computeStart = performance.now();
+      const learningRate = optimizer.currentLearningRate();
+      const loss = await trainStep(opts, lossFn, optimizer, variables, batch, state.globalStep);
+      const now = performance.now();
+      computeSeconds += (now - computeStart) / 1000;
+      iterationSeconds.push((now - iterationStart) / 1000);
+      lossSum += loss;
+      batches++;
+      stepInEpoch++;
+      state.globalStep = optimizer.step;
+      const secPerBatch = computeSeconds / batches;
+      const imagesPerSec = batch.label.length / iterationSeconds[iterationSeconds.length - 1];
+      emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec });
+      if (state.globalStep % displayInterval === 0) {
+        log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
+      }
+      bar?.update(stepInEpoch, stepsPerEpoch, {
+        epoch: String(epoch + 1),
+        loss: (lossSum / batches).toFixed(4),
+        'img/s': imagesPerSec.toFixed(1),
+      });
+      const interval = opts.checkpoint?.interval ?? 0;
+      if (interval > 0 && state.globalStep % interval === 0) {
+        await checkpoint(epoch, stepInEpoch, false);
+        lastSavedStep = state.globalStep;
+      }
+    }
+    const epochFinished = !reachedMaxSteps() || stepInEpoch >= stepsPerEpoch;
+    if (!epochFinished) stoppedEarly = true;
+    const trainLoss = batches > 0 ? lossSum / batches : NaN;
+    const secPerBatch = batches > 0 ? computeSeconds / batches : 0;
+    log(`${timestamp()} COMPLETED rank ${rank} epoch ${epoch + 1}, average training loss ${formatG(trainLoss)} (${secPerBatch.toFixed(3)} sec/batch)`);
+    emit({ type: 'epoch', rank, epoch, step: state.globalStep, trainLoss, secPerBatch });
+    const record: EpochRecord = { epoch, step: state.globalStep, trainLoss, secPerBatch };
+    if (opts.validation) {
+      record.validation = await validate(opts, opts.validation, epoch);
+      const v = record.validation;
+      log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation loss ${formatG(v.loss)}`);
+      log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation accu ${formatG(v.accuracy)}`);
+      log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation auc ${formatG(v.auc)}`);
+      emit({ type: 'validation', rank, epoch, step: state.globalStep, loss: v.loss, accuracy: v.accuracy, auc: v.auc, events: v.events });
+    }
+    history.push(record);
+    if (lastSavedStep !== state.globalStep && batches > 0) {
+      const metrics: Record<string, number> = { train_loss: trainLoss };
+      if (record.validation) {
+        metrics.validation_loss = record.validation.loss;
+        metrics.validation_accuracy = record.validation.accuracy;
+        metrics.validation_auc = record.validation.auc;
+      }
+      await checkpoint(epoch, epochFinished ? stepsPerEpoch : stepInEpoch, epochFinished, metrics);
+    }
+  }
+
+  const totalSeconds = (performance.now() - runStart) / 1000;
+  for (const line of throughputLines(iterationSeconds, imagesPerIteration)) log(line);
+  log(`FINISHED Training. Total time ${formatG(totalSeconds)}`);
+  const imagesPerSec = steadyThroughput(iterationSeconds, imagesPerIteration);
+  emit({ type: 'done', rank, step: state.globalStep, epochs: history.length, totalSeconds, imagesPerSec });
+  return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly };
+}
+
+async function restoreState(
+  opts: TrainLoopOptions,
+  named: NamedVariable[],
+  optimizer: Adam,
+  stepsPerEpoch: number,
+  log: (line: string) => void,
+): Promise<RunState> {
+  if (!opts.resumeFrom) return { globalStep: optimizer.step, firstEpoch: 0, skipBatches: 0 };
+  const loaded = await loadCheckpoint(opts.resumeFrom, named);
+  const m = loaded.manifest;
+  if (opts.checkpoint?.configHash && m.configHash && m.configHash !== opts.checkpoint.configHash) {
+    log(`Warning: checkpoint ${opts.resumeFrom} was written with a different config (hash ${m.configHash}, now ${opts.checkpoint.configHash})`);
+  }
+  if (loaded.optimizerState) {
+    optimizer.setState(named.map((n) => n.variable), loaded.optimizerState);
+  } else {
+    optimizer.step = m.step;
+  }
+  const epochDone = m.epochComplete || m.stepInEpoch >= stepsPerEpoch;
+  log(`Restoring model ${opts.resumeFrom} (global step ${m.step}, epoch ${m.epoch + 1}${epochDone ? ' complete' : `, batch ${m.stepInEpoch}`})`);
+  return {
+    globalStep: m.step,
+    firstEpoch: epochDone ? m.epoch + 1 : m.epoch,
+    skipBatches: epochDone ? 0 : m.stepInEpoch,
+  };
+}
+
+async function trainStep(
+  opts: TrainLoopOptions,
+  lossFn: LossFunction,
+  optimizer: Adam,
+  variables: tf.Variable[],
+  batch: NonNullable<Awaited<ReturnType<BatchSource['next']>>>,
+  step: number,
+): Promise<number> {
+  const images = batchImages(batch, opts.model.inputLayout);
+  const labels = tf.tensor1d(batch.label, 'int32');
+  const weights = opts.useWeights ? tf.tensor1d(batch.normweight) : tf.ones([batch.label.length]) as tf.Tensor1D;
+  const { value, grads } = tf.variableGrads(() => lossFn(opts.model.logits(images, true), labels, weights), variables);
+  images.dispose();
+  labels.dispose();
+  weights.dispose();
+  let gradients = variables.map((v) => {
+    const g = grads[v.name];
+    if (!g) throw new Error(`model ${opts.model.name}: no gradient for variable ${v.name} (is it used by logits()?)`);
+    return g;
+  });
+  if (opts.reduceGradients) {
+    const reduced = await opts.reduceGradients(gradients, step);
+    if (reduced !== gradients) tf.dispose(gradients);
+    gradients = reduced;
+  }
+  optimizer.applyGradients(variables, gradients);
+  tf.dispose(gradients);
+  const loss = (await value.data())[0];
+  value.dispose();
+  if (!Number.isFinite(loss)) throw new Error(`training loss became ${loss} at global step ${step + 1}; lower the learning rate`);
+  return loss;
+}
+
+async function validate(opts: TrainLoopOptions, source: BatchSource, epoch: number): Promise<BinaryMetrics> {
+  source.startEpoch(epoch);
+  const predictions = await collectPredictions(opts.model, source);
+  return binaryMetrics(predictions, opts.useWeights ? predictions.normweight : undefined);
+}

@@ -1,0 +1,177 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { HepConfig } from '../config/types';
+import { assertTrainable, configSummaryLines, derivedValues, loadConfig } from '../config';
+import { openEventSource } from '../data';
+import { buildHepCnn, countParameters } from '../model';
+import { initBackend } from '../backend';
+import { Adam } from './adam';
+import { hashJson, latestCheckpoint } from './checkpoint';
+import { runIoTest, type IoTestResult } from './iotest';
+import { trainLoop, type TrainEvent, type TrainResult } from './loop';
+
+export interface TrainOptions {
+  /** a validated config; or give `configPath` */
+  config?: HepConfig;
+  configPath?: string;
+  /** random images instead of files (the seed's --dummy_data) */
+  dummyData?: boolean;
+  /** overrides `num_epochs` */
+  epochs?: number;
+  /** overrides `outputpath` (logs/ and models/ go below it) */
+  outputDir?: string;
+  /** overrides `inputpath` */
+  inputPath?: string;
+  mode?: 'train' | 'iotest';
+  precision?: 'fp32' | 'fp16';
+  /** force every training weight to 1 (overrides `use_weights_in_training`) */
+  unweighted?: boolean;
+  /** train with `normweight` (overrides `use_weights_in_training`) */
+  weighted?: boolean;
+  /** stop at this global step */
+  maxSteps?: number;
+  /** continue from the newest checkpoint in `<output>/models` (also when the config says `restart: true`) */
+  resume?: boolean;
+  rank?: number;
+  size?: number;
+  /** force a backend (else HPCDL_BACKEND, else the best available) */
+  backend?: string;
+  log?: (line: string) => void;
+  onEvent?: (event: TrainEvent) => void;
+  /** progress bar on this stream; `true` = stdout when it is a terminal */
+  progress?: boolean | NodeJS.WriteStream;
+  /** data-parallel hook passed to the loop */
+  reduceGradients?: (gradients: tf.Tensor[], step: number) => Promise<tf.Tensor[]>;
+}
+
+export interface TrainRunResult extends TrainResult {
+  mode: 'train';
+  config: HepConfig;
+  backend: string;
+  outputDir: string;
+  modelsDir: string;
+}
+
+export type IoTestRunResult = IoTestResult & { config: HepConfig; backend: string };
+
+/** Config keys that do not change what a checkpoint means (a restart may change them). */
+const RUN_ONLY_KEYS = ['num_epochs', 'outputpath', 'inputpath', 'restart', 'display_interval', 'checkpoint_interval', 'save_interval', 'time'];
+
+export function configHash(config: HepConfig): string {
+  const relevant = Object.fromEntries(Object.entries(config).filter(([k]) => !RUN_ONLY_KEYS.includes(k)));
+  return hashJson(relevant);
+}
+
+/** The config with the command-line overrides applied. */
+export function resolveConfig(opts: Pick<TrainOptions, 'config' | 'configPath' | 'epochs' | 'outputDir' | 'inputPath' | 'log'>): HepConfig {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  let config: HepConfig;
+  if (opts.config) config = { ...opts.config };
+  else if (opts.configPath) config = loadConfig(opts.configPath, { warn: (s) => log(`Warning: ${s}`) });
+  else throw new Error('train: give a config or a configPath');
+  if (opts.epochs !== undefined) {
+    if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new Error(`--epochs must be a positive integer, got ${opts.epochs}`);
+    config.num_epochs = opts.epochs;
+  }
+  if (opts.outputDir !== undefined) config.outputpath = opts.outputDir;
+  if (opts.inputPath !== undefined) config.inputpath = opts.inputPath;
+  return config;
+}
+
+export function useWeightsFor(config: HepConfig, opts: Pick<TrainOptions, 'unweighted' | 'weighted'>): boolean {
+  if (opts.unweighted && opts.weighted) throw new Error('--weighted and --unweighted contradict each other');
+  if (opts.unweighted) return false;
+  if (opts.weighted) return true;
+  return config.use_weights_in_training ?? false;
+}
+
+/** The config's input shape as [C,H,W], whatever its data_format. */
+export function chwShape(config: HepConfig): [number, number, number] {
+  const [a, b, c] = config.input_shape;
+  return config.conv_params.data_format === 'NCHW' ? [a, b, c] : [c, a, b];
+}
+
+function progressStream(progress: TrainOptions['progress']): NodeJS.WriteStream | undefined {
+  if (progress === true) return process.stdout.isTTY ? process.stdout : undefined;
+  return progress || undefined;
+}
+
+/** Train the HEP CNN from a config: the library form of `hpcdl train`. */
+export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTestRunResult> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const rank = opts.rank ?? 0;
+  const size = opts.size ?? 1;
+  if (!Number.isInteger(size) || size < 1) throw new Error(`--size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new Error(`--rank must be an integer in [0, ${size - 1}], got ${rank}`);
+  const config = resolveConfig(opts);
+  const backend = await initBackend({ force: opts.backend, log });
+  assertTrainable(config, backend.name);
+  for (const line of configSummaryLines(config)) log(line);
+
+  const { perNodeBatch } = derivedValues(config, size);
+  const layout = config.conv_params.data_format;
+  const seed = config.seed ?? 12345;
+  const sourceOptions = { inputPath: config.inputpath, layout, rank, size, seed, dummy: opts.dummyData ?? false, imageShape: chwShape(config), log };
+  if ((opts.mode ?? 'train') === 'iotest') {
+    const source = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
+    try {
+      const result = await runIoTest(source, { maxBatches: opts.maxSteps, log });
+      return { ...result, config, backend: backend.name };
+    } finally {
+      await source.close();
+    }
+  }
+
+  const outputDir = config.outputpath;
+  const modelsDir = path.join(outputDir, 'models');
+  fs.mkdirSync(path.join(outputDir, 'logs'), { recursive: true });
+  fs.mkdirSync(modelsDir, { recursive: true });
+
+  log(`Rank ${rank} : Building model`);
+  const model = buildHepCnn(config, { seed, precision: opts.precision ?? 'fp32' });
+  log(`Rank ${rank} : ${model.name} with ${countParameters(model)} trainable parameters`);
+  const trainSource = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
+  const validationSource = await openEventSource({
+    ...sourceOptions,
+    split: 'val',
+    batchSize: config.validation_batch_size,
+    shuffle: false,
+    dropRemainder: false,
+  });
+  try {
+    const stepsPerEpoch = Math.floor(trainSource.numEvents / trainSource.batchSize);
+    if (stepsPerEpoch < 1) {
+      throw new Error(`${config.inputpath}: rank ${rank} has ${trainSource.numEvents} training events, fewer than one batch of ${perNodeBatch}`);
+    }
+    const lastStep = opts.maxSteps && opts.maxSteps > 0 ? Math.min(opts.maxSteps, stepsPerEpoch * config.num_epochs) : stepsPerEpoch * config.num_epochs;
+    log(`Rank ${rank} : Stopping after ${lastStep} global steps`);
+    const resume = opts.resume || config.restart;
+    const resumeFrom = resume ? latestCheckpoint(modelsDir) : undefined;
+    if (resume && !resumeFrom) log(`Rank ${rank} : no checkpoint in ${modelsDir}, starting from scratch`);
+    const useWeights = useWeightsFor(config, opts);
+    log(`Rank ${rank} : training loss weights: ${useWeights ? 'normweight' : 'all 1 (unweighted, as the seed)'}`);
+    const result = await trainLoop({
+      model,
+      train: trainSource,
+      validation: validationSource,
+      optimizer: new Adam({ learningRate: config.learning_rate }),
+      epochs: config.num_epochs,
+      maxSteps: opts.maxSteps,
+      useWeights,
+      displayInterval: config.display_interval,
+      checkpoint: { dir: modelsDir, interval: config.checkpoint_interval, configHash: configHash(config) },
+      resumeFrom,
+      rank,
+      log,
+      onEvent: opts.onEvent,
+      progress: progressStream(opts.progress),
+      reduceGradients: opts.reduceGradients,
+    });
+    return { ...result, mode: 'train', config, backend: backend.name, outputDir, modelsDir };
+  } finally {
+    await trainSource.close();
+    await validationSource.close();
+    model.dispose();
+  }
+}

@@ -1,0 +1,123 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { hpcdl, oneLine, ROOT } from './support';
+
+let dir: string;
+let tinyConfig: string;
+
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
+  const config = JSON.parse(fs.readFileSync(path.join(ROOT, 'configs', 'local_small.json'), 'utf8'));
+  Object.assign(config, {
+    num_layers: 1,
+    num_fc_units: 8,
+    train_batch_size: 50,
+    validation_batch_size: 250,
+    display_interval: 5,
+    num_epochs: 1,
+    outputpath: path.join(dir, 'unused'),
+  });
+  config.conv_params.num_filters = 4;
+  tinyConfig = path.join(dir, 'tiny.json');
+  fs.writeFileSync(tinyConfig, JSON.stringify(config, null, 2));
+});
+
+const numberRe = '[0-9.e+-]+';
+
+test('train on dummy data: seed log lines, checkpoint, and --resume continues at the saved step', async () => {
+  const out = path.join(dir, 'dummy-run');
+  const r = await hpcdl(['train', '--config', tinyConfig, '--dummy-data', '--max-steps', '10', '--output', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.ok(lines.some((l) => /^hpcdl: backend \S+/.test(l)), 'backend choice printed');
+  assert.ok(lines.includes('num_layers: 1'), 'config dump');
+  assert.ok(lines.includes('Rank 0 : Building model'));
+  assert.ok(lines.includes('Rank 0 : Stopping after 10 global steps'));
+  assert.ok(lines.includes('Rank 0 : starting training using ADAM optimizer'));
+  const reports = lines.filter((l) => new RegExp(`^\\d+\\.\\d\\d REPORT rank 0 global step (5|10)\\., average training loss ${numberRe} \\(\\d+\\.\\d{3} sec/batch\\)$`).test(l));
+  assert.equal(reports.length, 2);
+  assert.ok(lines.some((l) => new RegExp(`^\\d+\\.\\d\\d COMPLETED rank 0 epoch 1, average training loss ${numberRe} \\(\\d+\\.\\d{3} sec/batch\\)$`).test(l)));
+  for (const metric of ['loss', 'accu', 'auc']) {
+    assert.ok(lines.some((l) => new RegExp(`^\\d+\\.\\d\\d COMPLETED epoch 1, average validation ${metric} ${numberRe}$`).test(l)), metric);
+  }
+  assert.ok(lines.some((l) => /^Total time to batch process except first two iterations: \d+\.\d{4}, throughput: \d+\.\d{4}$/.test(l)));
+  const finished = lines.find((l) => l.startsWith('FINISHED Training. Total time '));
+  assert.ok(finished && Number(finished.split(' ').at(-1)) > 0, 'positive total time');
+  assert.doesNotMatch(r.stdout, /\x1b\[2K|\r/, 'no progress bar when stdout is not a terminal');
+  assert.ok(fs.statSync(path.join(out, 'logs')).isDirectory());
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'models', 'ckpt-00000010.json'), 'utf8'));
+  assert.equal(manifest.step, 10);
+  assert.equal(manifest.model, 'hep_cnn_64');
+  assert.ok(manifest.variables.some((v: { name: string }) => v.name === 'conv0/kernel'));
+  assert.ok(fs.existsSync(path.join(out, 'models', manifest.weightsFile)));
+
+  const resumed = await hpcdl(['train', '--config', tinyConfig, '--dummy-data', '--max-steps', '15', '--output', out, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /Restoring model .*ckpt-00000010\.json \(global step 10, epoch 1, batch 10\)/);
+  assert.match(resumed.stdout, / REPORT rank 0 global step 15\., /);
+  assert.doesNotMatch(resumed.stdout, / REPORT rank 0 global step 5\., /, 'does not start over');
+  assert.ok(fs.existsSync(path.join(out, 'models', 'ckpt-00000015.json')));
+});
+
+test('--mode iotest reads batches only and prints the I/O lines', async () => {
+  const r = await hpcdl(['train', '--config', tinyConfig, '--dummy-data', '--mode', 'iotest', '--max-steps', '6']);
+  assert.equal(r.code, 0, r.stderr);
+  const fetches = r.stdout.split('\n').filter((l) => /^\d+: Time to fetch a minibatch of data: \d+\.\d\ds$/.test(l));
+  assert.equal(fetches.length, 6);
+  assert.match(r.stdout, /^Total IO Time: \d+\.\d\ds$/m);
+  assert.match(r.stdout, /^Total images read per batch: 50$/m);
+  assert.match(r.stdout, /^Average Image IO Throughput: \d+\.\d{3}$/m);
+  assert.doesNotMatch(r.stdout, /Building model|REPORT/);
+});
+
+test('--precision fp16 fails in one line on a backend without half precision', async () => {
+  const r = await hpcdl(['train', '--config', tinyConfig, '--dummy-data', '--precision', 'fp16', '--output', path.join(dir, 'fp16')]);
+  assert.equal(r.code, 1);
+  assert.match(oneLine(r.stderr), /^hpcdl train: error: precision fp16 is not supported on the '\S+' backend/);
+});
+
+test('synthetic data → train → infer: metrics, predictions for every test event, ROC report with the AUC', async () => {
+  const data = path.join(dir, 'synth');
+  let r = await hpcdl(['data', 'synth', '--out', data, '--events', '700', '--seed', '5']);
+  assert.equal(r.code, 0, r.stderr);
+  const testFile = fs.readdirSync(data).find((f) => f.includes('test'))!;
+  const inspect = await hpcdl(['data', 'inspect', path.join(data, testFile)]);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  const testEvents = Number(/^events: (\d+)/m.exec(inspect.stdout)![1]);
+  assert.ok(testEvents > 0);
+
+  const run = path.join(dir, 'synth-run');
+  r = await hpcdl(['train', '--config', tinyConfig, '--input', data, '--output', run, '--epochs', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((r.stdout.match(/ COMPLETED epoch \d, average validation auc /g) ?? []).length, 2, 'validation every epoch');
+
+  r = await hpcdl(['infer', '--config', tinyConfig, '--input', data, '--checkpoint', path.join(run, 'models')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test events ${testEvents}$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test loss ${numberRe}$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test accu ${numberRe}$`, 'm'));
+  const auc = new RegExp(`^EVALUATION SUMMARY: test auc (${numberRe})$`, 'm').exec(r.stdout)![1];
+  assert.ok(Number(auc) >= 0 && Number(auc) <= 1);
+  assert.match(r.stdout, new RegExp(`^Standard cuts: background efficiency ${numberRe}, signal efficiency ${numberRe}$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^CNN at background efficiency ${numberRe}: signal efficiency ${numberRe} \\(standard cuts: ${numberRe}\\)$`, 'm'));
+
+  const csv = fs.readFileSync(path.join(run, 'predictions.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'label,score,weight,psr');
+  assert.equal(csv.length - 1, testEvents, 'one row per test event');
+  for (const row of csv.slice(1, 20)) {
+    const [label, score, weight, psr] = row.split(',').map(Number);
+    assert.ok((label === 0 || label === 1) && score >= 0 && score <= 1 && weight > 0 && (psr === 0 || psr === 1), row);
+  }
+  const html = fs.readFileSync(path.join(run, 'plots', 'roc.html'), 'utf8');
+  assert.ok(html.includes(`AUC`), 'AUC in the legend');
+  assert.ok(html.includes(Number(auc).toFixed(3)), `the AUC ${auc} appears in the report`);
+  assert.doesNotMatch(html, /<script[^>]+src=["']https?:/, 'self-contained (no CDN)');
+
+  r = await hpcdl(['infer', '--config', tinyConfig, '--input', data, '--checkpoint', run, '--format', 'h5', '--output', path.join(dir, 'h5out')]);
+  assert.equal(r.code, 0, r.stderr);
+  const h5 = await hpcdl(['data', 'inspect', path.join(dir, 'h5out', 'predictions.h5')]);
+  assert.match(h5.stdout, new RegExp(`score: shape \\[${testEvents}\\]`));
+});
