@@ -165,7 +165,7 @@ export class EventFile {
   readImages(start: number, count: number, dest: Float32Array, destOffset = 0): void {
     const { imageInfo } = this.info;
     const elems = count * this.info.channels * this.info.height * this.info.width;
-    if (imageInfo.dtype === 'f4' && imageInfo.littleEndian) {
+    if (imageInfo.numericType === 'f4' && imageInfo.littleEndian) {
       const bytes = new Uint8Array(dest.buffer, dest.byteOffset + destOffset * 4, elems * 4);
       this.h5.readRowsInto(this.names.images, start, count, imageInfo, bytes);
       return;
@@ -175,7 +175,7 @@ export class EventFile {
     }
     const raw = new Uint8Array(elems * imageInfo.elementSize);
     this.h5.readRowsInto(this.names.images, start, count, imageInfo, raw);
-    const typed = typedView(imageInfo.dtype, raw);
+    const typed = typedView(imageInfo.numericType!, raw);
     for (let i = 0; i < elems; i++) dest[destOffset + i] = Number(typed[i]);
   }
 

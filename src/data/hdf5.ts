@@ -28,6 +28,8 @@ export interface DatasetInfo {
   /** 'f4', 'f8', 'i1'...'i8', 'u1'...'u8', or a description of a non-numeric type */
   dtype: string;
   numeric: boolean;
+  /** element type used to read numeric data ('f4', 'i8', 'u1', ...); enums (h5py bools) read as their integer base */
+  numericType: string | null;
   littleEndian: boolean;
   /** bytes per element */
   elementSize: number;
@@ -173,7 +175,8 @@ export class Hdf5File {
       name,
       shape: md.shape ?? [],
       dtype: describeDtype(md),
-      numeric: isNumeric(md),
+      numeric: numericType(md) !== null,
+      numericType: numericType(md),
       littleEndian: md.littleEndian,
       elementSize: md.size,
       chunks: md.chunks,
@@ -217,13 +220,13 @@ export class Hdf5File {
     if (info.shape.length === 0) {
       try {
         const v = this.dataset(name).value;
-        return { data: toTyped(info.dtype, new Uint8Array(new (arrayCtor(info.dtype))([Number(v)] as never).buffer)), info };
+        return { data: toTyped(info.numericType!, new Uint8Array(new (arrayCtor(info.numericType!))([Number(v)] as never).buffer)), info };
       } catch (e) {
         throw new DataFileError(this.path, `cannot be read: ${hdf5Reason(e)}`, name);
       }
     }
     this.readRowsInto(name, 0, info.shape[0], info, bytes);
-    return { data: toTyped(info.dtype, bytes), info };
+    return { data: toTyped(info.numericType!, bytes), info };
   }
 
   attrs(objectPath = '/'): Record<string, unknown> {
@@ -331,13 +334,23 @@ function dtypeOf(data: NumericArray): string {
 const H5T_INTEGER = 0;
 const H5T_FLOAT = 1;
 
-function isNumeric(md: H5Metadata): boolean {
-  return (md.type === H5T_INTEGER || md.type === H5T_FLOAT) && !md.vlen;
+const H5T_ENUM = 8;
+
+function numericType(md: H5Metadata): string | null {
+  if (md.vlen) return null;
+  if (md.type === H5T_FLOAT && (md.size === 4 || md.size === 8)) return `f${md.size}`;
+  if (md.type === H5T_INTEGER || (md.type === H5T_ENUM && md.enum_type?.type === H5T_INTEGER)) return `${md.signed ? 'i' : 'u'}${md.size}`;
+  return null;
 }
 
 function describeDtype(md: H5Metadata): string {
   if (md.type === H5T_FLOAT) return `f${md.size}`;
   if (md.type === H5T_INTEGER) return `${md.signed ? 'i' : 'u'}${md.size}`;
+  if (md.type === H5T_ENUM && md.enum_type) {
+    const m = md.enum_type.members;
+    const isBool = Object.keys(m).length === 2 && m.FALSE === 0 && m.TRUE === 1;
+    return isBool ? 'bool' : `enum(${md.signed ? 'i' : 'u'}${md.size})`;
+  }
   const names: Record<number, string> = { 2: 'time', 3: 'string', 4: 'bitfield', 5: 'opaque', 6: 'compound', 7: 'reference', 8: 'enum', 9: 'vlen', 10: 'array' };
   return names[md.type] ?? `class ${md.type}`;
 }

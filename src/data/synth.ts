@@ -79,7 +79,7 @@ export const CHANNEL_NAMES: [string, string, string] = ['total_energy', 'em_frac
 export const ETA_MAX = 2.5;
 
 /** The standard cuts: at least MIN_JETS jets above the pT threshold and a summed jet mass above the cut. */
-export const STANDARD_CUTS = { minJets: 4, jetPtThreshold: 50, minSummedMass: 85 };
+export const STANDARD_CUTS = { minJets: 4, jetPtThreshold: 50, minSummedMass: 90 };
 
 interface Prong {
   eta: number;
@@ -255,14 +255,14 @@ function clampEta(eta: number): number {
 /** QCD-like: a back-to-back dijet plus softer radiation; light, mostly one-prong, gluon-like (many tracks) jets. */
 function backgroundJets(rng: Rng): Jet[] {
   const jets: Jet[] = [];
-  const n = 2 + Math.min(7, rng.poisson(2.0));
+  const n = 2 + Math.min(7, rng.poisson(1.6));
   const phi0 = rng.uniform() * TWO_PI - Math.PI;
   const pt0 = 60 + rng.exponential(120);
   for (let j = 0; j < n; j++) {
     const pt = j === 0 ? pt0 : j === 1 ? pt0 * (0.6 + 0.4 * rng.uniform()) : 30 + rng.exponential(70);
     const phi = j === 1 ? wrapPhi(phi0 + Math.PI + rng.normal(0, 0.25)) : j === 0 ? phi0 : rng.uniform() * TWO_PI - Math.PI;
     const ratio = Math.min(0.35, 0.05 + rng.exponential(0.07));
-    jets.push(makeJet(rng, clampEta(rng.normal(0, 1.3)), phi, pt, ratio, 1.3, rng.uniform() < 0.25 ? 2 : 1));
+    jets.push(makeJet(rng, clampEta(rng.normal(0, 1.1)), phi, pt, ratio, 1.3, rng.uniform() < 0.25 ? 2 : 1));
   }
   return jets;
 }
@@ -270,9 +270,9 @@ function backgroundJets(rng: Rng): Jet[] {
 /** RPV-SUSY-like: gluino pair → 6 quarks; more, harder and heavier multi-prong jets, quark-like (fewer tracks). */
 function signalJets(rng: Rng): Jet[] {
   const jets: Jet[] = [];
-  const n = 3 + Math.min(7, rng.poisson(1.5));
+  const n = 4 + Math.min(6, rng.poisson(1.3));
   for (let j = 0; j < n; j++) {
-    const pt = 50 + rng.exponential(100);
+    const pt = 45 + rng.exponential(90);
     const ratio = Math.min(0.4, 0.07 + rng.exponential(0.08));
     const prongs = rng.uniform() < 0.55 ? 2 : rng.uniform() < 0.5 ? 3 : 1;
     jets.push(makeJet(rng, clampEta(rng.normal(0, 1.0)), rng.uniform() * TWO_PI - Math.PI, pt, ratio, 1.0, prongs));
