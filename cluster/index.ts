@@ -12,3 +12,5 @@ export { ResourceSampler, type NodeResourceSample, type GpuSample } from './engi
 // protocol (D1)
 export * from './protocol';
 // controller (D1): append `export { controllerMain } from './controller/cli';` and other controller exports below
+export { controllerMain, parseControllerArgs } from './controller/cli';
+export { Controller, type ControllerOptions } from './controller/controller';

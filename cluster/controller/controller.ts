@@ -213,9 +213,15 @@ export class Controller {
   private wss: WebSocketServer | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private dispatchScheduled = false;
+  /** outboxes with queued items, flushed when the current incoming frame is fully handled */
+  private readonly dirty = new Set<Outbox>();
+  private dispatchWanted = false;
+  private inFrame = false;
   private closed = false;
   private readonly dashboardToken: string;
   badMessages = 0;
+  framesReceived = 0;
+  messagesReceived = 0;
   /** resolves when a client asked the controller to shut down */
   readonly shutdownRequested: Promise<void>;
   private resolveShutdown!: () => void;
@@ -337,7 +343,7 @@ export class Controller {
       address,
       role: 'unknown',
       authenticated: false,
-      outbox: new Outbox(ws, this.key, this.session, (err) => this.log(`send to ${address} failed: ${err.message}`)),
+      outbox: new Outbox(ws, this.key, this.session, (err) => this.log(`send to ${address} failed: ${err.message}`), (o) => this.dirty.add(o)),
       engine: null,
       client: null,
     };
@@ -357,7 +363,10 @@ export class Controller {
       return;
     }
     peer.authenticated = true;
+    this.framesReceived += 1;
+    this.messagesReceived += messages.length;
     if (peer.engine) peer.engine.lastSeen = Date.now();
+    this.inFrame = true;
     for (const msg of messages) {
       try {
         this.handle(peer, msg);
@@ -366,6 +375,20 @@ export class Controller {
         this.log(`dropped ${msg.header.msg_type} from ${peer.address}: ${(err as Error).message}`);
       }
     }
+    this.inFrame = false;
+    // Dispatch what became runnable right away; the outboxes flush in this
+    // loop iteration's check phase (setImmediate), so every frame read in one
+    // poll phase is answered with one batch per peer.
+    if (this.dispatchWanted) {
+      this.dispatchWanted = false;
+      this.scheduler.dispatch();
+    }
+  }
+
+  private flushDirty(): void {
+    if (this.dirty.size === 0) return;
+    for (const o of this.dirty) o.flush();
+    this.dirty.clear();
   }
 
   private onBadMessage(peer: Peer, err: unknown): void {
@@ -383,7 +406,7 @@ export class Controller {
   }
 
   private onClose(peer: Peer): void {
-    this.peers.delete(peer);
+    if (this.peers.delete(peer)) this.framesSentByClosed += peer.outbox.sentMessages;
     if (peer.engine && peer.engine.alive && peer.engine.peer === peer) this.engineDied(peer.engine, 'connection closed', 'died');
     if (peer.client && peer.client.peer === peer) peer.client.peer = null;
   }
@@ -563,7 +586,6 @@ export class Controller {
     if (s.timeout_ms !== undefined) content.timeout_ms = s.timeout_ms;
     if (task.reservedGpus && task.reservedGpus.length) content.gpus = task.reservedGpus;
     engine.peer.outbox.push('task_request', content, buffers);
-    this.notifyStatus(task);
   }
 
   private onTaskStarted(engine: EngineInfo, taskId: string): void {
@@ -583,7 +605,7 @@ export class Controller {
     task.timer = null;
     if (TERMINAL.has(task.state) || task.engineId !== engine.id) return;
     if (engine.alive) engine.peer.outbox.push('task_cancel', { task_id: task.id });
-    const error = errorInfo('TimeoutError', `task ${task.id} exceeded its timeout of ${task.spec.timeout_ms} ms on engine ${engine.id} (${engine.host}) and the engine did not stop it`, engine);
+    const error = errorInfo('TaskTimeout', `task ${task.id} exceeded its timeout of ${task.spec.timeout_ms} ms on engine ${engine.id} (${engine.host}) and the engine did not stop it`, engine);
     this.finish(task, { status: 'error', error, buffers: [], engine_id: engine.id, started_ms: task.startedMs ?? undefined, finished_ms: Date.now() });
   }
 
@@ -654,7 +676,7 @@ export class Controller {
       });
     }
     this.sendResultToOwner(task);
-    this.notifyStatus(task);
+    this.notifyStatus(task, true);
     this.releaseDependents(task);
   }
 
@@ -697,19 +719,26 @@ export class Controller {
   }
 
   private requestDispatch(): void {
-    if (this.dispatchScheduled || this.closed) return;
+    if (this.closed) return;
+    if (this.inFrame) {
+      this.dispatchWanted = true;
+      return;
+    }
+    if (this.dispatchScheduled) return;
     this.dispatchScheduled = true;
     setImmediate(() => {
       this.dispatchScheduled = false;
       this.scheduler.dispatch();
-      for (const engine of this.engines.values()) engine.peer.outbox.flush();
+      this.flushDirty();
     });
   }
 
-  private notifyStatus(task: Task): void {
+  /** task_status to 'status' subscribers; `skipOwner` when the owner already gets the task_result. */
+  private notifyStatus(task: Task, skipOwner = false): void {
     if (this.clients.size === 0) return;
     for (const client of this.clients.values()) {
       if (!client.peer || !client.topics.has('status')) continue;
+      if (skipOwner && client.session === task.owner) continue;
       if (client.taskFilter && !client.taskFilter.has(task.id)) continue;
       client.peer.outbox.push('task_status', { task_id: task.id, state: task.state, engine_id: task.engineId ?? undefined, attempt: task.attempt });
     }
@@ -918,11 +947,10 @@ export class Controller {
       task.cancelRequested = true;
       const engine = task.engineId !== null ? this.engines.get(task.engineId) : undefined;
       if (engine && engine.assigned.has(task.id)) engine.peer.outbox.push('task_cancel', { task_id: task.id });
-      const error = errorInfo('CancelledError', `task ${task.id} was cancelled${task.state === 'running' ? ` while running on engine ${task.engineId}` : ''}`, engine);
+      const error = errorInfo('TaskCancelled', `task ${task.id} was cancelled${task.state === 'running' ? ` while running on engine ${task.engineId}` : ''}`, engine);
       this.finish(task, { status: 'cancelled', error, buffers: [], engine_id: engine?.id, finished_ms: Date.now() });
       cancelled.push(id);
     }
-    for (const engine of this.engines.values()) engine.peer.outbox.flush();
     return { cancelled, unknown };
   }
 
@@ -1031,6 +1059,7 @@ export class Controller {
       queue: { plain: this.scheduler.queuedPlain, constrained: this.scheduler.queuedConstrained },
       journal: this.journal ? { file: this.journalFile, records: this.journal.records, bytes: this.journal.bytes } : null,
       bad_messages: this.badMessages,
+      wire: { frames_received: this.framesReceived, messages_received: this.messagesReceived, frames_sent: this.framesSent },
       memory: { rss: mem.rss, heap_used: mem.heapUsed },
     };
   }
@@ -1068,6 +1097,13 @@ export class Controller {
         ? { status: t.result.status, error: t.result.error, engine_id: t.result.engine_id, finished_ms: t.result.finished_ms, value_bytes: t.result.buffers.reduce((n, b) => n + b.byteLength, 0) }
         : null,
     };
+  }
+
+  private framesSentByClosed = 0;
+  get framesSent(): number {
+    let n = this.framesSentByClosed;
+    for (const p of this.peers) n += p.outbox.sentMessages;
+    return n;
   }
 
   private dashboardApi(): DashboardApi {

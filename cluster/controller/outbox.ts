@@ -16,6 +16,8 @@ export class Outbox {
     private readonly key: Key,
     private readonly session: string,
     private readonly onError: (err: Error) => void,
+    /** called when the first item is queued, so the owner can flush at the end of its current turn */
+    private readonly onDirty?: (outbox: Outbox) => void,
   ) {}
 
   /** `buffers` are this item's own; packed refs in `content` index into them from 0. */
@@ -27,6 +29,7 @@ export class Outbox {
     }
     if (parentId) item.p = parentId;
     this.items.push(item);
+    if (this.items.length === 1) this.onDirty?.(this);
     if (this.items.length >= 8192) {
       this.flush();
     } else if (!this.scheduled) {

@@ -148,7 +148,7 @@ test('per-task timeout: a task that never ends fails with TimeoutError', async (
     await c.submit([{ task_id: 'slow', source: NEVER, timeout_ms: 200 }]);
     const r = await c.result('slow');
     assert.equal(r.status, 'error');
-    assert.equal(r.error!.ename, 'TimeoutError');
+    assert.equal(r.error!.ename, 'TaskTimeout');
     assert.match(r.error!.evalue, /200 ms/);
   } finally {
     await h.close();
