@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './core_gradients';
 import { activateCandidate, BACKEND_ORDER, BackendChoice, isBackendChoice } from './select';
-import { registerWasmTrainingKernels } from './wasm_kernels';
+import { registerWasmTrainingKernels } from './wasm';
 
 export { BACKEND_ORDER, wasmBinaryDir } from './select';
 export type { BackendChoice } from './select';
-export { registerWasmTrainingKernels } from './wasm_kernels';
+export { registerWasmTrainingKernels } from './wasm';
 
 export interface BackendInfo {
   /** one of `tensorflow-gpu | tensorflow | wasm | cpu` */

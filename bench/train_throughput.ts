@@ -1,0 +1,254 @@
+/**
+ * Training and inference throughput of the seed's HEP CNN (64 and 224 variants), hpcdl on the
+ * selected backend vs PyTorch (Debian python3-torch via /usr/bin/python3) in the same run.
+ *
+ *   npx tsx bench/train_throughput.ts [--sizes 64,224] [--batch 128] [--steps 3] [--warmup 1]
+ *        [--micro-batch N] [--threads 2] [--backend wasm] [--no-peer] [--order peer-first|hpcdl-first]
+ *
+ * Prints both figures and the ratio hpcdl/torch. Figures, not a pass/fail test.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/backend';
+import type { HepConfig } from '../src/config/types';
+import { buildHepCnn, HepCnn, weightedSoftmaxCrossEntropy } from '../src/model';
+
+interface Options {
+  sizes: number[];
+  batch: number;
+  steps: number;
+  warmup: number;
+  microBatch?: number;
+  threads: number;
+  backend?: string;
+  peer: boolean;
+  peerFirst: boolean;
+}
+
+interface Rates {
+  train: number;
+  infer: number;
+}
+
+const USAGE = `usage: train_throughput [--sizes 64,224] [--batch 128] [--steps N] [--warmup N] [--micro-batch N]
+                        [--threads 2] [--backend tensorflow-gpu|tensorflow|wasm|cpu] [--no-peer]
+                        [--order peer-first|hpcdl-first]`;
+
+export async function main(argv: string[]): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseArgs(argv);
+  } catch (err) {
+    console.error(`train_throughput: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const backend = await initBackend({ force: opts.backend });
+  console.log(`# HEP CNN throughput, batch ${opts.batch}, ${opts.steps} timed steps after ${opts.warmup} warm-up`);
+  const rows: string[] = [];
+  for (const size of opts.sizes) {
+    const microBatch = opts.microBatch ?? defaultMicroBatch(size, opts.batch, backend.name);
+    let peer: Rates | undefined;
+    if (opts.peer && opts.peerFirst) peer = runPeer(size, opts);
+    const ours = await measureHpcdl(size, opts, microBatch);
+    if (opts.peer && !opts.peerFirst) peer = runPeer(size, opts);
+    const note = microBatch < opts.batch ? ` (gradients accumulated over micro-batches of ${microBatch})` : '';
+    console.log(`hpcdl ${backend.name} hep-cnn-${size}: train ${ours.train.toFixed(2)} img/s${note}, inference ${ours.infer.toFixed(2)} img/s`);
+    if (peer) {
+      console.log(`torch ${opts.threads} threads hep-cnn-${size}: train ${peer.train.toFixed(2)} img/s, inference ${peer.infer.toFixed(2)} img/s`);
+      rows.push(
+        `hep-cnn-${size}  train ${ours.train.toFixed(2)} vs ${peer.train.toFixed(2)} img/s  ratio ${(ours.train / peer.train).toFixed(3)}` +
+          `  |  inference ${ours.infer.toFixed(2)} vs ${peer.infer.toFixed(2)} img/s  ratio ${(ours.infer / peer.infer).toFixed(3)}`,
+      );
+    }
+  }
+  if (rows.length) {
+    console.log(`\n# hpcdl (${backend.name}, ${backend.detail}) / torch (${opts.threads} threads)`);
+    for (const row of rows) console.log(row);
+  }
+  return 0;
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { sizes: [64, 224], batch: 128, steps: 3, warmup: 1, threads: 2, peer: true, peerFirst: true };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    const positiveInt = () => {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a positive integer, got ${argv[i]}`);
+      return v;
+    };
+    switch (flag) {
+      case '--sizes':
+        opts.sizes = value().split(',').map((s) => Number(s));
+        if (opts.sizes.some((s) => s !== 64 && s !== 224)) throw new Error(`--sizes takes 64 and/or 224, got ${argv[i]}`);
+        break;
+      case '--batch': opts.batch = positiveInt(); break;
+      case '--steps': opts.steps = positiveInt(); break;
+      case '--warmup': opts.warmup = Number(value()); break;
+      case '--micro-batch': opts.microBatch = positiveInt(); break;
+      case '--threads': opts.threads = positiveInt(); break;
+      case '--backend': opts.backend = value(); break;
+      case '--no-peer': opts.peer = false; break;
+      case '--order': {
+        const order = value();
+        if (order !== 'peer-first' && order !== 'hpcdl-first') throw new Error(`--order takes peer-first or hpcdl-first, got ${order}`);
+        opts.peerFirst = order === 'peer-first';
+        break;
+      }
+      case '--help':
+      case '-h':
+        throw new Error('help');
+      default:
+        throw new Error(`unknown option ${flag}`);
+    }
+  }
+  if (opts.microBatch !== undefined && opts.batch % opts.microBatch !== 0) {
+    throw new Error(`--micro-batch ${opts.microBatch} must divide --batch ${opts.batch}`);
+  }
+  return opts;
+}
+
+/** The wasm heap is at most 4 GB: 224x224 activations of a full batch of 128 do not fit. */
+function defaultMicroBatch(size: number, batch: number, backendName: string): number {
+  if (size !== 224 || backendName !== 'wasm' && backendName !== 'cpu') return batch;
+  let micro = Math.min(batch, 16);
+  while (batch % micro !== 0) micro--;
+  return micro;
+}
+
+/** The seed's configs: cori_haswell_64 (3 layers, FC 512) and the 224 scaling_improvements variant. */
+export function seedBenchConfig(size: number): HepConfig {
+  return {
+    input_shape: [size, size, 3],
+    inputpath: '',
+    outputpath: '',
+    trainsamples: 726016,
+    arch: 'cpu',
+    mode: 'sync',
+    num_hot_spares: 0,
+    display_interval: 10,
+    save_interval: 1,
+    learning_rate: 1e-3,
+    dropout_p: 0.5,
+    optimizer: 'ADAM',
+    weight_decay: 0,
+    num_layers: size === 64 ? 3 : 4,
+    num_fc_units: size === 64 ? 512 : undefined,
+    momentum: 0.9,
+    num_epochs: 1,
+    train_batch_size: 128,
+    validation_batch_size: 128,
+    batch_size_per_node: true,
+    batch_norm: false,
+    scaling_improvements: size === 224,
+    time: true,
+    create_summary: false,
+    restart: false,
+    conv_params: { data_format: 'NHWC', num_filters: 128, filter_size: 3, padding: 'SAME', activation: 'ReLU', initializer: 'HE' },
+  };
+}
+
+async function measureHpcdl(size: number, opts: Options, microBatch: number): Promise<Rates> {
+  const model = buildHepCnn(seedBenchConfig(size), { seed: 12345 });
+  const optimizer = tf.train.adam(1e-3);
+  const images = tf.randomUniform([opts.batch, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const labels = tf.tensor1d(Array.from({ length: opts.batch }, (_, i) => i % 2), 'int32');
+  const weights = tf.ones([opts.batch]) as tf.Tensor1D;
+  const step = () => trainStep(model, optimizer, images, labels, weights, microBatch);
+  for (let i = 0; i < opts.warmup; i++) step();
+  let start = performance.now();
+  for (let i = 0; i < opts.steps; i++) step();
+  const train = (opts.batch * opts.steps * 1000) / (performance.now() - start);
+
+  const infer = () => tf.tidy(() => predictInChunks(model, images, microBatch).dataSync());
+  for (let i = 0; i < opts.warmup; i++) infer();
+  start = performance.now();
+  for (let i = 0; i < opts.steps; i++) infer();
+  const inferRate = (opts.batch * opts.steps * 1000) / (performance.now() - start);
+  tf.dispose([images, labels, weights]);
+  optimizer.dispose();
+  model.dispose();
+  return { train, infer: inferRate };
+}
+
+/** One Adam step on the whole batch, with gradients summed over micro-batches when needed. */
+function trainStep(
+  model: HepCnn,
+  optimizer: tf.Optimizer,
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  weights: tf.Tensor1D,
+  microBatch: number,
+): void {
+  const batch = images.shape[0];
+  const parts = batch / microBatch;
+  let total: tf.NamedTensorMap | undefined;
+  for (let p = 0; p < parts; p++) {
+    const { value, grads } = tf.tidy(() => {
+      const x = tf.slice(images, p * microBatch, microBatch);
+      const y = tf.slice(labels, p * microBatch, microBatch);
+      const w = tf.slice(weights, p * microBatch, microBatch);
+      return tf.variableGrads(() => weightedSoftmaxCrossEntropy(model.logits(x, true), y, w), model.variables);
+    });
+    value.dispose();
+    if (!total) {
+      total = grads;
+    } else {
+      const previous: tf.NamedTensorMap = total;
+      total = tf.tidy(() => Object.fromEntries(Object.keys(grads).map((k) => [k, tf.add(previous[k], grads[k])])));
+      tf.dispose([...Object.values(previous), ...Object.values(grads)]);
+    }
+  }
+  const mean = tf.tidy(() => Object.fromEntries(Object.entries(total as tf.NamedTensorMap).map(([k, g]) => [k, tf.div(g, parts)])));
+  optimizer.applyGradients(mean);
+  tf.dispose([...Object.values(total as tf.NamedTensorMap), ...Object.values(mean)]);
+}
+
+function predictInChunks(model: HepCnn, images: tf.Tensor4D, chunk: number): tf.Tensor {
+  const batch = images.shape[0];
+  if (chunk >= batch) return model.predict(images);
+  const parts: tf.Tensor[] = [];
+  for (let start = 0; start < batch; start += chunk) parts.push(model.predict(tf.slice(images, start, chunk)));
+  return tf.concat(parts);
+}
+
+/** bench/peers/torch_hep_cnn.py, from the source tree (tsx) or from dist/bench (compiled). */
+function peerScript(): string {
+  const candidates = [
+    path.join(__dirname, 'peers', 'torch_hep_cnn.py'),
+    path.join(__dirname, '..', '..', 'bench', 'peers', 'torch_hep_cnn.py'),
+  ];
+  const found = candidates.find((file) => fs.existsSync(file));
+  if (!found) throw new Error(`torch peer script not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+function runPeer(size: number, opts: Options): Rates {
+  const script = peerScript();
+  const args = [script, '--size', String(size), '--batch', String(opts.batch), '--steps', String(opts.steps),
+    '--warmup', String(opts.warmup), '--threads', String(opts.threads)];
+  const result = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (result.status !== 0) {
+    throw new Error(`torch peer failed (${script}, exit ${result.status}): ${(result.stderr || result.error?.message || '').trim()}`);
+  }
+  const line = result.stdout.trim().split('\n').pop() ?? '';
+  const parsed = JSON.parse(line) as { train_img_s: number; infer_img_s: number };
+  return { train: parsed.train_img_s, infer: parsed.infer_img_s };
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`train_throughput: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,29 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2dBackpropFilter, conv2dBackpropInput } from './conv_grads';
+import { captureOriginal, replaceKernel } from './kernel_utils';
+import { batchMatMul } from './matmul';
+import { maxPoolGrad } from './pool_grad';
+import { sum } from './reduce';
+
+export { setFilterGradChunk } from './conv_grads';
+
+/**
+ * Training kernels for the wasm backend, built from kernels it runs fast (see docs/backend.md).
+ * Registered for 'wasm' only: the cpu and native backends keep their own kernels. Because these
+ * are kernels rather than op-level gradients, tf.conv2d, tf.fused.conv2d and tf.matMul
+ * gradients all use them.
+ */
+let registered = false;
+
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  for (const name of [tf.Conv2D, tf.Transpose, tf.Slice, tf.Add, tf.BatchMatMul, tf.Sum, tf.MaxPoolGrad]) {
+    captureOriginal(name);
+  }
+  replaceKernel(tf.Conv2DBackpropInput, conv2dBackpropInput);
+  replaceKernel(tf.Conv2DBackpropFilter, conv2dBackpropFilter);
+  replaceKernel(tf.BatchMatMul, batchMatMul);
+  replaceKernel(tf.MaxPoolGrad, maxPoolGrad);
+  replaceKernel(tf.Sum, sum);
+  registered = true;
+}
