@@ -140,6 +140,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     let computeSeconds = 0;
     let batches = 0;
     let lastSavedStep = -1;
+    const maxSteps = opts.maxSteps ?? 0;
+    const barTotal = maxSteps > 0 ? Math.min(stepsPerEpoch, stepInEpoch + Math.max(0, maxSteps - state.globalStep)) : stepsPerEpoch;
     while (!reachedMaxSteps()) {
       const iterationStart = performance.now();
       const batch = await opts.train.next();
@@ -160,7 +162,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
       if (state.globalStep % displayInterval === 0) {
         log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
       }
-      bar?.update(stepInEpoch, stepsPerEpoch, {
+      bar?.update(stepInEpoch, barTotal, {
         epoch: String(epoch + 1),
         loss: (lossSum / batches).toFixed(4),
         'img/s': imagesPerSec.toFixed(1),

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { HepConfig } from '../config/types';
-import { assertTrainable, configSummaryLines, derivedValues, loadConfig } from '../config';
+import { assertTrainable, configSummaryLines, derivedValues, loadConfig, overrideConfig } from '../config';
 import { openEventSource } from '../data';
 import { buildHepCnn, countParameters } from '../model';
 import { initBackend } from '../backend';
@@ -63,20 +63,20 @@ export function configHash(config: HepConfig): string {
   return hashJson(relevant);
 }
 
-/** The config with the command-line overrides applied. */
+/** The config with the command-line overrides applied (and validated again). */
 export function resolveConfig(opts: Pick<TrainOptions, 'config' | 'configPath' | 'epochs' | 'outputDir' | 'inputPath' | 'log'>): HepConfig {
   const log = opts.log ?? ((line: string) => console.log(line));
+  const warn = (s: string) => log(`Warning: ${s}`);
   let config: HepConfig;
-  if (opts.config) config = { ...opts.config };
-  else if (opts.configPath) config = loadConfig(opts.configPath, { warn: (s) => log(`Warning: ${s}`) });
+  if (opts.config) config = opts.config;
+  else if (opts.configPath) config = loadConfig(opts.configPath, { warn });
   else throw new Error('train: give a config or a configPath');
-  if (opts.epochs !== undefined) {
-    if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new Error(`--epochs must be a positive integer, got ${opts.epochs}`);
-    config.num_epochs = opts.epochs;
+  if (opts.epochs !== undefined && (!Number.isInteger(opts.epochs) || opts.epochs < 1)) {
+    throw new Error(`--epochs must be a positive integer, got ${opts.epochs}`);
   }
-  if (opts.outputDir !== undefined) config.outputpath = opts.outputDir;
-  if (opts.inputPath !== undefined) config.inputpath = opts.inputPath;
-  return config;
+  const overrides = { num_epochs: opts.epochs, outputpath: opts.outputDir, inputpath: opts.inputPath };
+  if (!opts.config && Object.values(overrides).every((v) => v === undefined)) return config;
+  return overrideConfig(config, overrides, { warn });
 }
 
 export function useWeightsFor(config: HepConfig, opts: Pick<TrainOptions, 'unweighted' | 'weighted'>): boolean {

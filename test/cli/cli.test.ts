@@ -113,8 +113,10 @@ test('controller, engine and kernel install are dispatched to their areas', asyn
     const r = await hpcdl(args);
     if (fs.existsSync(path.join(ROOT, file))) {
       // the area's own help (not ours), and no "not available"
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /not available/, args.join(' '));
       assert.doesNotMatch(r.stdout, /^Usage: hpcdl <command>/m, args.join(' '));
+      assert.match(r.stdout, new RegExp(`hpcdl ${args.slice(0, -1).join(' ')}`), args.join(' '));
     } else {
       assert.equal(r.code, 1, args.join(' '));
       assert.match(oneLine(r.stderr), /is not available in this installation/);

@@ -121,3 +121,16 @@ test('synthetic data → train → infer: metrics, predictions for every test ev
   const h5 = await hpcdl(['data', 'inspect', path.join(dir, 'h5out', 'predictions.h5')]);
   assert.match(h5.stdout, new RegExp(`score: shape \\[${testEvents}\\]`));
 });
+
+test('hpcdl demo: synthetic data, training of local_small, evaluation and the report path', async () => {
+  const demoDir = path.join(dir, 'demo');
+  const r = await hpcdl(['demo', '--dir', demoDir, '--events', '600', '--epochs', '1'], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^== hpcdl demo: 600 synthetic 64x64 events/m);
+  assert.match(r.stdout, / COMPLETED epoch 1, average validation auc /);
+  assert.match(r.stdout, new RegExp(`^test AUC \\(weighted\\): ${numberRe}; unweighted: ${numberRe}$`, 'm'));
+  const report = /^ROC report: (.+)$/m.exec(r.stdout)![1];
+  assert.equal(report, path.join(demoDir, 'run', 'plots', 'roc.html'));
+  assert.ok(fs.existsSync(report));
+  assert.ok(fs.existsSync(path.join(demoDir, 'run', 'predictions.csv')));
+});
