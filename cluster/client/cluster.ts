@@ -77,7 +77,7 @@ export interface StartOptions extends ConnectOptions {
 type TaskSpecInternal = { kind: 'module'; module: string; exportName: string } | { kind: 'source'; source: string };
 
 /** A function to run remotely (its source is sent), a module export, or "path#export". */
-export type TaskSpec = ((...args: any[]) => unknown) | { module: string; export?: string } | string;
+export type TaskSpec = ((...args: any[]) => unknown) | { module: string; export?: string } | { source: string } | string;
 
 export type ResourceListener = (sample: ResourceSample, engineId: number | null) => void;
 export type EngineEventListener = (event: EngineEvent) => void;
@@ -651,10 +651,13 @@ function normaliseSpec(spec: TaskSpec): TaskSpecInternal {
     const exportName = hash > 0 ? spec.slice(hash + 1) : 'default';
     return { kind: 'module', module: resolveModulePath(module), exportName };
   }
-  if (spec && typeof spec === 'object' && typeof spec.module === 'string') {
+  if (spec && typeof spec === 'object' && 'source' in spec && typeof spec.source === 'string') {
+    return { kind: 'source', source: spec.source };
+  }
+  if (spec && typeof spec === 'object' && 'module' in spec && typeof spec.module === 'string') {
     return { kind: 'module', module: resolveModulePath(spec.module), exportName: spec.export ?? 'default' };
   }
-  throw new TypeError('a task is a function, {module, export}, or "path/to/module.ts#exportName"');
+  throw new TypeError('a task is a function, {module, export}, {source}, or "path/to/module.ts#exportName"');
 }
 
 function resolveModulePath(module: string): string {

@@ -229,7 +229,14 @@ export class ControllerConnection {
     }
     const msg = makeMessage(type, content, { session: this.session, buffers });
     const reply = this.expectReply(msg, timeoutMs);
-    this.batcher.push(msg);
+    // Sent on its own (after anything queued): inside a batch the controller would see another msg_id as the parent.
+    this.batcher.flush();
+    try {
+      this.ws!.send(encodeMessage(msg, this.info.key));
+    } catch (err) {
+      this.pending.get(msg.header.msg_id)?.reject(err as Error);
+      this.pending.delete(msg.header.msg_id);
+    }
     return reply;
   }
 

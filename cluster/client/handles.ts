@@ -29,7 +29,7 @@ export class RemoteTaskError extends Error {
   constructor(taskId: string, info: TaskErrorInfo, engineId: number | null) {
     const engine = info.engine_id ?? engineId;
     const where = engine !== null && engine !== undefined ? ` on engine ${engine}${info.host ? ` (host ${info.host})` : ''}` : '';
-    super(`task ${taskId} failed${where}: ${info.ename}: ${info.evalue}`);
+    super(info.ename === 'TaskCancelled' ? `task ${taskId} was cancelled${where}: ${info.evalue}` : `task ${taskId} failed${where}: ${info.ename}: ${info.evalue}`);
     this.name = info.ename === 'TaskCancelled' ? 'TaskCancelledError' : 'RemoteTaskError';
     this.taskId = taskId;
     this.ename = info.ename;

@@ -18,7 +18,7 @@ export interface TaskOptions {
 }
 
 /** Source of the worker-side function that stores a broadcast value (see `shared()` in task-api). */
-const SHARE_SOURCE = `(name, value) => { globalThis.__hpcdlShare(name, value); return null; }`;
+const SHARE_SOURCE = { source: `(name, value) => { globalThis.__hpcdlShare(name, value); return null; }` };
 
 export class BalancedView {
   constructor(

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
+import { createRequire } from 'node:module';
 import type { WorkerToEngine, EngineToWorker, WorkerInit, RunMessage } from './worker-messages';
 import { SHARED_KEY, TASK_CONTEXT_KEY } from './task-api';
 
@@ -58,7 +59,14 @@ async function loadModule(modulePath: string): Promise<Record<string, unknown>> 
   const cached = moduleCache.get(modulePath);
   if (cached) return cached;
   if (!path.isAbsolute(modulePath)) {
-    throw new Error(`task module path must be absolute (the client resolves it), got "${modulePath}"`);
+    // a package specifier, resolved from the engine's working directory
+    let resolved: string;
+    try {
+      resolved = createRequire(path.join(process.cwd(), 'index.js')).resolve(modulePath);
+    } catch (err) {
+      throw new Error(`task module "${modulePath}" is neither an absolute path nor a package found from ${process.cwd()} on host ${init.host}: ${(err as Error).message}`);
+    }
+    return loadModule(resolved);
   }
   if (!fs.existsSync(modulePath)) {
     throw new Error(`task module ${modulePath} does not exist on host ${init.host}`);

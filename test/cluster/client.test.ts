@@ -1,0 +1,163 @@
+/** The client API against a real local cluster: controller + 2 engine processes started by Cluster.start. */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Cluster, RemoteTaskError, TaskGroupError } from '../../cluster';
+
+const TASKS = path.join(__dirname, 'support', 'engine-tasks.ts');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
+const lines: string[] = [];
+let cluster: Cluster;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+before(async () => {
+  cluster = await Cluster.start({ engines: 2, profileDir: dir, output: (line) => lines.push(line), log: () => undefined });
+});
+
+after(async () => {
+  await cluster?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('Cluster.start registers the engines and writes a 0600 connection file', async () => {
+  assert.deepEqual(cluster.engineIds.length, 2);
+  const mode = fs.statSync(cluster.connectionFile).mode & 0o777;
+  assert.equal(mode, 0o600);
+  const engines = await cluster.engines();
+  assert.equal(engines.filter((e) => e.state === 'alive').length, 2);
+  for (const e of engines) assert.equal(e.resources.cpus, os.cpus().length);
+});
+
+test('a quick cell sends the function source: apply((x) => x * 2, 21) is 42', async () => {
+  const handle = cluster.balanced().apply((x: number) => x * 2, 21);
+  assert.equal(await handle, 42);
+  assert.equal(handle.status, 'done');
+  assert.equal(handle.progress.done, 1);
+  assert.ok(handle.engineId !== null && cluster.engineIds.includes(handle.engineId));
+});
+
+test('a module task: typed arrays both ways, reports and prefixed output stream live', async () => {
+  lines.length = 0;
+  const reports: number[] = [];
+  const handle = cluster.balanced().submit<{ sum: number; scaled: Float32Array }>({ module: TASKS, export: 'trainLike' }, 3, new Float32Array([0.5, 1.5]));
+  handle.onReport((data) => reports.push(data.epoch as number));
+  const value = await handle;
+  assert.equal(value.sum, 2);
+  assert.ok(value.scaled instanceof Float32Array);
+  assert.deepEqual([...value.scaled], [1, 3]);
+  assert.deepEqual(reports, [0, 1, 2]);
+  assert.equal(handle.stdout, 'epoch 0\nepoch 1\nepoch 2\n');
+  const e = handle.engineId;
+  assert.deepEqual(lines.filter((l) => l.startsWith('[stdout')), [`[stdout:${e}] epoch 0`, `[stdout:${e}] epoch 1`, `[stdout:${e}] epoch 2`]);
+  assert.ok(lines.includes(`[stderr:${e}] done training`));
+});
+
+test('"path#export" strings name module tasks too', async () => {
+  assert.equal(await cluster.balanced().submit(`${TASKS}#double`, 8), 16);
+});
+
+test('map keeps item order, imap yields as tasks complete, progress counts', async () => {
+  const group = cluster.balanced().map((x: number) => x * x, [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(await group, [1, 4, 9, 16, 25, 36]);
+  assert.deepEqual({ done: group.progress.done, total: group.progress.total }, { done: 6, total: 6 });
+  assert.equal(group.status, 'done');
+  const order: number[] = [];
+  for await (const where of cluster.balanced().imap({ module: TASKS, export: 'sleepThenWhere' }, [1500, 10])) {
+    order.push((where as { engineId: number }).engineId);
+  }
+  assert.equal(order.length, 2);
+  assert.notEqual(order[0], order[1], 'two engines ran them side by side');
+});
+
+test('all() runs on each engine; engine(id) targets one; broadcast values are shared()', async () => {
+  const pids = await cluster.all().apply({ module: TASKS, export: 'whoAmI' });
+  assert.deepEqual(pids.map((p) => (p as { engineId: number }).engineId), cluster.engineIds);
+  assert.notEqual((pids[0] as { pid: number }).pid, (pids[1] as { pid: number }).pid);
+  const target = cluster.engineIds[1];
+  const who = (await cluster.engine(target).apply({ module: TASKS, export: 'whoAmI' })) as { engineId: number };
+  assert.equal(who.engineId, target);
+  await cluster.all().broadcast('weights', new Float64Array([1, 2, 3]));
+  const got = await cluster.all().apply({ module: TASKS, export: 'readShared' }, 'weights');
+  for (const g of got) assert.deepEqual([...(g as Float64Array)], [1, 2, 3]);
+});
+
+test('a failing task rejects with the engine and host named; a group reports how many failed', async () => {
+  await assert.rejects(cluster.balanced().submit({ module: TASKS, export: 'throwRange' }), (err: unknown) => {
+    assert.ok(err instanceof RemoteTaskError);
+    assert.equal(err.ename, 'RangeError');
+    assert.match(err.message, /failed on engine \d+ \(host .+\): RangeError: value out of range/);
+    return true;
+  });
+  const group = cluster.balanced().map((x: number) => { if (x === 2) throw new Error('two'); return x; }, [1, 2, 3]);
+  await assert.rejects(group, (err: unknown) => err instanceof TaskGroupError && err.errors.length === 1 && /1 of 3 tasks failed/.test(err.message));
+  const settled = await group.settledResults();
+  assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled']);
+});
+
+test('cancel() stops a running task on its engine; the engine takes the next task', async () => {
+  const handle = cluster.balanced().submit({ module: TASKS, export: 'spin' }, 60_000);
+  const t0 = Date.now();
+  while (handle.status !== 'running' && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(handle.status, 'running');
+  const engineId = handle.engineId!;
+  await handle.cancel();
+  await assert.rejects(handle, (err: unknown) => err instanceof RemoteTaskError && err.cancelled);
+  assert.equal(handle.status, 'cancelled');
+  assert.ok(Date.now() - t0 < 10_000);
+  assert.equal(await cluster.engine(engineId).apply((x: number) => x + 1, 1), 2);
+});
+
+test('resource samples stream at about 1 Hz with per-core CPU and no GPUs on this machine', async () => {
+  const samples: { engineId: number | null; sample: Record<string, any> }[] = [];
+  const stop = cluster.onResources((sample, engineId) => samples.push({ engineId, sample }));
+  const t0 = Date.now();
+  while (samples.length < 4 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 100));
+  stop();
+  assert.ok(samples.length >= 4);
+  const s = samples[samples.length - 1].sample;
+  assert.equal(s.cpu.cores.length, os.cpus().length);
+  assert.deepEqual(s.gpus, []);
+  assert.ok(s.memory.total_bytes > 0);
+  assert.deepEqual(new Set(samples.map((x) => x.engineId)).size >= 1, true);
+});
+
+test('a second client joins with Cluster.connect(file) and by cluster id', async () => {
+  const other = await Cluster.connect(cluster.connectionFile, { output: 'none', handleSigint: false });
+  try {
+    assert.equal(other.clusterId, cluster.clusterId);
+    assert.equal(await other.balanced().apply(() => 'hello'), 'hello');
+  } finally {
+    await other.close();
+  }
+  const byId = await Cluster.connect(cluster.clusterId, { profileDir: dir, output: 'none', handleSigint: false });
+  await byId.close();
+});
+
+test('a wrong key is refused with a clear message, an unreachable controller names its URL', async () => {
+  const info = JSON.parse(fs.readFileSync(cluster.connectionFile, 'utf8'));
+  const bad = path.join(dir, 'bad-key.json');
+  fs.writeFileSync(bad, JSON.stringify({ ...info, key: 'not-the-key' }), { mode: 0o600 });
+  await assert.rejects(Cluster.connect(bad, { handleSigint: false, log: () => undefined }), /refused the connection: bad key \(check the connection file\)/);
+  const gone = path.join(dir, 'gone.json');
+  fs.writeFileSync(gone, JSON.stringify({ ...info, url: 'ws://127.0.0.1:9' }), { mode: 0o600 });
+  await assert.rejects(Cluster.connect(gone, { handleSigint: false, log: () => undefined, reconnectTimeoutMs: 1000 }), /ws:\/\/127\.0\.0\.1:9/);
+});
+
+test('close() of a started cluster stops the controller and every engine', async () => {
+  const small = await Cluster.start({ engines: 1, profileDir: dir, output: 'none', log: () => undefined, handleSigint: false });
+  const pids = (await small.engines()).map((e) => e.pid);
+  const controllerPid = JSON.parse(fs.readFileSync(small.connectionFile, 'utf8')).pid as number;
+  assert.ok(pids.every(alive) && alive(controllerPid));
+  await small.close();
+  assert.deepEqual([...pids, controllerPid].filter(alive), []);
+});
