@@ -50,3 +50,10 @@ export function readShared(name: string): unknown {
 export function whoAmI(): { engineId: number | null; pid: number } {
   return { engineId: taskContext()?.engineId ?? null, pid: process.pid };
 }
+
+/** Sleeps `ms` and returns when it started and ended (for overlap checks). */
+export async function sleepWindow(ms: number): Promise<{ start: number; end: number }> {
+  const start = Date.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return { start, end: Date.now() };
+}
