@@ -5,7 +5,9 @@
  * Opening validates shapes and types so that a bad file fails here, with its
  * name, and not in the middle of training.
  */
+import * as fs from 'node:fs';
 import { DataFileError } from './errors';
+import { findContiguousDataset } from './h5layout';
 import { DatasetInfo, Hdf5File, NamedArray, loadH5wasm, toFloat32, toInt32, writeArrays } from './hdf5';
 
 export type EventLayout = 'seed' | 'legacy';
@@ -47,6 +49,11 @@ export interface EventFileInfo {
   imageInfo: DatasetInfo;
   /** false for legacy files: psr is then all zeros */
   hasPsr: boolean;
+  /**
+   * 'direct' when images are a contiguous little-endian float32 dataset read
+   * with positional file reads; 'h5wasm' otherwise (chunked, compressed, other types)
+   */
+  imageReader: 'direct' | 'h5wasm';
 }
 
 export class EventFile {
@@ -54,11 +61,41 @@ export class EventFile {
   private readonly h5: Hdf5File;
   private readonly names: LayoutNames;
   private scalarsCache: EventScalars | null = null;
+  /** file descriptor and byte offset of the image data for direct reads */
+  private direct: { fd: number; offset: number } | null = null;
 
   private constructor(h5: Hdf5File, names: LayoutNames, info: EventFileInfo) {
     this.h5 = h5;
     this.names = names;
     this.info = info;
+    this.direct = this.locateImages();
+    this.info.imageReader = this.direct ? 'direct' : 'h5wasm';
+  }
+
+  /**
+   * Find the contiguous image bytes in the file and check them against what
+   * h5wasm reads for the first and last event; null means "use h5wasm".
+   */
+  private locateImages(): { fd: number; offset: number } | null {
+    const { imageInfo, numEvents } = this.info;
+    if (imageInfo.numericType !== 'f4' || !imageInfo.littleEndian || imageInfo.chunks || imageInfo.filters.length || numEvents === 0) return null;
+    const extent = findContiguousDataset(this.path, this.names.images);
+    const eventBytes = this.rawEventBytes;
+    if (!extent || extent.size !== numEvents * eventBytes) return null;
+    const fd = fs.openSync(this.path, 'r');
+    try {
+      for (const ev of new Set([0, numEvents - 1])) {
+        const viaH5 = new Uint8Array(eventBytes);
+        this.h5.readRowsInto(this.names.images, ev, 1, imageInfo, viaH5);
+        const viaFs = new Uint8Array(eventBytes);
+        if (fs.readSync(fd, viaFs, 0, eventBytes, extent.offset + ev * eventBytes) !== eventBytes) throw new Error('short read');
+        if (!Buffer.from(viaH5.buffer).equals(Buffer.from(viaFs.buffer))) throw new Error('mismatch');
+      }
+    } catch {
+      fs.closeSync(fd);
+      return null;
+    }
+    return { fd, offset: extent.offset };
   }
 
   /**
@@ -125,6 +162,7 @@ export class EventFile {
       imageDtype: img.dtype,
       imageInfo: img,
       hasPsr: names.psr !== null,
+      imageReader: 'h5wasm',
     };
     return new EventFile(h5, names, info);
   }
@@ -165,6 +203,17 @@ export class EventFile {
   readImages(start: number, count: number, dest: Float32Array, destOffset = 0): void {
     const { imageInfo } = this.info;
     const elems = count * this.info.channels * this.info.height * this.info.width;
+    this.checkRange(start, count);
+    if (this.direct) {
+      const bytes = new Uint8Array(dest.buffer, dest.byteOffset + destOffset * 4, elems * 4);
+      let done = 0;
+      while (done < bytes.length) {
+        const n = fs.readSync(this.direct.fd, bytes, done, bytes.length - done, this.direct.offset + start * this.rawEventBytes + done);
+        if (n === 0) throw new DataFileError(this.path, `ended early while reading events ${start}..${start + count - 1} (file changed or truncated?)`, this.names.images);
+        done += n;
+      }
+      return;
+    }
     if (imageInfo.numericType === 'f4' && imageInfo.littleEndian) {
       const bytes = new Uint8Array(dest.buffer, dest.byteOffset + destOffset * 4, elems * 4);
       this.h5.readRowsInto(this.names.images, start, count, imageInfo, bytes);
@@ -179,7 +228,36 @@ export class EventFile {
     for (let i = 0; i < elems; i++) dest[destOffset + i] = Number(typed[i]);
   }
 
+  /**
+   * As `readImages`, but direct reads run in the libuv thread pool so that
+   * the main thread keeps working (training) while the data arrives.
+   */
+  async readImagesAsync(start: number, count: number, dest: Float32Array, destOffset = 0): Promise<void> {
+    if (!this.direct) return this.readImages(start, count, dest, destOffset);
+    this.checkRange(start, count);
+    const { fd, offset } = this.direct;
+    const bytes = new Uint8Array(dest.buffer, dest.byteOffset + destOffset * 4, count * this.rawEventBytes);
+    let done = 0;
+    while (done < bytes.length) {
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.read(fd, bytes, done, bytes.length - done, offset + start * this.rawEventBytes + done, (err, got) => (err ? reject(err) : resolve(got))),
+      );
+      if (n === 0) throw new DataFileError(this.path, `ended early while reading events ${start}..${start + count - 1} (file changed or truncated?)`, this.names.images);
+      done += n;
+    }
+  }
+
+  private checkRange(start: number, count: number): void {
+    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > this.info.numEvents) {
+      throw new DataFileError(this.path, `read of events [${start}, ${start + count}) is outside its ${this.info.numEvents} events`, this.names.images);
+    }
+  }
+
   close(): void {
+    if (this.direct) {
+      fs.closeSync(this.direct.fd);
+      this.direct = null;
+    }
     this.h5.close();
   }
 }

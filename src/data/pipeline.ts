@@ -186,9 +186,15 @@ class Prefetcher {
   private queue: Promise<EventBatch | null>[] = [];
   private tail: Promise<unknown> = Promise.resolve();
 
+  /**
+   * `concurrent`: the producer reserves its events synchronously when called,
+   * so the next batch may start before the previous one finished (its reads
+   * then overlap); otherwise batches are produced strictly one after another.
+   */
   constructor(
     private readonly produce: () => EventBatch | null | Promise<EventBatch | null>,
     private readonly depth: number,
+    private readonly concurrent = false,
   ) {}
 
   next(): Promise<EventBatch | null> {
@@ -199,7 +205,8 @@ class Prefetcher {
   }
 
   private enqueue(background: boolean): void {
-    const p = this.tail.then(() => (background ? yieldToEventLoop() : undefined)).then(() => this.produce());
+    const after = this.concurrent ? (background ? yieldToEventLoop() : Promise.resolve()) : this.tail.then(() => (background ? yieldToEventLoop() : undefined));
+    const p = after.then(() => this.produce());
     this.tail = p.catch(() => undefined);
     // a read-ahead that fails is reported when (if) the consumer asks for that batch
     p.catch(() => undefined);
@@ -227,13 +234,17 @@ abstract class BaseSource implements BatchSource {
   /** Produce the next batch of epoch state `gen`, or null at the end. */
   protected abstract produce(): EventBatch | null | Promise<EventBatch | null>;
   protected abstract resetEpoch(epoch: number): void;
+  /** true when produce() reserves its events synchronously (see Prefetcher) */
+  protected concurrentProduce(): boolean {
+    return false;
+  }
 
   startEpoch(epoch: number): void {
     if (this.closed) throw new DataOptionsError('startEpoch on a closed batch source');
     this.generation++;
     this.resetEpoch(epoch);
     const gen = this.generation;
-    this.prefetcher = new Prefetcher(() => (gen === this.generation ? this.produce() : null), this.o.prefetch);
+    this.prefetcher = new Prefetcher(() => (gen === this.generation ? this.produce() : null), this.o.prefetch, this.concurrentProduce());
   }
 
   next(): Promise<EventBatch | null> {
@@ -301,6 +312,12 @@ class DummySource extends BaseSource {
   }
 }
 
+/** A planned window: blocks ([start, end) event ranges) of one piece, read and permuted together. */
+interface WindowPlan {
+  piece: number;
+  blocks: number[][];
+}
+
 /** Events currently held in memory, in the order they are handed out. */
 interface Window {
   piece: Piece;
@@ -316,9 +333,13 @@ interface Window {
 /**
  * Reads its pieces (file event ranges) in an epoch-dependent order. Each piece
  * is cut into blocks of contiguous events; blocks are visited in a shuffled
- * order and read into a window (at most `shuffleBufferBytes`), whose events
- * are permuted. When a whole file fits in the window this is an exact uniform
- * permutation of the file, as in the seed (which loads files whole).
+ * order and read into a window (half of `shuffleBufferBytes`), whose events
+ * are permuted. The next window is read ahead into the other half while the
+ * current one is served (for contiguous float32 files the read runs in the
+ * libuv thread pool, so it overlaps training). The two window buffers are
+ * reused, so steady-state reading touches no new memory; batches are copies.
+ * When a whole file fits in a window this is an exact uniform permutation of
+ * the file, as in the seed (which loads files whole).
  */
 class FileSource extends BaseSource {
   readonly numEvents: number;
@@ -326,14 +347,17 @@ class FileSource extends BaseSource {
   private readonly eventElems: number;
   private readonly blockEvents: number;
   private readonly windowEvents: number;
-  private readonly windowBuffer: Float32Array;
   private readonly dims: [number, number, number];
   private epoch = 0;
-  private pieceOrder: Uint32Array = new Uint32Array(0);
-  private pieceCursor = 0;
-  private pendingWindows: number[][][] = [];
-  private window: Window | null = null;
   private emitted = 0;
+  private pieceOrder: Uint32Array = new Uint32Array(0);
+  private plans: WindowPlan[] = [];
+  private nextPlan = 0;
+  private buffers: Float32Array[] = [];
+  private flip = 0;
+  private window: Window | null = null;
+  private ahead: Promise<Window> | null = null;
+  private loadsInFlight = 0;
 
   constructor(pieces: Piece[], o: Normalised) {
     super(o);
@@ -345,101 +369,138 @@ class FileSource extends BaseSource {
     this.numEvents = this.eventsPerEpoch(pieces.reduce((s, p) => s + p.end - p.start, 0));
     this.blockEvents = Math.max(1, Math.floor((4 * 1024 * 1024) / eventBytes));
     const largestPiece = Math.max(...pieces.map((p) => p.end - p.start));
-    const budget = Math.max(this.blockEvents, Math.floor(o.shuffleBufferBytes / eventBytes));
-    this.windowEvents = Math.min(largestPiece, Math.floor(budget / this.blockEvents) * this.blockEvents || this.blockEvents);
-    this.windowBuffer = new Float32Array(Math.max(this.windowEvents, Math.min(this.blockEvents, largestPiece)) * this.eventElems);
+    // unshuffled reading needs no window: one block at a time keeps the buffers cache-sized
+    const perWindow = o.shuffle ? Math.max(1, Math.floor(o.shuffleBufferBytes / 2 / eventBytes / this.blockEvents)) : 1;
+    this.windowEvents = Math.min(perWindow * this.blockEvents, Math.ceil(largestPiece / this.blockEvents) * this.blockEvents);
   }
 
   protected resetEpoch(epoch: number): void {
     this.epoch = epoch;
     const n = this.pieces.length;
     this.pieceOrder = this.o.shuffle ? new Rng(this.o.seed, epoch, 0x51ce).permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
-    this.pieceCursor = 0;
-    this.pendingWindows = [];
-    this.window = null;
     this.emitted = 0;
+    this.plans = this.planWindows();
+    this.nextPlan = 0;
+    // a read of the previous epoch still in flight would write into the old buffers
+    if (this.loadsInFlight > 0) this.buffers = [];
+    this.window = null;
+    this.ahead = null;
   }
 
-  protected produce(): EventBatch | null {
+  protected async produce(): Promise<EventBatch | null> {
     const target = Math.min(this.o.batchSize, this.numEvents - this.emitted);
     if (target <= 0) return null;
+    const E = this.eventElems;
+    const batch = {
+      images: allocFloat32(target * E),
+      label: new Int32Array(target),
+      normweight: new Float32Array(target),
+      weight: new Float32Array(target),
+      psr: new Uint8Array(target),
+    };
+    const filled = await this.fillFromWindows(batch, target);
+    this.emitted += filled;
+    if (filled === 0) return null;
+    const [c, h, w] = this.dims;
+    const cut = <T extends Float32Array | Int32Array | Uint8Array>(a: T, per = 1): T => (filled === target ? a : (a.subarray(0, filled * per) as T));
+    return {
+      images: cut(batch.images, E),
+      shape: imageShapeOf(this.o.layout, filled, c, h, w),
+      layout: this.o.layout,
+      label: cut(batch.label),
+      normweight: cut(batch.normweight),
+      weight: cut(batch.weight),
+      psr: cut(batch.psr),
+    };
+  }
+
+  private async fillFromWindows(batch: BatchArrays, target: number): Promise<number> {
     const [c, h, w] = this.dims;
     const E = this.eventElems;
-    const images = new Float32Array(target * E);
-    const label = new Int32Array(target);
-    const normweight = new Float32Array(target);
-    const weight = new Float32Array(target);
-    const psr = new Uint8Array(target);
     let filled = 0;
-    while (filled < target && this.ensureWindow()) {
+    while (filled < target && (await this.ensureWindow())) {
       const win = this.window!;
-      const sc: EventScalars = win.piece.file.scalars();
+      const sc = win.piece.file.scalars();
       const take = Math.min(target - filled, win.count - win.pos);
+      if (!this.o.shuffle && this.o.layout === 'NCHW') {
+        // unshuffled: the events are consecutive in the window, one copy for the run
+        batch.images.set(win.images.subarray(win.pos * E, (win.pos + take) * E), filled * E);
+        copyScalars(sc, win.eventIndex[win.pos], take, batch, filled);
+        win.pos += take;
+        filled += take;
+        continue;
+      }
       for (let k = 0; k < take; k++) {
         const local = win.order[win.pos + k];
         const slot = filled + k;
         const src = win.images.subarray(local * E, local * E + E);
-        if (this.o.layout === 'NCHW') images.set(src, slot * E);
-        else chwToHwc(src, images, slot * E, c, h, w);
+        if (this.o.layout === 'NCHW') batch.images.set(src, slot * E);
+        else chwToHwc(src, batch.images, slot * E, c, h, w);
         const ev = win.eventIndex[local];
-        label[slot] = sc.label[ev];
-        normweight[slot] = sc.normweight[ev];
-        weight[slot] = sc.weight[ev];
-        psr[slot] = sc.psr[ev];
+        batch.label[slot] = sc.label[ev];
+        batch.normweight[slot] = sc.normweight[ev];
+        batch.weight[slot] = sc.weight[ev];
+        batch.psr[slot] = sc.psr[ev];
       }
       win.pos += take;
       filled += take;
     }
-    if (filled === 0) return null;
-    this.emitted += filled;
-    const shrink = <T extends Float32Array | Int32Array | Uint8Array>(a: T, per = 1): T => (filled === target ? a : (a.subarray(0, filled * per) as T));
-    return {
-      images: shrink(images, E),
-      shape: imageShapeOf(this.o.layout, filled, c, h, w),
-      layout: this.o.layout,
-      label: shrink(label),
-      normweight: shrink(normweight),
-      weight: shrink(weight),
-      psr: shrink(psr),
-    };
+    return filled;
   }
 
-  /** Make sure a window with unread events is loaded; false at the end of the epoch. */
-  private ensureWindow(): boolean {
+  /** Make sure a window with unread events is loaded (and the next one is being read); false at the end of the epoch. */
+  private async ensureWindow(): Promise<boolean> {
     while (!this.window || this.window.pos >= this.window.count) {
-      if (this.pendingWindows.length === 0) {
-        if (this.pieceCursor >= this.pieceOrder.length) return false;
-        this.planWindows(this.pieceOrder[this.pieceCursor++]);
-        continue;
-      }
-      this.loadWindow(this.pieces[this.pieceOrder[this.pieceCursor - 1]], this.pieceOrder[this.pieceCursor - 1], this.pendingWindows.shift()!);
+      const next = this.ahead ?? this.startNextWindow();
+      this.ahead = null;
+      if (!next) return false;
+      this.window = await next;
+      this.ahead = this.startNextWindow();
     }
     return true;
   }
 
-  /** Cut piece `index` into windows of blocks ([start, end) event ranges), in shuffled block order. */
-  private planWindows(index: number): void {
-    const piece = this.pieces[index];
-    const blocks: number[][] = [];
-    for (let s = piece.start; s < piece.end; s += this.blockEvents) blocks.push([s, Math.min(piece.end, s + this.blockEvents)]);
-    if (this.o.shuffle) new Rng(this.o.seed, this.epoch, index, 0xb10c).shuffle(blocks);
-    const perWindow = Math.max(1, Math.floor(this.windowEvents / this.blockEvents));
-    this.pendingWindows = [];
-    for (let i = 0; i < blocks.length; i += perWindow) this.pendingWindows.push(blocks.slice(i, i + perWindow));
+  private startNextWindow(): Promise<Window> | null {
+    if (this.nextPlan >= this.plans.length) return null;
+    const plan = this.plans[this.nextPlan++];
+    if (this.buffers.length < 2) this.buffers = [allocFloat32(this.windowEvents * this.eventElems), allocFloat32(this.windowEvents * this.eventElems)];
+    const buffer = this.buffers[this.flip];
+    this.flip ^= 1;
+    this.loadsInFlight++;
+    const p = this.loadWindow(plan, buffer).finally(() => this.loadsInFlight--);
+    p.catch(() => undefined); // reported when awaited
+    return p;
   }
 
-  private loadWindow(piece: Piece, index: number, blocks: number[][]): void {
-    const count = blocks.reduce((s, [a, b]) => s + b - a, 0);
+  /** Every piece (in epoch order) cut into windows of blocks, in shuffled block order. */
+  private planWindows(): WindowPlan[] {
+    const plans: WindowPlan[] = [];
+    const perWindow = Math.max(1, Math.floor(this.windowEvents / this.blockEvents));
+    for (const index of this.pieceOrder) {
+      const piece = this.pieces[index];
+      const blocks: number[][] = [];
+      for (let s = piece.start; s < piece.end; s += this.blockEvents) blocks.push([s, Math.min(piece.end, s + this.blockEvents)]);
+      if (this.o.shuffle) new Rng(this.o.seed, this.epoch, index, 0xb10c).shuffle(blocks);
+      for (let i = 0; i < blocks.length; i += perWindow) plans.push({ piece: index, blocks: blocks.slice(i, i + perWindow) });
+    }
+    return plans;
+  }
+
+  private async loadWindow(plan: WindowPlan, buffer: Float32Array): Promise<Window> {
+    const piece = this.pieces[plan.piece];
+    const count = plan.blocks.reduce((s, [a, b]) => s + b - a, 0);
     const eventIndex = new Int32Array(count);
+    const reads: Promise<void>[] = [];
     let at = 0;
-    for (const [start, end] of mergeRuns(blocks)) {
-      piece.file.readImages(start, end - start, this.windowBuffer, at * this.eventElems);
+    for (const [start, end] of mergeRuns(plan.blocks)) {
+      reads.push(piece.file.readImagesAsync(start, end - start, buffer, at * this.eventElems));
       for (let e = start; e < end; e++) eventIndex[at++] = e;
     }
+    await Promise.all(reads);
     const order = this.o.shuffle
-      ? new Rng(this.o.seed, this.epoch, index, blocks[0][0], 0x3b1d).permutation(count)
+      ? new Rng(this.o.seed, this.epoch, plan.piece, plan.blocks[0][0], 0x3b1d).permutation(count)
       : Uint32Array.from({ length: count }, (_, i) => i);
-    this.window = { piece, images: this.windowBuffer, eventIndex, order, count, pos: 0 };
+    return { piece, images: buffer, eventIndex, order, count, pos: 0 };
   }
 
   protected override release(): void {
@@ -450,6 +511,27 @@ class FileSource extends BaseSource {
       p.file.close();
     }
   }
+}
+
+/** A float32 array without zero-filling (it is about to be overwritten by a read). */
+function allocFloat32(length: number): Float32Array {
+  const buf = Buffer.allocUnsafeSlow(length * 4);
+  return buf.byteOffset % 4 === 0 ? new Float32Array(buf.buffer, buf.byteOffset, length) : new Float32Array(length);
+}
+
+interface BatchArrays {
+  images: Float32Array;
+  label: Int32Array;
+  normweight: Float32Array;
+  weight: Float32Array;
+  psr: Uint8Array;
+}
+
+function copyScalars(sc: EventScalars, start: number, count: number, batch: BatchArrays, at: number): void {
+  batch.label.set(sc.label.subarray(start, start + count), at);
+  batch.normweight.set(sc.normweight.subarray(start, start + count), at);
+  batch.weight.set(sc.weight.subarray(start, start + count), at);
+  batch.psr.set(sc.psr.subarray(start, start + count), at);
 }
 
 /** Merge consecutive [a,b) ranges that touch ([0,5),[5,9) → [0,9)), keeping order. */

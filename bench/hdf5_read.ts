@@ -1,0 +1,132 @@
+/**
+ * HDF5 batch-read throughput: hpcdl's input pipeline vs h5py on the same
+ * seed-layout file (3×64×64 float32 images), in the same run.
+ *
+ *   npx tsx bench/hdf5_read.ts [--events N] [--batch B] [--rounds R] [--file F] [--shuffle]
+ *
+ * Both sides read every event once per pass in 64-image batches (images plus
+ * label/normweight/weight/psr); each round runs h5py then hpcdl, alternating,
+ * and the best pass of each side is reported (the machine may be shared).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { openEventSource, writeEventFile, EventFile } from '../src/data/index';
+
+interface BenchArgs {
+  events: number;
+  batch: number;
+  rounds: number;
+  passes: number;
+  file?: string;
+  shuffle: boolean;
+}
+
+function parseArgs(argv: string[]): BenchArgs {
+  const a: BenchArgs = { events: 4096, batch: 64, rounds: 3, passes: 3, shuffle: false };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${key} needs a value`);
+      return v;
+    };
+    const int = () => {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${key} must be a positive integer`);
+      return v;
+    };
+    if (key === '--events') a.events = int();
+    else if (key === '--batch') a.batch = int();
+    else if (key === '--rounds') a.rounds = int();
+    else if (key === '--passes') a.passes = int();
+    else if (key === '--file') a.file = value();
+    else if (key === '--shuffle') a.shuffle = true;
+    else if (key === '--help' || key === '-h') {
+      console.log('usage: hdf5_read [--events N=4096] [--batch B=64] [--rounds R=3] [--passes P=3] [--file F] [--shuffle]');
+      process.exit(0);
+    } else throw new Error(`unknown option ${key}`);
+  }
+  return a;
+}
+
+function findPeerScript(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const p = path.join(dir, 'bench', 'peers', 'h5py_read.py');
+    if (fs.existsSync(p)) return p;
+    if (path.dirname(dir) === dir) throw new Error('bench/peers/h5py_read.py not found above ' + __dirname);
+  }
+}
+
+async function makeFile(dir: string, events: number): Promise<string> {
+  const file = path.join(dir, 'bench_train.h5');
+  const E = 3 * 64 * 64;
+  const data = new Float32Array(events * E);
+  for (let i = 0; i < data.length; i++) data[i] = (i % 9973) / 9973;
+  const label = Int32Array.from({ length: events }, (_, i) => i % 2);
+  const ones = new Float32Array(events).fill(1);
+  await writeEventFile(file, { data, imageShape: [3, 64, 64], label, weight: ones, normweight: ones, psr: new Uint8Array(events) });
+  return file;
+}
+
+function runH5py(script: string, file: string, batch: number, passes: number): { rate: number; version: string } {
+  const out = execFileSync('/usr/bin/python3', [script, file, String(batch), String(passes)], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop()!);
+  return { rate: r.images_per_s, version: r.h5py };
+}
+
+async function runHpcdl(file: string, batch: number, passes: number, shuffle: boolean): Promise<number> {
+  const src = await openEventSource({ files: [file], split: 'train', batchSize: batch, layout: 'NCHW', shuffle, log: () => {} });
+  let best = 0;
+  try {
+    for (let pass = 0; pass < passes; pass++) {
+      src.startEpoch(pass);
+      const t0 = performance.now();
+      let n = 0;
+      for (let b = await src.next(); b; b = await src.next()) n += b.label.length;
+      best = Math.max(best, n / ((performance.now() - t0) / 1000));
+    }
+  } finally {
+    await src.close();
+  }
+  return best;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const script = findPeerScript();
+  const dir = args.file ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-bench-'));
+  try {
+    const file = args.file ?? (await makeFile(dir!, args.events));
+    const ev = await EventFile.open(file);
+    const { numEvents, channels, height, width, imageReader } = ev.info;
+    ev.close();
+    console.log(`file: ${file} (${numEvents} events of ${channels}x${height}x${width} float32, ${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB), batch ${args.batch}`);
+    let peer = 0;
+    let ours = 0;
+    let version = '';
+    for (let round = 0; round < args.rounds; round++) {
+      const p = runH5py(script, file, args.batch, args.passes);
+      version = p.version;
+      peer = Math.max(peer, p.rate);
+      ours = Math.max(ours, await runHpcdl(file, args.batch, args.passes, args.shuffle));
+    }
+    console.log(`h5py ${version} (sequential slices): ${peer.toFixed(0)} images/s`);
+    console.log(`hpcdl openEventSource (${args.shuffle ? 'shuffled' : 'sequential'}, ${imageReader} reads, prefetch 2): ${ours.toFixed(0)} images/s`);
+    console.log(`ratio hpcdl/h5py: ${(ours / peer).toFixed(2)}`);
+    return 0;
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`hdf5_read: ${err instanceof Error ? err.message : err}`);
+      process.exit(1);
+    },
+  );
+}
