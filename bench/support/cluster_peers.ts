@@ -20,6 +20,7 @@ import {
   makeMessage,
   newSession,
   packInto,
+  readConnectionFile,
   unpackFrom,
   type Key,
   type Message,
@@ -329,4 +330,48 @@ export class LightClient {
     this.batcher?.flush();
     this.ws?.close();
   }
+}
+
+/**
+ * Process entry: `cluster_peers engines --connect FILE --count N [--slots S] [--host NAME]`
+ * hosts N lightweight engines in this process (for the 1,000-engine scale run).
+ * Prints `registered N <ms>` once all are registered; exits when the controller
+ * closes every connection or on SIGTERM.
+ */
+async function hostEngines(argv: string[]): Promise<void> {
+  const flag = (name: string, dflt?: string): string => {
+    const i = argv.indexOf(name);
+    if (i >= 0 && argv[i + 1] !== undefined) return argv[i + 1];
+    if (dflt === undefined) throw new Error(`missing ${name}`);
+    return dflt;
+  };
+  const info = readConnectionFile(flag('--connect'));
+  const count = Number(flag('--count', '1'));
+  const slots = Number(flag('--slots', '1'));
+  const host = flag('--host', os.hostname());
+  const t0 = Date.now();
+  const engines = Array.from({ length: count }, (_, i) => new LightEngine({ url: info.url, key: info.key, slots, host: `${host}-${process.pid}-${i}` }));
+  await Promise.all(engines.map((e) => e.start()));
+  process.stdout.write(`registered ${count} ${Date.now() - t0}\n`);
+  const done = () => {
+    for (const e of engines) e.close();
+    setTimeout(() => process.exit(0), 200).unref();
+  };
+  process.once('SIGTERM', done);
+  process.once('SIGINT', done);
+  const iv = setInterval(() => {
+    const reported = engines.reduce((n, e) => n + e.done.length, 0);
+    process.stdout.write(`done ${reported}\n`);
+    if (engines.every((e) => e.closeInfo !== null)) {
+      clearInterval(iv);
+      process.exit(0);
+    }
+  }, 1000);
+}
+
+if (require.main === module && process.argv[2] === 'engines') {
+  hostEngines(process.argv.slice(3)).catch((err) => {
+    process.stderr.write(`cluster_peers: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
 }

@@ -54,7 +54,12 @@ export function handleDashboardRequest(req: http.IncomingMessage, res: http.Serv
     res.end(STATUS_PAGE);
     return;
   }
-  if (p === '/api/status') return sendJson(res, 200, api.status());
+  if (p === '/api/status') {
+    // ?gc=1 collects garbage first when the controller runs with --expose-gc (memory benchmarks)
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (url.searchParams.get('gc') === '1' && gc) gc();
+    return sendJson(res, 200, api.status());
+  }
   if (p === '/api/engines') return sendJson(res, 200, api.engines());
   if (p === '/api/tasks') return sendJson(res, 200, api.tasks(url.searchParams.get('state'), limit));
   if (p === '/api/reports') return sendJson(res, 200, api.reports(url.searchParams.get('task_id'), limit));
