@@ -217,6 +217,8 @@ export class Controller {
   private readonly dirty = new Set<Outbox>();
   private dispatchWanted = false;
   private inFrame = false;
+  /** true during the grace period after --resume, while engines find their way back */
+  private resuming = false;
   private closed = false;
   private readonly dashboardToken: string;
   badMessages = 0;
@@ -323,8 +325,10 @@ export class Controller {
     this.watchdog = setInterval(() => this.checkHeartbeats(), Math.max(100, Math.floor(this.opts.heartbeatMs / 2)));
     this.watchdog.unref();
     if (this.opts.resume) {
+      this.resuming = true;
       this.scheduler.setPaused(true);
       setTimeout(() => {
+        this.resuming = false;
         this.scheduler.setPaused(false);
         this.requestDispatch();
       }, this.opts.resumeGraceMs).unref();
@@ -555,8 +559,19 @@ export class Controller {
         this.scheduler.enqueue(task);
       }
     }
+    this.failOrphanedTargets(engine);
     this.broadcastEngineEvent({ event, engine_id: engine.id, host: engine.host, reason });
     this.requestDispatch();
+  }
+
+  /** Queued tasks pinned to engines that are all gone can never run: fail them now. */
+  private failOrphanedTargets(engine: EngineInfo): void {
+    if (this.resuming) return;
+    const orphaned = [...this.scheduler.targetedQueued()].filter((t) => t.allowed!.has(engine.id) && ![...t.allowed!].some((id) => this.engines.has(id)));
+    for (const task of orphaned) {
+      const error = errorInfo('EngineError', `task ${task.id} was targeted at engine ${[...task.allowed!].join(', ')}, which is gone (engine ${engine.id} on ${engine.host}: ${engine.deathReason})`, engine);
+      this.finish(task, { status: 'error', error, buffers: [], finished_ms: Date.now() });
+    }
   }
 
   private onResources(engine: EngineInfo, sample: Record<string, unknown>): void {
@@ -902,7 +917,7 @@ export class Controller {
         accepted.push(...ids);
         continue;
       }
-      if (Array.isArray(raw.targets) && !this.opts.resume && !raw.targets.some((id) => this.engines.has(id))) {
+      if (Array.isArray(raw.targets) && !this.resuming && !raw.targets.some((id) => this.engines.has(id))) {
         rejected.push({ task_id: raw.task_id, reason: `none of the target engines ${JSON.stringify(raw.targets)} is registered` });
         continue;
       }

@@ -171,6 +171,11 @@ export class Scheduler<T extends SchedTask> {
     this.updateRoom(engine);
   }
 
+  /** Queued tasks restricted to particular engines (targets). */
+  *targetedQueued(): Iterable<T> {
+    for (const t of this.constrained) if (t.state === 'queued' && t.allowed) yield t;
+  }
+
   /** Can any live engine ever run this task (ignoring current load)? */
   couldEverRun(task: T): boolean {
     for (const engine of this.engines.values()) if (this.fitsStatically(engine, task)) return true;

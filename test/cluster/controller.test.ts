@@ -287,3 +287,21 @@ test('result_request returns finished results again and reports pending/unknown 
     await h.close();
   }
 });
+
+test('tasks queued for a targeted engine fail with EngineError when that engine goes away', async () => {
+  const h = await startHarness({ prefetch: 0 });
+  try {
+    const e = await h.engine({ host: 'pinned-host' });
+    const c = await h.client();
+    await c.submit([{ task_id: 'busy', source: NEVER, targets: [e.engineId] }, { task_id: 'behind', source: ID, targets: [e.engineId] }]);
+    await until(() => e.received.length === 1, 5000, 'first task on the engine');
+    e.kill();
+    const r = await c.result('behind');
+    assert.equal(r.status, 'error');
+    assert.equal(r.error!.ename, 'EngineError');
+    assert.match(r.error!.evalue, /targeted at engine 0, which is gone .*pinned-host/);
+    assert.equal((await c.result('busy')).error!.ename, 'EngineError');
+  } finally {
+    await h.close();
+  }
+});
