@@ -253,7 +253,25 @@ abstract class BaseSource implements BatchSource {
     return this.prefetcher!.next();
   }
 
+  /** Full-size image buffers handed back by the consumer, reused for later batches. */
+  private imagePool: Float32Array[] = [];
+
+  recycle(batch: EventBatch): void {
+    const images = batch.images;
+    const full = this.o.batchSize * batch.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (images.length !== full || images.byteOffset !== 0 || images.buffer.byteLength !== full * 4) return;
+    if (this.imagePool.length < this.o.prefetch + 2 && !this.imagePool.includes(images)) this.imagePool.push(images);
+  }
+
+  /** An image buffer for a batch (recycled when possible); contents are garbage until written. */
+  protected imageBuffer(length: number): Float32Array {
+    const i = this.imagePool.findIndex((a) => a.length === length);
+    if (i >= 0) return this.imagePool.splice(i, 1)[0];
+    return allocFloat32(length);
+  }
+
   async close(): Promise<void> {
+    this.imagePool = [];
     this.closed = true;
     this.generation++;
     this.prefetcher = null;
@@ -292,7 +310,7 @@ class DummySource extends BaseSource {
     if (b <= 0) return null;
     this.emitted += b;
     const [c, h, w] = this.o.imageShape ?? [3, 64, 64];
-    const images = new Float32Array(b * c * h * w);
+    const images = this.imageBuffer(b * c * h * w);
     for (let i = 0; i < images.length; i++) images[i] = this.rng.uniform();
     const label = new Int32Array(b);
     const psr = new Uint8Array(b);
@@ -358,6 +376,10 @@ class FileSource extends BaseSource {
   private window: Window | null = null;
   private ahead: Promise<Window> | null = null;
   private loadsInFlight = 0;
+  /** unshuffled NCHW over directly readable files: batches are read straight from the files */
+  private readonly straight: boolean;
+  private straightPiece = 0;
+  private straightPos = 0;
 
   constructor(pieces: Piece[], o: Normalised) {
     super(o);
@@ -369,6 +391,7 @@ class FileSource extends BaseSource {
     this.numEvents = this.eventsPerEpoch(pieces.reduce((s, p) => s + p.end - p.start, 0));
     this.blockEvents = Math.max(1, Math.floor((4 * 1024 * 1024) / eventBytes));
     const largestPiece = Math.max(...pieces.map((p) => p.end - p.start));
+    this.straight = !o.shuffle && o.layout === 'NCHW' && pieces.every((p) => p.file.info.imageReader === 'direct');
     // unshuffled reading needs no window: one block at a time keeps the buffers cache-sized
     const perWindow = o.shuffle ? Math.max(1, Math.floor(o.shuffleBufferBytes / 2 / eventBytes / this.blockEvents)) : 1;
     this.windowEvents = Math.min(perWindow * this.blockEvents, Math.ceil(largestPiece / this.blockEvents) * this.blockEvents);
@@ -379,8 +402,10 @@ class FileSource extends BaseSource {
     const n = this.pieces.length;
     this.pieceOrder = this.o.shuffle ? new Rng(this.o.seed, epoch, 0x51ce).permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
     this.emitted = 0;
-    this.plans = this.planWindows();
+    this.plans = this.straight ? [] : this.planWindows();
     this.nextPlan = 0;
+    this.straightPiece = 0;
+    this.straightPos = this.pieces[this.pieceOrder[0]]?.start ?? 0;
     // a read of the previous epoch still in flight would write into the old buffers
     if (this.loadsInFlight > 0) this.buffers = [];
     this.window = null;
@@ -392,14 +417,20 @@ class FileSource extends BaseSource {
     if (target <= 0) return null;
     const E = this.eventElems;
     const batch = {
-      images: allocFloat32(target * E),
+      images: this.imageBuffer(target * E),
       label: new Int32Array(target),
       normweight: new Float32Array(target),
       weight: new Float32Array(target),
       psr: new Uint8Array(target),
     };
-    const filled = await this.fillFromWindows(batch, target);
-    this.emitted += filled;
+    let filled: number;
+    if (this.straight) {
+      this.emitted += target; // reserved synchronously: straight batches are produced concurrently
+      filled = await this.fillStraight(batch, target);
+    } else {
+      filled = await this.fillFromWindows(batch, target);
+      this.emitted += filled;
+    }
     if (filled === 0) return null;
     const [c, h, w] = this.dims;
     const cut = <T extends Float32Array | Int32Array | Uint8Array>(a: T, per = 1): T => (filled === target ? a : (a.subarray(0, filled * per) as T));
@@ -412,6 +443,35 @@ class FileSource extends BaseSource {
       weight: cut(batch.weight),
       psr: cut(batch.psr),
     };
+  }
+
+  protected override concurrentProduce(): boolean {
+    return this.straight;
+  }
+
+  /**
+   * Reserve the next `target` events in file order (synchronously, before any
+   * await), then read their images straight into the batch: one copy, done by
+   * the kernel in the libuv thread pool, several batches in flight at once.
+   */
+  private async fillStraight(batch: BatchArrays, target: number): Promise<number> {
+    const reads: Promise<void>[] = [];
+    let filled = 0;
+    while (filled < target && this.straightPiece < this.pieceOrder.length) {
+      const piece = this.pieces[this.pieceOrder[this.straightPiece]];
+      const take = Math.min(target - filled, piece.end - this.straightPos);
+      if (take > 0) {
+        copyScalars(piece.file.scalars(), this.straightPos, take, batch, filled);
+        reads.push(piece.file.readImagesAsync(this.straightPos, take, batch.images, filled * this.eventElems));
+        filled += take;
+        this.straightPos += take;
+      }
+      if (this.straightPos >= piece.end && ++this.straightPiece < this.pieceOrder.length) {
+        this.straightPos = this.pieces[this.pieceOrder[this.straightPiece]].start;
+      }
+    }
+    await Promise.all(reads);
+    return filled;
   }
 
   private async fillFromWindows(batch: BatchArrays, target: number): Promise<number> {

@@ -24,5 +24,12 @@ export interface BatchSource {
   next(): Promise<EventBatch | null>;
   /** begin the next epoch (reshuffles when the source shuffles) */
   startEpoch(epoch: number): void;
+  /**
+   * Optional: hand a batch back once its arrays are no longer used (e.g. after
+   * copying them into tensors). The source may then reuse its memory for a
+   * later batch, which saves allocating and page-faulting fresh buffers.
+   * Never touch a batch after recycling it.
+   */
+  recycle?(batch: EventBatch): void;
   close(): Promise<void>;
 }
