@@ -18,37 +18,39 @@ const USAGE = `usage: hpcdl controller [options]
   -h, --help           this text`;
 
 export function parseControllerArgs(argv: string[]): ControllerOptions & { help?: boolean } {
+  // accept --flag=value as well as --flag value
+  const args = argv.flatMap((a) => (a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a]));
   const opts: ControllerOptions & { help?: boolean } = {};
-  const value = (i: number, flag: string): string => {
-    const v = argv[i + 1];
+  let i = 0;
+  const value = (flag: string): string => {
+    const v = args[++i];
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
     return v;
   };
-  const int = (i: number, flag: string): number => {
-    const raw = value(i, flag);
+  const int = (flag: string): number => {
+    const raw = value(flag);
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer, got ${JSON.stringify(raw)}`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
-    if (inline !== undefined) {
-      argv = [...argv.slice(0, i), flag, inline, ...argv.slice(i + 1)];
-    }
+  for (; i < args.length; i++) {
+    const flag = args[i];
     switch (flag) {
-      case '--ip': opts.ip = value(i, flag); i++; break;
-      case '--port': opts.port = int(i, flag); i++; break;
-      case '--cluster-id': opts.clusterId = value(i, flag); i++; break;
-      case '--profile-dir': opts.profileDir = value(i, flag); i++; break;
+      case '--ip': opts.ip = value(flag); break;
+      case '--port': opts.port = int(flag); break;
+      case '--cluster-id': opts.clusterId = value(flag); break;
+      case '--profile-dir': opts.profileDir = value(flag); break;
       case '--resume': opts.resume = true; break;
-      case '--heartbeat-ms': opts.heartbeatMs = int(i, flag); i++; break;
-      case '--engine-timeout-ms': opts.engineTimeoutMs = int(i, flag); i++; break;
-      case '--prefetch': opts.prefetch = int(i, flag); i++; break;
+      case '--heartbeat-ms': opts.heartbeatMs = int(flag); break;
+      case '--engine-timeout-ms': opts.engineTimeoutMs = int(flag); break;
+      case '--prefetch': opts.prefetch = int(flag); break;
       case '--no-journal': opts.journal = false; break;
       case '-h': case '--help': opts.help = true; break;
-      default: throw new Error(`unknown option ${argv[i]}\n${USAGE}`);
+      default: throw new Error(`unknown option ${flag}\n${USAGE}`);
     }
   }
+  if (opts.resume && opts.journal === false) throw new Error('--resume needs the journal; drop --no-journal');
+  if (opts.resume && !opts.clusterId) throw new Error('--resume needs --cluster-id (the cluster to take over)');
   return opts;
 }
 
