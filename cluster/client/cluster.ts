@@ -112,6 +112,7 @@ export class Cluster {
   private controllerChild: ChildProcess | null = null;
   private supervisor: EngineSupervisor | null = null;
   private launcherId: string | null = null;
+  private launchedCount = 0;
 
   private constructor(
     private readonly connection: ControllerConnectionHolder,
@@ -182,6 +183,7 @@ export class Cluster {
       },
       { maxReplacements: opts.maxReplacements },
     );
+    this.launchedCount = count;
     await this.supervisor.start(count);
   }
 
@@ -281,10 +283,12 @@ export class Cluster {
   }
 
   private describeLaunchLogs(): string {
+    const seen = new Set<string>();
     const lines: string[] = [];
-    for (let slot = 0; slot < 64; slot++) {
-      const tail = this.supervisor!.launcher.recentLog(slot);
-      if (tail.length) lines.push(`  engine ${slot}: ${tail.slice(-3).join(' | ')}`);
+    for (let slot = 0; slot < this.launchedCount; slot++) {
+      const tail = this.supervisor!.launcher.recentLog(slot).slice(-3).join(' | ');
+      if (tail && !seen.has(tail)) lines.push(`  engine ${slot}: ${tail}`);
+      seen.add(tail);
     }
     return lines.length ? `\nrecent engine output:\n${lines.join('\n')}` : '';
   }

@@ -80,7 +80,8 @@ export class SrunLauncher implements EngineLauncher {
     const args = [
       `--ntasks=${ntasks}`,
       '--kill-on-bad-exit=0',
-      ...(replacementSlot >= 0 ? ['--nodes=1'] : []),
+      // A replacement shares the allocation with the first step, which still holds the dead engine's CPUs.
+      ...(replacementSlot >= 0 ? ['--nodes=1', '--overlap'] : []),
       ...resourceFlags(this.opts),
       ...(this.opts.extraArgs ?? []),
       ...engineCommandLine(ctx, replacementSlot >= 0 ? replacementSlot : undefined),
