@@ -31,7 +31,8 @@ export async function collectPredictions(
   source: BatchSource,
   opts: { maxBatches?: number } = {},
 ): Promise<Predictions> {
-  const parts: { label: Int32Array; score: Float32Array; ce: Float32Array; batch: EventBatch }[] = [];
+  // per-event columns only: holding on to whole batches would keep every image in memory
+  const parts: { label: Int32Array; score: Float32Array; ce: Float32Array; weight: Float32Array; normweight: Float32Array; psr: Uint8Array }[] = [];
   for (let i = 0; opts.maxBatches === undefined || opts.maxBatches <= 0 || i < opts.maxBatches; i++) {
     const batch = await source.next();
     if (!batch) break;
@@ -46,7 +47,14 @@ export async function collectPredictions(
     const [scoreData, ceData] = await Promise.all([score.data(), ce.data()]);
     score.dispose();
     ce.dispose();
-    parts.push({ label: batch.label, score: scoreData as Float32Array, ce: ceData as Float32Array, batch });
+    parts.push({
+      label: batch.label.slice(),
+      score: scoreData as Float32Array,
+      ce: ceData as Float32Array,
+      weight: batch.weight.slice(),
+      normweight: batch.normweight.slice(),
+      psr: batch.psr.slice(),
+    });
   }
   const n = parts.reduce((a, p) => a + p.label.length, 0);
   const out: Predictions = {
@@ -62,9 +70,9 @@ export async function collectPredictions(
     out.label.set(p.label, offset);
     out.score.set(p.score, offset);
     out.crossEntropy.set(p.ce, offset);
-    out.weight.set(p.batch.weight, offset);
-    out.normweight.set(p.batch.normweight, offset);
-    out.psr.set(p.batch.psr, offset);
+    out.weight.set(p.weight, offset);
+    out.normweight.set(p.normweight, offset);
+    out.psr.set(p.psr, offset);
     offset += p.label.length;
   }
   return out;

@@ -102,7 +102,7 @@ export async function infer(opts: InferOptions): Promise<InferResult> {
       reportPath,
       [
         rocFigure(roc, { auc: weighted.auc, cutPoint, title: `ROC, test split (${predictions.label.length} events)` }),
-        rocFigure(roc, { auc: weighted.auc, cutPoint, zoom: { fprMax: zoomFpr }, title: `ROC, zoomed to background efficiency ≤ ${formatG(zoomFpr)}` }),
+        rocFigure(roc, { auc: weighted.auc, cutPoint, zoom: { fprMax: zoomFpr }, title: `ROC, zoomed to background efficiency ≤ ${formatG(zoomFpr, 2)}` }),
       ],
       `hpcdl ROC — ${path.basename(manifestPath)}`,
     );

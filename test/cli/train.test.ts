@@ -134,3 +134,13 @@ test('hpcdl demo: synthetic data, training of local_small, evaluation and the re
   assert.ok(fs.existsSync(report));
   assert.ok(fs.existsSync(path.join(demoDir, 'run', 'predictions.csv')));
 });
+
+test('--rank/--size: the rank is in the log lines and only rank 0 writes checkpoints', async () => {
+  const out = path.join(dir, 'rank1');
+  const r = await hpcdl(['train', '--config', tinyConfig, '--dummy-data', '--rank', '1', '--size', '2', '--max-steps', '5', '--output', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Rank 1 : Building model$/m);
+  assert.match(r.stdout, / REPORT rank 1 global step 5\., /);
+  assert.match(r.stdout, / COMPLETED rank 1 epoch 1, /);
+  assert.deepEqual(fs.readdirSync(path.join(out, 'models')), []);
+});

@@ -174,3 +174,13 @@ test('weights: unweighted by default, normweight when asked', async () => {
   assert.deepEqual(seen[0], new Array(8).fill(1));
   assert.deepEqual(seen[1], new Array(8).fill(2.5));
 });
+
+test('no tensors leak: after training only the Adam moments remain', async () => {
+  const model = new ChannelMeanModel();
+  const optimizer = new Adam({ learningRate: 0.01 });
+  const before = tf.memory().numTensors;
+  await trainLoop({ model, train: new MemorySource(8, 64), validation: new MemorySource(16, 32), optimizer, epochs: 2, log: () => undefined });
+  assert.equal(tf.memory().numTensors - before, 2 * model.variables.length);
+  optimizer.dispose();
+  model.dispose();
+});
