@@ -10,7 +10,7 @@ before(async () => {
 });
 
 after(() => {
-  setFilterGradChunk(16384);
+  setFilterGradChunk(16384, 16);
   tf.setBackend('wasm');
 });
 
@@ -77,23 +77,45 @@ test('maxPool gradient (2x2/2 same and valid, 3x3/2, ties) equals cpu', () => {
 test('sum over leading axes (bias gradients) and other reductions equal cpu', () => {
   const [cpu, wasm] = onBoth(() => {
     const x = u([4, 5, 6, 7], 6);
-    return [tf.sum(x, [0, 1, 2]), tf.sum(x, [0]), tf.sum(x, [0, 1], true), tf.sum(x, [1, 2]), tf.sum(x), tf.sum(x, -1)];
+    const big = u([9, 17, 13, 6], 14); // 1989 rows: odd counts while folding
+    return [tf.sum(x, [0, 1, 2]), tf.sum(x, [0]), tf.sum(x, [0, 1], true), tf.sum(x, [1, 2]), tf.sum(x), tf.sum(x, -1), tf.sum(big, [0, 1, 2])];
   });
   cpu.forEach((c, i) => assertClose(wasm[i], c, `sum case ${i}`, 1e-5));
 });
 
-test('filter gradient split in batch chunks equals cpu', () => {
-  setFilterGradChunk(2 * 8 * 8); // chunks of 2 images of 8x8 output
-  for (const pad of ['same', 'valid'] as const) {
-    const [cpu, wasm] = onBoth(() => {
-      const x = u([6, 8, 8, 3], 7) as tf.Tensor4D;
-      const w = u([3, 3, 3, 4], 8) as tf.Tensor4D;
-      const r = u(tf.conv2d(x, w, 1, pad).shape, 9);
-      return tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, 1, pad), r)))(w);
-    });
-    assertClose(wasm[0], cpu[0], `chunked filter gradient ${pad}`);
+test('filter gradient in chunks equals cpu: im2col path (few channels) and batch-as-channels path', () => {
+  const settings: [number, number, number][] = [
+    // [chunk elements, min images per chunk, input channels]
+    [128, 1, 3], // im2col, rows divisible by the chunk
+    [100, 1, 3], // im2col, ragged last chunk
+    [128, 1, 16], // batch-as-channels, chunks of 2 images
+    [16384, 16, 16], // batch-as-channels, one chunk
+  ];
+  for (const [elements, minImages, cin] of settings) {
+    setFilterGradChunk(elements, minImages);
+    for (const pad of ['same', 'valid'] as const) {
+      const [cpu, wasm] = onBoth(() => {
+        const x = u([6, 8, 8, cin], 7) as tf.Tensor4D;
+        const w = u([3, 3, cin, 4], 8) as tf.Tensor4D;
+        const r = u(tf.conv2d(x, w, 1, pad).shape, 9);
+        return tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, 1, pad), r)))(w);
+      });
+      assertClose(wasm[0], cpu[0], `filter gradient ${pad} chunk ${elements} cin ${cin}`);
+    }
   }
-  setFilterGradChunk(16384);
+  setFilterGradChunk(16384, 16);
+});
+
+test('Identity and same-dtype Cast share the buffer; other casts convert', () => {
+  tf.setBackend('wasm');
+  const x = tf.tensor1d([1.5, -2, 3]);
+  const c = tf.cast(x, 'float32');
+  const i = tf.clone(x);
+  x.dispose();
+  assert.deepEqual(Array.from(c.dataSync()), [1.5, -2, 3]);
+  assert.deepEqual(Array.from(i.dataSync()), [1.5, -2, 3]);
+  assert.deepEqual(Array.from(tf.cast(c, 'int32').dataSync()), [1, -2, 3]);
+  tf.dispose([c, i]);
 });
 
 test('fused conv2d + bias + relu gradients (the HEP CNN block) equal cpu', () => {

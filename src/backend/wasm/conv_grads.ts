@@ -26,8 +26,10 @@ import {
 /** target reduction length per chunk (Ho·Wo·batch-chunk), tuned on this machine */
 let filterGradReduction = Number(process.env.HPCDL_WASM_FILTER_GRAD_CHUNK ?? 16384);
 
-export function setFilterGradChunk(elements: number): void {
+/** Tuning (and tests): reduction length per chunk, and the fewest images per batch chunk. */
+export function setFilterGradChunk(elements: number, minChunkImages = 16): void {
   filterGradReduction = elements;
+  minChunkChannels = minChunkImages;
 }
 
 function convInfoFor(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): backend_util.Conv2DInfo {
@@ -129,6 +131,7 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
   assertChannelsLast(attrs, 'Conv2DBackpropFilter');
   const { x, dy } = inputs;
   const info = convInfoFor(x.shape, attrs.filterShape as number[], attrs);
+  if (info.inChannels < IM2COL_MAX_CHANNELS) return im2colFilterGrad(backend, x, dy, info);
   if (info.strideHeight !== info.strideWidth) return filterGradUnequalStrides(backend, x, dy, info);
   const stride = info.strideHeight;
   const { top, left } = info.padInfo;
@@ -147,6 +150,92 @@ export function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): Te
   return dW;
 }
 
+/**
+ * With few input channels (the first layer: 3) batch-as-channels gives XNNPACK a tiny output
+ * dimension. Instead: im2col patches P [rows, kh·kw·Ci] built in JS chunk by chunk, and
+ * dW^T [Co, kh·kw·Ci] = sum over chunks of dy^T_chunk [Co, rows] · P_chunk as 1x1 convs.
+ */
+const IM2COL_MAX_CHANNELS = 16;
+
+function im2colFilterGrad(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { outChannels: co, filterHeight: kh, filterWidth: kw, inChannels: ci } = info;
+  const patchSize = kh * kw * ci;
+  const rows = info.batchSize * info.outHeight * info.outWidth;
+  const chunkRows = Math.max(1, Math.min(rows, filterGradReduction));
+  // dy^T laid out chunk by chunk: [nChunks][Co][chunkRows] (the last chunk may be shorter)
+  const dyT = transposeRowsInChunks(backend, dy, rows, co, chunkRows);
+  const patches = backend.makeOutput([chunkRows, patchSize], 'float32');
+  let total: TensorInfo | undefined;
+  for (let start = 0, index = 0; start < rows; start += chunkRows, index++) {
+    const n = Math.min(chunkRows, rows - start);
+    fillPatches(backend, x, patches, info, start, n);
+    const a = view(backend, dyT, start * co, [1, 1, co, n]);
+    const p = view(backend, patches, 0, [1, 1, n, patchSize]);
+    const part = conv(backend, a, p, 'valid'); // [1,1,Co,patchSize]
+    releaseView(backend, a);
+    releaseView(backend, p);
+    total = accumulate(backend, total, part);
+  }
+  free(backend, dyT, patches);
+  const dW = transpose(backend, reshaped(total as TensorInfo, [co, kh, kw, ci]), [1, 2, 3, 0]);
+  free(backend, total as TensorInfo);
+  return dW;
+}
+
+/** dy [rows, Co] → [Co, rows] per block of chunkRows rows, blocks stored one after another. */
+function transposeRowsInChunks(backend: WasmBackend, dy: TensorInfo, rows: number, co: number, chunkRows: number): TensorInfo {
+  if (rows % chunkRows === 0) {
+    return transpose(backend, reshaped(dy, [rows / chunkRows, chunkRows, co]), [0, 2, 1]);
+  }
+  const out = backend.makeOutput([rows * co], 'float32');
+  const src = backend.typedArrayFromHeap(dy) as Float32Array;
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  for (let start = 0; start < rows; start += chunkRows) {
+    const n = Math.min(chunkRows, rows - start);
+    const base = start * co;
+    for (let r = 0; r < n; r++) {
+      for (let o = 0; o < co; o++) dst[base + o * n + r] = src[base + r * co + o];
+    }
+  }
+  return out;
+}
+
+/** im2col rows [start, start+n) of the forward conv into `patches` ([n, kh·kw·Ci], zero padded). */
+function fillPatches(backend: WasmBackend, x: TensorInfo, patches: TensorInfo, info: backend_util.Conv2DInfo, start: number, n: number): void {
+  const src = backend.typedArrayFromHeap(x) as Float32Array;
+  const dst = backend.typedArrayFromHeap(patches) as Float32Array;
+  const { inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const patchSize = kh * kw * ci;
+  for (let r = 0; r < n; r++) {
+    const row = start + r;
+    const b = Math.floor(row / (ho * wo));
+    const yo = Math.floor(row / wo) % ho;
+    const xo = row % wo;
+    let d = r * patchSize;
+    for (let p = 0; p < kh; p++) {
+      const y = yo * sh + p - top;
+      for (let q = 0; q < kw; q++) {
+        const xx = xo * sw + q - left;
+        if (y < 0 || y >= h || xx < 0 || xx >= w) {
+          for (let c = 0; c < ci; c++) dst[d++] = 0;
+        } else {
+          const s = ((b * h + y) * w + xx) * ci;
+          for (let c = 0; c < ci; c++) dst[d++] = src[s + c];
+        }
+      }
+    }
+  }
+}
+
+function accumulate(backend: WasmBackend, total: TensorInfo | undefined, part: TensorInfo): TensorInfo {
+  if (total === undefined) return part;
+  const sum = run(tf.Add, backend, { a: total, b: part });
+  free(backend, total, part);
+  return sum;
+}
+
 /** Sum over batch chunks of conv(x_chunk^T, dy_chunk^T): returns [Ci, kh, kw, Co]. */
 function chunkedBatchAsChannelsConv(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, pads: number[][], stride: number): TensorInfo {
   const [batch, h, w, ci] = x.shape;
@@ -163,21 +252,20 @@ function chunkedBatchAsChannelsConv(backend: WasmBackend, x: TensorInfo, dy: Ten
     const part = conv(backend, xv, dv, pads, stride);
     releaseView(backend, xv);
     releaseView(backend, dv);
-    if (total === undefined) {
-      total = part;
-    } else {
-      const sum = run(tf.Add, backend, { a: total, b: part });
-      free(backend, total, part);
-      total = sum;
-    }
+    total = accumulate(backend, total, part);
   }
   free(backend, xT, dyT);
   return total as TensorInfo;
 }
 
-/** Largest divisor of `batch` whose chunk keeps the reduction near filterGradReduction. */
+/**
+ * Largest divisor of `batch` whose chunk keeps the reduction near filterGradReduction, but at
+ * least minChunkChannels images (they are the conv's channels: fewer make XNNPACK's inner loop short).
+ */
+let minChunkChannels = 16;
+
 function batchChunk(batch: number, pixels: number): number {
-  const target = Math.max(1, Math.floor(filterGradReduction / pixels));
+  const target = Math.max(minChunkChannels, Math.floor(filterGradReduction / pixels));
   for (let c = Math.min(batch, target); c > 1; c--) {
     if (batch % c === 0) return c;
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilter, conv2dBackpropInput } from './conv_grads';
-import { captureOriginal, replaceKernel } from './kernel_utils';
+import { identityNoCopy, castOrShare } from './identity';
+import { captureOriginal, originalKernel, replaceKernel } from './kernel_utils';
 import { batchMatMul } from './matmul';
 import { maxPoolGrad } from './pool_grad';
 import { sum } from './reduce';
@@ -17,7 +18,7 @@ let registered = false;
 
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
-  for (const name of [tf.Conv2D, tf.Transpose, tf.Slice, tf.Add, tf.BatchMatMul, tf.Sum, tf.MaxPoolGrad]) {
+  for (const name of [tf.Conv2D, tf.Transpose, tf.Slice, tf.Add, tf.BatchMatMul, tf.Sum, tf.MaxPoolGrad, tf.Cast, tf.Identity]) {
     captureOriginal(name);
   }
   replaceKernel(tf.Conv2DBackpropInput, conv2dBackpropInput);
@@ -25,5 +26,7 @@ export function registerWasmTrainingKernels(): void {
   replaceKernel(tf.BatchMatMul, batchMatMul);
   replaceKernel(tf.MaxPoolGrad, maxPoolGrad);
   replaceKernel(tf.Sum, sum);
+  replaceKernel(tf.Identity, identityNoCopy);
+  replaceKernel(tf.Cast, castOrShare(originalKernel(tf.Cast)));
   registered = true;
 }
