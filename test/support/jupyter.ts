@@ -274,6 +274,7 @@ export class KernelSession {
 
   async shutdown(): Promise<void> {
     await this.kernel.shutdown().catch(() => undefined);
+    this.kernel.dispose();
     this.manager.dispose();
   }
 }
@@ -395,7 +396,8 @@ export async function executeNotebook(server: JupyterServer, notebookPath: strin
   const model = await contents.get(notebookPath, { type: 'notebook', content: true });
   const notebook = model.content as Notebook;
   // A session (as a frontend opens one) starts the kernel in the notebook's directory.
-  const sessions = new SessionManager({ serverSettings: server.settings, kernelManager: new KernelManager({ serverSettings: server.settings }) });
+  const kernelManager = new KernelManager({ serverSettings: server.settings });
+  const sessions = new SessionManager({ serverSettings: server.settings, kernelManager });
   await sessions.ready;
   const session = await sessions.startNew({ path: notebookPath, type: 'notebook', name: path.posix.basename(notebookPath), kernel: { name: options.kernelName } });
   const kernel = session.kernel;
@@ -419,11 +421,14 @@ export async function executeNotebook(server: JupyterServer, notebookPath: strin
     }
   } finally {
     await session.shutdown().catch(() => undefined);
+    session.dispose();
     sessions.dispose();
+    kernelManager.dispose();
   }
   notebook.metadata.kernelspec = { name: options.kernelName, display_name: 'HPC DL (TypeScript)', language: 'typescript' };
   const savedPath = options.saveAs ?? notebookPath;
   await contents.save(savedPath, { type: 'notebook', format: 'json', content: notebook });
+  contents.dispose();
   return { notebook, savedPath, failedCells };
 }
 
@@ -477,4 +482,9 @@ export function makeNotebook(sources: string[]): Notebook {
     nbformat: 4,
     nbformat_minor: 5,
   };
+}
+
+/** nbformat stores multi-line strings as arrays of lines on disk; this joins them back. */
+export function multilineText(value: unknown): string {
+  return Array.isArray(value) ? value.join('') : String(value ?? '');
 }
