@@ -3,7 +3,8 @@ export { onInterrupt, runInterruptCallbacks, interruptCallbackCount } from './in
 export type { InterruptCallback, InterruptOutcome } from './interrupt';
 export { currentDisplayChannel, beforeCellEnds } from './display';
 export type { DisplayChannel, DisplayContent } from './display';
-export { installKernel, kernelInstallMain, parseKernelInstallArgs } from './install';
+export { installKernel, kernelInstallMain, parseKernelInstallArgs, kernelsDir, userJupyterDataDir } from './install';
+export { kernelJupyterMain, findJupyterFrontend } from './jupyter';
 export type { KernelInstallOptions, InstalledKernel, KernelSpecJson } from './install';
 export { KERNEL_DISPLAY_NAME } from './constants';
 export { MIME_BUNDLE } from './mime';

@@ -103,7 +103,7 @@ export function pythonRunningJupyter(): string {
   throw new Error('kernel install --sys-prefix: no `jupyter` command on PATH; pass --python <python running Jupyter>');
 }
 
-function kernelsDir(location: KernelInstallOptions['location']): string {
+export function kernelsDir(location: KernelInstallOptions['location']): string {
   switch (location.kind) {
     case 'user':
       return path.join(userJupyterDataDir(), 'kernels');

@@ -1,0 +1,60 @@
+/**
+ * `hpcdl kernel jupyter [jupyter args...]`: one command to start Jupyter with
+ * the hpcdl kernel. Installs (or refreshes) the kernel spec for the current
+ * user, then runs the first notebook frontend found on PATH with the given
+ * arguments: JupyterLab, the notebook, or Debian's classic notebook (nbclassic).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { installKernel } from './install';
+
+const FRONTENDS = ['jupyter-lab', 'jupyter-notebook', 'jupyter-nbclassic'];
+
+export function findJupyterFrontend(pathEnv = process.env.PATH ?? ''): string | null {
+  const override = process.env.HPCDL_JUPYTER_APP;
+  const candidates = override ? [override] : FRONTENDS;
+  for (const name of candidates) {
+    if (path.isAbsolute(name) && fs.existsSync(name)) return name;
+    for (const dir of pathEnv.split(path.delimiter)) {
+      const file = path.join(dir, name);
+      if (dir && fs.existsSync(file)) return file;
+    }
+  }
+  return null;
+}
+
+export async function kernelJupyterMain(argv: string[]): Promise<number> {
+  const frontend = findJupyterFrontend();
+  if (!frontend) {
+    process.stderr.write(
+      `kernel jupyter: none of ${FRONTENDS.join(', ')} is on PATH. ` +
+        'Install one (Debian: apt install python3-nbclassic; pip: pip install jupyterlab), or set HPCDL_JUPYTER_APP.\n',
+    );
+    return 1;
+  }
+  try {
+    const installed = installKernel({ location: { kind: 'user' } });
+    process.stdout.write(`Kernel "${installed.kernelJson.display_name}" installed in ${installed.specDir}; starting ${path.basename(frontend)}\n`);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  const child = spawn(frontend, argv, { stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return new Promise((resolve) => {
+    child.on('error', (error) => {
+      process.stderr.write(`kernel jupyter: cannot start ${frontend}: ${error.message}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(code ?? (signal ? 128 + 2 : 1));
+    });
+  });
+}
