@@ -3,8 +3,11 @@
  * selected backend vs PyTorch (Debian python3-torch via /usr/bin/python3) in the same run.
  *
  *   npx tsx bench/train_throughput.ts [--sizes 64,224] [--batch 128] [--steps 3] [--warmup 1]
- *        [--micro-batch N] [--threads 2] [--backend wasm] [--no-peer] [--order peer-first|hpcdl-first]
+ *        [--micro-batch N] [--threads 2] [--backend wasm] [--no-peer] [--order around|peer-first|hpcdl-first]
  *
+ * --threads is used by both sides: torch.set_num_threads, and for hpcdl the number of threads
+ * computing gradients (DataParallelGradients: the batch split between the main thread and
+ * worker threads, each with its own wasm heap). Inference runs on the main thread only.
  * Prints both figures and the ratio hpcdl/torch. Figures, not a pass/fail test.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,7 +16,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend';
 import type { HepConfig } from '../src/config/types';
-import { buildHepCnn, HepCnn, weightedSoftmaxCrossEntropy } from '../src/model';
+import { buildHepCnn, DataParallelGradients, HepCnn, weightedSoftmaxCrossEntropy } from '../src/model';
 
 interface Options {
   sizes: number[];
@@ -24,7 +27,8 @@ interface Options {
   threads: number;
   backend?: string;
   peer: boolean;
-  peerFirst: boolean;
+  /** run the peer before hpcdl, after it, or both (then averaged: the machine's load drifts) */
+  order: 'peer-first' | 'hpcdl-first' | 'around';
 }
 
 interface Rates {
@@ -34,7 +38,7 @@ interface Rates {
 
 const USAGE = `usage: train_throughput [--sizes 64,224] [--batch 128] [--steps N] [--warmup N] [--micro-batch N]
                         [--threads 2] [--backend tensorflow-gpu|tensorflow|wasm|cpu] [--no-peer]
-                        [--order peer-first|hpcdl-first]`;
+                        [--order around|peer-first|hpcdl-first]`;
 
 export async function main(argv: string[]): Promise<number> {
   let opts: Options;
@@ -48,15 +52,19 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`# HEP CNN throughput, batch ${opts.batch}, ${opts.steps} timed steps after ${opts.warmup} warm-up`);
   const rows: string[] = [];
   for (const size of opts.sizes) {
-    const microBatch = opts.microBatch ?? defaultMicroBatch(size, opts.batch, backend.name);
-    let peer: Rates | undefined;
-    if (opts.peer && opts.peerFirst) peer = runPeer(size, opts);
+    const microBatch = opts.microBatch ?? defaultMicroBatch(size, opts.batch, backend.name, opts.threads);
+    const peerRuns: Rates[] = [];
+    if (opts.peer && opts.order !== 'hpcdl-first') peerRuns.push(runPeer(size, opts));
     const ours = await measureHpcdl(size, opts, microBatch);
-    if (opts.peer && !opts.peerFirst) peer = runPeer(size, opts);
+    if (opts.peer && opts.order !== 'peer-first') peerRuns.push(runPeer(size, opts));
+    for (const run of peerRuns.length > 1 ? peerRuns : []) {
+      console.log(`  (torch run: train ${run.train.toFixed(2)} img/s, inference ${run.infer.toFixed(2)} img/s)`);
+    }
+    const peer = peerRuns.length ? averageRates(peerRuns) : undefined;
     const note = microBatch < opts.batch ? ` (gradients accumulated over micro-batches of ${microBatch})` : '';
-    console.log(`hpcdl ${backend.name} hep-cnn-${size}: train ${ours.train.toFixed(2)} img/s${note}, inference ${ours.infer.toFixed(2)} img/s`);
+    console.log(`hpcdl ${backend.name} ${opts.threads} thread(s) hep-cnn-${size}: train ${ours.train.toFixed(2)} img/s${note}, inference ${ours.infer.toFixed(2)} img/s`);
     if (peer) {
-      console.log(`torch ${opts.threads} threads hep-cnn-${size}: train ${peer.train.toFixed(2)} img/s, inference ${peer.infer.toFixed(2)} img/s`);
+      console.log(`torch ${opts.threads} threads hep-cnn-${size}${peerRuns.length > 1 ? ' (mean of the runs before and after)' : ''}: train ${peer.train.toFixed(2)} img/s, inference ${peer.infer.toFixed(2)} img/s`);
       rows.push(
         `hep-cnn-${size}  train ${ours.train.toFixed(2)} vs ${peer.train.toFixed(2)} img/s  ratio ${(ours.train / peer.train).toFixed(3)}` +
           `  |  inference ${ours.infer.toFixed(2)} vs ${peer.infer.toFixed(2)} img/s  ratio ${(ours.infer / peer.infer).toFixed(3)}`,
@@ -64,14 +72,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (rows.length) {
-    console.log(`\n# hpcdl (${backend.name}, ${backend.detail}) / torch (${opts.threads} threads)`);
+    console.log(`\n# hpcdl (${backend.name}, ${backend.detail}, ${opts.threads} gradient thread(s)) / torch (${opts.threads} threads)`);
     for (const row of rows) console.log(row);
   }
   return 0;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [64, 224], batch: 128, steps: 3, warmup: 1, threads: 2, peer: true, peerFirst: true };
+  const opts: Options = { sizes: [64, 224], batch: 128, steps: 3, warmup: 1, threads: 2, peer: true, order: 'around' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -98,8 +106,10 @@ function parseArgs(argv: string[]): Options {
       case '--no-peer': opts.peer = false; break;
       case '--order': {
         const order = value();
-        if (order !== 'peer-first' && order !== 'hpcdl-first') throw new Error(`--order takes peer-first or hpcdl-first, got ${order}`);
-        opts.peerFirst = order === 'peer-first';
+        if (order !== 'peer-first' && order !== 'hpcdl-first' && order !== 'around') {
+          throw new Error(`--order takes around, peer-first or hpcdl-first, got ${order}`);
+        }
+        opts.order = order;
         break;
       }
       case '--help':
@@ -116,9 +126,9 @@ function parseArgs(argv: string[]): Options {
 }
 
 /** The wasm heap is at most 4 GB: 224x224 activations of a full batch of 128 do not fit. */
-function defaultMicroBatch(size: number, batch: number, backendName: string): number {
+function defaultMicroBatch(size: number, batch: number, backendName: string, threads: number): number {
   if (size !== 224 || backendName !== 'wasm' && backendName !== 'cpu') return batch;
-  let micro = Math.min(batch, 16);
+  let micro = Math.min(batch, 16 * threads);
   while (batch % micro !== 0) micro--;
   return micro;
 }
@@ -161,11 +171,13 @@ async function measureHpcdl(size: number, opts: Options, microBatch: number): Pr
   const images = tf.randomUniform([opts.batch, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const labels = tf.tensor1d(Array.from({ length: opts.batch }, (_, i) => i % 2), 'int32');
   const weights = tf.ones([opts.batch]) as tf.Tensor1D;
-  const step = () => trainStep(model, optimizer, images, labels, weights, microBatch);
-  for (let i = 0; i < opts.warmup; i++) step();
+  const parallel = opts.threads > 1 ? await DataParallelGradients.create(model, { threads: opts.threads }) : undefined;
+  const step = () => trainStep(model, optimizer, images, labels, weights, microBatch, parallel);
+  for (let i = 0; i < opts.warmup; i++) await step();
   let start = performance.now();
-  for (let i = 0; i < opts.steps; i++) step();
+  for (let i = 0; i < opts.steps; i++) await step();
   const train = (opts.batch * opts.steps * 1000) / (performance.now() - start);
+  await parallel?.dispose();
 
   const infer = () => tf.tidy(() => predictInChunks(model, images, microBatch).dataSync());
   for (let i = 0; i < opts.warmup; i++) infer();
@@ -178,26 +190,27 @@ async function measureHpcdl(size: number, opts: Options, microBatch: number): Pr
   return { train, infer: inferRate };
 }
 
-/** One Adam step on the whole batch, with gradients summed over micro-batches when needed. */
-function trainStep(
+/** One Adam step on the whole batch, with gradients averaged over micro-batches when needed. */
+async function trainStep(
   model: HepCnn,
   optimizer: tf.Optimizer,
   images: tf.Tensor4D,
   labels: tf.Tensor1D,
   weights: tf.Tensor1D,
   microBatch: number,
-): void {
+  parallel?: DataParallelGradients,
+): Promise<void> {
   const batch = images.shape[0];
   const parts = batch / microBatch;
   let total: tf.NamedTensorMap | undefined;
   for (let p = 0; p < parts; p++) {
-    const { value, grads } = tf.tidy(() => {
-      const x = tf.slice(images, p * microBatch, microBatch);
-      const y = tf.slice(labels, p * microBatch, microBatch);
-      const w = tf.slice(weights, p * microBatch, microBatch);
-      return tf.variableGrads(() => weightedSoftmaxCrossEntropy(model.logits(x, true), y, w), model.variables);
-    });
-    value.dispose();
+    const x = tf.slice(images, p * microBatch, microBatch);
+    const y = tf.slice(labels, p * microBatch, microBatch);
+    const w = tf.slice(weights, p * microBatch, microBatch);
+    const { value, grads } = parallel
+      ? await parallel.compute(x, y, w)
+      : tf.variableGrads(() => weightedSoftmaxCrossEntropy(model.logits(x, true), y, w), model.variables);
+    tf.dispose([x, y, w, value]);
     if (!total) {
       total = grads;
     } else {
@@ -217,6 +230,11 @@ function predictInChunks(model: HepCnn, images: tf.Tensor4D, chunk: number): tf.
   const parts: tf.Tensor[] = [];
   for (let start = 0; start < batch; start += chunk) parts.push(model.predict(tf.slice(images, start, chunk)));
   return tf.concat(parts);
+}
+
+function averageRates(runs: Rates[]): Rates {
+  const mean = (f: (r: Rates) => number) => runs.reduce((sum, r) => sum + f(r), 0) / runs.length;
+  return { train: mean((r) => r.train), infer: mean((r) => r.infer) };
 }
 
 /** bench/peers/torch_hep_cnn.py, from the source tree (tsx) or from dist/bench (compiled). */

@@ -27,3 +27,16 @@ export function weightedSoftmaxCrossEntropy(
     return tf.div(total, tf.maximum(nonZero, 1)) as tf.Scalar;
   });
 }
+
+/**
+ * sum_i w_i * CE_i (no normalisation): the per-shard quantity whose gradients data-parallel
+ * workers add up before dividing by the batch's non-zero weight count.
+ */
+export function weightedCrossEntropySum(logits: tf.Tensor2D, labels: tf.Tensor1D, weights: tf.Tensor1D): tf.Scalar {
+  const [, classes] = logits.shape;
+  return tf.tidy(() => {
+    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), classes);
+    const perExample = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1));
+    return tf.sum(tf.mul(perExample, tf.cast(weights, 'float32'))) as tf.Scalar;
+  });
+}
