@@ -55,11 +55,11 @@ export interface TaskRunnerOptions {
   streamFlushMs?: number;
 }
 
-interface RunningTask {
+interface AssignedTask {
   task: RunnableTask;
-  startedAt: number;
+  /** set when the task became the worker's current task */
+  startedAt: number | null;
   heapUsed: number;
-  endReason: TaskOutcome | null;
   timer: NodeJS.Timeout | null;
 }
 
@@ -69,8 +69,14 @@ interface Slot {
   tid: number | null;
   lastCpuTicks: number | null;
   lastCpuSampleAt: number;
-  running: RunningTask | null;
+  lastHeapUsed: number;
+  /** tasks sent to the worker, in its order; [0] is the one it runs */
+  assigned: AssignedTask[];
 }
+
+/** Short tasks are sent to a worker several at a time (fewer thread wake-ups); long ones one by one. */
+const MAX_PIPELINE = 16;
+const SHORT_TASK_MS = 2;
 
 const WORKER_BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
@@ -109,6 +115,9 @@ export class TaskRunner {
   private readonly tsxCjsApi = resolveTsxApi();
   /** values broadcast to this engine; every worker, present and future, gets them */
   private readonly sharedValues = new Map<string, unknown>();
+  /** moving average of task run time (ms), to decide on pipelining */
+  private averageTaskMs = Number.POSITIVE_INFINITY;
+  private finishedCount = 0;
 
   constructor(
     private readonly opts: TaskRunnerOptions,
@@ -122,7 +131,8 @@ export class TaskRunner {
       tid: null,
       lastCpuTicks: null,
       lastCpuSampleAt: 0,
-      running: null,
+      lastHeapUsed: 0,
+      assigned: [],
     }));
     if (opts.prewarm) for (const slot of this.slots) this.spawnWorker(slot);
   }
@@ -133,31 +143,45 @@ export class TaskRunner {
 
   /** Tasks running or queued. */
   get load(): number {
-    return this.queue.length + this.slots.filter((s) => s.running).length;
+    return this.queue.length + this.slots.reduce((n, s) => n + s.assigned.length, 0);
   }
 
   submit(task: RunnableTask): void {
     if (this.closed) throw new Error('TaskRunner is closed');
     this.queue.push(task);
-    this.dispatch();
+    this.scheduleDispatch();
   }
 
   /** Cancel a queued or running task. Returns false when the task is unknown (already finished). */
   cancel(taskId: string, reason = 'cancelled by request'): boolean {
+    const cancelled: TaskOutcome = { status: 'cancelled', error: { ename: 'TaskCancelled', evalue: reason, traceback: [] } };
     const queuedAt = this.queue.findIndex((t) => t.taskId === taskId);
     if (queuedAt >= 0) {
       this.queue.splice(queuedAt, 1);
-      this.events.onResult(taskId, { status: 'cancelled', error: { ename: 'TaskCancelled', evalue: reason, traceback: [] } });
+      this.events.onResult(taskId, cancelled);
       return true;
     }
-    const slot = this.slots.find((s) => s.running?.task.taskId === taskId);
-    if (!slot) return false;
-    this.stopRunning(slot, { status: 'cancelled', error: { ename: 'TaskCancelled', evalue: reason, traceback: [] } });
-    return true;
+    for (const slot of this.slots) {
+      const at = slot.assigned.findIndex((a) => a.task.taskId === taskId);
+      if (at < 0) continue;
+      if (at === 0) {
+        this.stopCurrent(slot, cancelled);
+      } else {
+        // Not started yet in that worker: have it skip the task (see onDone for the race).
+        slot.assigned.splice(at, 1);
+        slot.worker?.postMessage({ t: 'skip', taskId });
+        this.flushStreams(taskId);
+        this.events.onResult(taskId, cancelled);
+      }
+      return true;
+    }
+    return false;
   }
 
   runningTaskIds(): string[] {
-    return this.slots.filter((s) => s.running).map((s) => s.running!.task.taskId);
+    const ids: string[] = [];
+    for (const slot of this.slots) for (const a of slot.assigned) ids.push(a.task.taskId);
+    return ids;
   }
 
   /** Per-task CPU (from the worker thread's /proc stat) and heap, for the resource stream. */
@@ -165,21 +189,22 @@ export class TaskRunner {
     const now = Date.now();
     const out: TaskUsage[] = [];
     for (const slot of this.slots) {
-      if (!slot.running) continue;
-      let cpuPercent = 0;
+      // The thread's CPU since the previous sample is charged to the task running now.
       const ticks = slot.tid !== null ? readThreadCpuTicks(slot.tid) : null;
+      let cpuPercent = 0;
       if (ticks !== null && slot.lastCpuTicks !== null && now > slot.lastCpuSampleAt) {
-        const seconds = (now - slot.lastCpuSampleAt) / 1000;
-        cpuPercent = Math.max(0, ((ticks - slot.lastCpuTicks) / CLOCK_TICKS_PER_SECOND / seconds) * 100);
+        cpuPercent = Math.max(0, ((ticks - slot.lastCpuTicks) / CLOCK_TICKS_PER_SECOND / ((now - slot.lastCpuSampleAt) / 1000)) * 100);
       }
       slot.lastCpuTicks = ticks;
       slot.lastCpuSampleAt = now;
+      const current = slot.assigned[0];
+      if (!current) continue;
       out.push({
-        task_id: slot.running.task.taskId,
+        task_id: current.task.taskId,
         slot: slot.index,
         cpu_percent: Math.round(cpuPercent * 10) / 10,
-        memory_bytes: slot.running.heapUsed,
-        elapsed_ms: now - slot.running.startedAt,
+        memory_bytes: current.heapUsed,
+        elapsed_ms: now - (current.startedAt ?? now),
       });
     }
     return out;
@@ -193,7 +218,11 @@ export class TaskRunner {
     for (const task of this.queue.splice(0)) this.events.onResult(task.taskId, { status: 'cancelled', error });
     const exits: Promise<unknown>[] = [];
     for (const slot of this.slots) {
-      if (slot.running) this.finish(slot, { status: 'cancelled', error });
+      for (const a of slot.assigned.splice(0)) {
+        if (a.timer) clearTimeout(a.timer);
+        this.flushStreams(a.task.taskId);
+        this.events.onResult(a.task.taskId, { status: 'cancelled', error });
+      }
       if (slot.worker) exits.push(slot.worker.terminate());
       slot.worker = null;
     }
@@ -201,70 +230,137 @@ export class TaskRunner {
     await Promise.allSettled(exits);
   }
 
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      const slot = this.slots.find((s) => !s.running);
-      if (!slot) return;
-      this.start(slot, this.queue.shift()!);
-    }
+  private dispatchScheduled = false;
+
+  /** Dispatch once per event-loop turn, so a burst of submissions goes out in few messages. */
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
   }
 
-  private start(slot: Slot, task: RunnableTask): void {
-    const worker = slot.worker ?? this.spawnWorker(slot);
-    slot.running = { task, startedAt: Date.now(), heapUsed: 0, endReason: null, timer: null };
-    slot.lastCpuTicks = slot.tid !== null ? readThreadCpuTicks(slot.tid) : null;
-    slot.lastCpuSampleAt = Date.now();
-    if (task.timeoutMs && task.timeoutMs > 0) {
-      slot.running.timer = setTimeout(() => {
-        this.stopRunning(slot, {
-          status: 'error',
-          error: { ename: 'TaskTimeout', evalue: `task ${task.taskId} exceeded its timeout of ${task.timeoutMs} ms`, traceback: [] },
-        });
-      }, task.timeoutMs);
+  private pipelineDepth(): number {
+    if (this.finishedCount < 8 || this.averageTaskMs > SHORT_TASK_MS) return 1;
+    return this.queue.length > this.slots.length ? MAX_PIPELINE : 1;
+  }
+
+  private dispatch(): void {
+    if (this.closed || this.queue.length === 0) return;
+    const batches = new Map<Slot, RunnableTask[]>();
+    const give = (slot: Slot): void => {
+      const task = this.queue.shift()!;
+      const batch = batches.get(slot) ?? [];
+      batch.push(task);
+      batches.set(slot, batch);
+      const entry: AssignedTask = { task, startedAt: null, heapUsed: slot.lastHeapUsed, timer: null };
+      slot.assigned.push(entry);
+      if (slot.assigned.length === 1) this.markStarted(slot, entry);
+    };
+    // One task to every idle slot first, then (short tasks only) top up round-robin.
+    for (const slot of this.slots) if (slot.assigned.length === 0 && this.queue.length > 0) give(slot);
+    const depth = this.pipelineDepth();
+    for (let level = 1; level < depth && this.queue.length > 0; level++) {
+      for (const slot of this.slots) if (slot.assigned.length <= level && slot.assigned.length < depth && this.queue.length > 0) give(slot);
     }
-    const msg: RunMessage = {
-      t: 'run',
+    for (const [slot, tasks] of batches) this.send(slot, tasks);
+  }
+
+  private send(slot: Slot, tasks: RunnableTask[]): void {
+    const worker = slot.worker ?? this.spawnWorker(slot);
+    const engineId = this.opts.engineId?.() ?? null;
+    const messages: RunMessage[] = tasks.map((task) => ({
       taskId: task.taskId,
-      engineId: this.opts.engineId?.() ?? null,
+      engineId,
       kind: task.kind,
       module: task.module,
       exportName: task.exportName,
       source: task.source,
       args: task.args,
-    };
-    this.events.onStarted?.(task.taskId, slot.index);
+    }));
     try {
-      worker.postMessage(msg);
+      worker.postMessage({ t: 'run', tasks: messages });
     } catch (err) {
-      this.finish(slot, {
-        status: 'error',
-        error: { ename: 'SerializationError', evalue: `task arguments cannot be sent to the worker: ${(err as Error).message}`, traceback: [] },
-      });
-      this.dispatch();
+      // One task's arguments could not be cloned: send them one by one to fail only that task.
+      if (messages.length > 1) {
+        for (const m of messages) {
+          try {
+            worker.postMessage({ t: 'run', tasks: [m] });
+          } catch (e) {
+            this.failUnsendable(slot, m.taskId, e as Error);
+          }
+        }
+      } else this.failUnsendable(slot, messages[0].taskId, err as Error);
     }
   }
 
-  /** End the running task of a slot by terminating its worker (cancel, timeout). */
-  private stopRunning(slot: Slot, outcome: TaskOutcome): void {
-    if (!slot.running) return;
+  private failUnsendable(slot: Slot, taskId: string, err: Error): void {
+    const at = slot.assigned.findIndex((a) => a.task.taskId === taskId);
+    if (at < 0) return;
+    const [entry] = slot.assigned.splice(at, 1);
+    if (entry.timer) clearTimeout(entry.timer);
+    this.events.onResult(taskId, {
+      status: 'error',
+      error: { ename: 'SerializationError', evalue: `task arguments cannot be sent to the worker: ${err.message}`, traceback: [] },
+    });
+    if (at === 0 && slot.assigned[0]) this.markStarted(slot, slot.assigned[0]);
+  }
+
+  private markStarted(slot: Slot, entry: AssignedTask): void {
+    entry.startedAt = Date.now();
+    const { task } = entry;
+    if (task.timeoutMs && task.timeoutMs > 0) {
+      entry.timer = setTimeout(() => {
+        if (slot.assigned[0] !== entry) return;
+        this.stopCurrent(slot, {
+          status: 'error',
+          error: { ename: 'TaskTimeout', evalue: `task ${task.taskId} exceeded its timeout of ${task.timeoutMs} ms`, traceback: [] },
+        });
+      }, task.timeoutMs);
+    }
+    this.events.onStarted?.(task.taskId, slot.index);
+  }
+
+  /**
+   * End the current task of a slot by terminating its worker (cancel, timeout).
+   * Tasks queued behind it in that worker go back to the front of the queue.
+   */
+  private stopCurrent(slot: Slot, outcome: TaskOutcome): void {
+    const current = slot.assigned.shift();
+    if (!current) return;
+    this.recordRunTime(Date.now() - (current.startedAt ?? Date.now()));
+    this.requeueAssigned(slot);
+    this.replaceWorker(slot);
+    this.finish(current, outcome);
+    this.scheduleDispatch();
+  }
+
+  private requeueAssigned(slot: Slot): void {
+    const rest = slot.assigned.splice(0);
+    for (const a of rest) if (a.timer) clearTimeout(a.timer);
+    this.queue.unshift(...rest.map((a) => a.task));
+  }
+
+  private replaceWorker(slot: Slot): void {
     const worker = slot.worker;
-    this.finish(slot, outcome);
-    if (worker) {
-      slot.worker = null;
-      slot.tid = null;
-      void worker.terminate();
-    }
+    slot.worker = null;
+    slot.tid = null;
+    slot.lastCpuTicks = null;
+    if (worker) void worker.terminate();
     if (!this.closed) this.spawnWorker(slot);
-    this.dispatch();
   }
 
-  private finish(slot: Slot, outcome: TaskOutcome): void {
-    const running = slot.running;
-    if (!running) return;
-    if (running.timer) clearTimeout(running.timer);
-    slot.running = null;
-    this.flushStreams(running.task.taskId);
-    this.events.onResult(running.task.taskId, outcome);
+  private recordRunTime(ms: number): void {
+    this.averageTaskMs = this.finishedCount === 0 ? ms : this.averageTaskMs * 0.8 + ms * 0.2;
+    this.finishedCount += 1;
+  }
+
+  private finish(entry: AssignedTask, outcome: TaskOutcome): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    this.flushStreams(entry.task.taskId);
+    this.events.onResult(entry.task.taskId, outcome);
   }
 
   private spawnWorker(slot: Slot): Worker {
@@ -293,7 +389,8 @@ export class TaskRunner {
     switch (msg.t) {
       case 'ready':
         slot.tid = msg.tid;
-        if (slot.running && slot.lastCpuTicks === null && msg.tid !== null) slot.lastCpuTicks = readThreadCpuTicks(msg.tid);
+        slot.lastHeapUsed = msg.heapUsed;
+        if (slot.assigned[0] && slot.assigned[0].heapUsed === 0) slot.assigned[0].heapUsed = msg.heapUsed;
         return;
       case 'stream':
         this.bufferStream(msg.taskId, msg.name, msg.text);
@@ -306,30 +403,52 @@ export class TaskRunner {
         this.sharedValues.set(msg.name, msg.value);
         for (const other of this.slots) if (other.worker && other.worker !== worker) other.worker.postMessage({ t: 'share', name: msg.name, value: msg.value });
         return;
-      case 'mem':
-        if (slot.running?.task.taskId === msg.taskId) slot.running.heapUsed = msg.heapUsed;
+      case 'mem': {
+        const entry = slot.assigned.find((a) => a.task.taskId === msg.taskId);
+        if (entry) entry.heapUsed = msg.heapUsed;
         return;
+      }
       case 'done':
-        if (slot.running?.task.taskId !== msg.taskId) return;
-        this.finish(slot, msg.ok ? { status: 'ok', value: msg.value } : { status: 'error', error: msg.error });
-        this.dispatch();
-        return;
+        return this.onDone(slot, msg);
     }
+  }
+
+  private onDone(slot: Slot, msg: Extract<WorkerToEngine, { t: 'done' }>): void {
+    slot.lastHeapUsed = msg.heapUsed;
+    const current = slot.assigned[0];
+    if (!current || current.task.taskId !== msg.taskId) return; // cancelled meanwhile; its result is void
+    slot.assigned.shift();
+    this.recordRunTime(msg.ms);
+    this.finish(current, msg.ok ? { status: 'ok', value: msg.value } : { status: 'error', error: msg.error });
+    const head = slot.assigned[0];
+    if (msg.next !== null && head?.task.taskId !== msg.next) {
+      // The worker started a task we have since cancelled (the skip came too late): stop it the hard way.
+      this.requeueAssigned(slot);
+      this.replaceWorker(slot);
+    } else if (head) {
+      // next === head: started right away; next === null: head's run message is still on its way and starts it.
+      this.markStarted(slot, head);
+    }
+    this.scheduleDispatch();
   }
 
   private onWorkerExit(slot: Slot, worker: Worker, code: number, crashError: Error | null): void {
     if (slot.worker !== worker) return; // terminated on purpose, already replaced
     slot.worker = null;
     slot.tid = null;
-    if (slot.running) {
-      const taskId = slot.running.task.taskId;
+    slot.lastCpuTicks = null;
+    const current = slot.assigned.shift();
+    this.requeueAssigned(slot);
+    if (current) {
+      const taskId = current.task.taskId;
       const evalue = crashError
         ? `task ${taskId} crashed its worker thread: ${crashError.message}`
         : `task ${taskId} ended its worker thread with exit code ${code} (process.exit?) before returning`;
       const ename = (crashError as NodeJS.ErrnoException | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'TaskOutOfMemory' : 'TaskCrashed';
-      this.finish(slot, { status: 'error', error: { ename, evalue, traceback: crashError?.stack?.split('\n') ?? [] } });
+      this.recordRunTime(Date.now() - (current.startedAt ?? Date.now()));
+      this.finish(current, { status: 'error', error: { ename, evalue, traceback: crashError?.stack?.split('\n') ?? [] } });
     }
-    if (!this.closed) this.dispatch();
+    if (!this.closed) this.scheduleDispatch();
   }
 
   private bufferStream(taskId: string, name: 'stdout' | 'stderr', text: string): void {

@@ -133,7 +133,10 @@ function collectTransfers(value: unknown, out: ArrayBuffer[], depth = 0): ArrayB
   return out;
 }
 
-async function runTask(msg: RunMessage): Promise<void> {
+type DoneMessage = Extract<WorkerToEngine, { t: 'done' }>;
+
+/** Run one task; the result message (without `next`) and what can be transferred. */
+async function runTask(msg: RunMessage): Promise<{ done: DoneMessage; transfer: ArrayBuffer[] }> {
   currentTaskId = msg.taskId;
   (globalThis as Record<string, unknown>)[TASK_CONTEXT_KEY] = {
     taskId: msg.taskId,
@@ -141,27 +144,60 @@ async function runTask(msg: RunMessage): Promise<void> {
     host: init.host,
     slot: init.slot,
   };
-  post({ t: 'mem', taskId: msg.taskId, heapUsed: v8.getHeapStatistics().used_heap_size });
+  const started = performance.now();
   try {
     const fn = msg.kind === 'module' ? await resolveModuleFunction(msg.module!, msg.exportName!) : compileSource(msg.source!);
     const value = await fn(...msg.args);
-    const heapUsed = v8.getHeapStatistics().used_heap_size;
-    try {
-      post({ t: 'done', taskId: msg.taskId, ok: true, value, heapUsed }, collectTransfers(value, []));
-    } catch (err) {
-      post({
-        t: 'done',
-        taskId: msg.taskId,
-        ok: false,
-        heapUsed,
-        error: { ename: 'SerializationError', evalue: `task result cannot be sent back: ${(err as Error).message}`, traceback: [] },
-      });
-    }
+    const ms = performance.now() - started;
+    return { done: { t: 'done', taskId: msg.taskId, ok: true, value, heapUsed: v8.getHeapStatistics().used_heap_size, ms, next: null }, transfer: collectTransfers(value, []) };
   } catch (err) {
-    post({ t: 'done', taskId: msg.taskId, ok: false, error: describeError(err), heapUsed: v8.getHeapStatistics().used_heap_size });
+    const ms = performance.now() - started;
+    return { done: { t: 'done', taskId: msg.taskId, ok: false, error: describeError(err), heapUsed: v8.getHeapStatistics().used_heap_size, ms, next: null }, transfer: [] };
   } finally {
     currentTaskId = null;
   }
+}
+
+/**
+ * Tasks assigned to this worker, run strictly in order. Each result message also
+ * names the task started next (or null when going idle), so the engine always
+ * knows which task this thread is running without an extra message per task.
+ */
+const queue: RunMessage[] = [];
+const skipped = new Set<string>();
+let busy = false;
+
+function takeNext(): RunMessage | null {
+  for (;;) {
+    const next = queue.shift();
+    if (!next) return null;
+    if (!skipped.delete(next.taskId)) return next;
+  }
+}
+
+async function pump(): Promise<void> {
+  busy = true;
+  let current = takeNext();
+  while (current) {
+    const { done, transfer } = await runTask(current);
+    const following = takeNext();
+    done.next = following ? following.taskId : null;
+    try {
+      post(done, transfer);
+    } catch (err) {
+      post({
+        t: 'done',
+        taskId: done.taskId,
+        ok: false,
+        heapUsed: done.heapUsed,
+        ms: done.ms,
+        next: done.next,
+        error: { ename: 'SerializationError', evalue: `task result cannot be sent back: ${(err as Error).message}`, traceback: [] },
+      });
+    }
+    current = following;
+  }
+  busy = false;
 }
 
 function installGlobals(): void {
@@ -195,7 +231,10 @@ captureOutput();
 installGlobals();
 heapTicker();
 port.on('message', (msg: EngineToWorker) => {
-  if (msg.t === 'run') void runTask(msg);
+  if (msg.t === 'run') {
+    queue.push(...msg.tasks);
+    if (!busy) void pump();
+  } else if (msg.t === 'skip') skipped.add(msg.taskId);
   else if (msg.t === 'share') sharedValues.set(msg.name, msg.value);
 });
-post({ t: 'ready', tid: threadId() });
+post({ t: 'ready', tid: threadId(), heapUsed: v8.getHeapStatistics().used_heap_size });

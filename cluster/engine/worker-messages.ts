@@ -14,7 +14,6 @@ export interface TaskErrorInfo {
 }
 
 export interface RunMessage {
-  t: 'run';
   taskId: string;
   engineId: number | null;
   kind: 'module' | 'source';
@@ -24,13 +23,18 @@ export interface RunMessage {
   args: unknown[];
 }
 
-export type EngineToWorker = RunMessage | { t: 'share'; name: string; value: unknown };
+/** `run` appends tasks to the worker's queue (run in order); `skip` drops a queued, not yet started one. */
+export type EngineToWorker =
+  | { t: 'run'; tasks: RunMessage[] }
+  | { t: 'skip'; taskId: string }
+  | { t: 'share'; name: string; value: unknown };
 
 export type WorkerToEngine =
-  | { t: 'ready'; tid: number | null }
+  | { t: 'ready'; tid: number | null; heapUsed: number }
   | { t: 'stream'; taskId: string; name: 'stdout' | 'stderr'; text: string }
   | { t: 'hpcdl:report'; taskId: string; data: Record<string, unknown> }
   | { t: 'mem'; taskId: string; heapUsed: number }
   | { t: 'share'; name: string; value: unknown }
-  | { t: 'done'; taskId: string; ok: true; value: unknown; heapUsed: number }
-  | { t: 'done'; taskId: string; ok: false; error: TaskErrorInfo; heapUsed: number };
+  /** `ms`: run time inside the worker; `next`: the task this worker started right after (null: it went idle) */
+  | { t: 'done'; taskId: string; ok: true; value: unknown; heapUsed: number; ms: number; next: string | null }
+  | { t: 'done'; taskId: string; ok: false; error: TaskErrorInfo; heapUsed: number; ms: number; next: string | null };

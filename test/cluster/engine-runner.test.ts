@@ -157,3 +157,40 @@ test('a missing export names the module and the functions it has', async () => {
   assert.equal(outcome.status, 'error');
   assert.match((outcome as { error: { evalue: string } }).error.evalue, /engine-tasks\.ts has no exported function "nope".*double/);
 });
+
+test('short tasks are pipelined to workers; cancelling one queued inside a worker cancels only that one, exactly once', async () => {
+  const { runner, run } = makeRunner(1);
+  runners.push(runner);
+  const results = new Map<string, TaskOutcome[]>();
+  await Promise.all(Array.from({ length: 20 }, (_, i) => run(`w${i}`, { source: '(x) => x', args: [i] })));
+  const handles: Promise<TaskOutcome>[] = [run('p-spin', { exportName: 'spin', args: [300] })];
+  for (let i = 0; i < 30; i++) handles.push(run(`p${i}`, { source: '(x) => x * 3', args: [i] }).then((o) => (results.set(`p${i}`, [...(results.get(`p${i}`) ?? []), o]), o)));
+  await new Promise((r) => setImmediate(r)); // dispatched: several of them now sit in the worker behind the spin
+  assert.ok(runner.runningTaskIds().includes('p5'), 'p5 was handed to the worker (pipelined), not only queued');
+  assert.equal(runner.cancel('p5'), true);
+  const outcomes = await Promise.all(handles);
+  assert.deepEqual(outcomes[0], { status: 'ok', value: 300 });
+  for (let i = 0; i < 30; i++) {
+    const o = outcomes[i + 1];
+    if (i === 5) assert.equal(o.status, 'cancelled');
+    else assert.deepEqual(o, { status: 'ok', value: i * 3 });
+    assert.equal(results.get(`p${i}`)!.length, 1);
+  }
+  assert.equal(runner.load, 0);
+});
+
+test('a crash inside a pipeline fails only the crashing task; the tasks behind it run on a fresh worker', async () => {
+  const { runner, run } = makeRunner(1);
+  runners.push(runner);
+  await Promise.all(Array.from({ length: 20 }, (_, i) => run(`v${i}`, { source: '(x) => x', args: [i] })));
+  const before = Array.from({ length: 5 }, (_, i) => run(`a${i}`, { source: '(x) => x + 100', args: [i] }));
+  const crash = run('crash', { source: '() => process.exit(4)', args: [] });
+  const behind = Array.from({ length: 10 }, (_, i) => run(`b${i}`, { source: '(x) => x - 1', args: [i] }));
+  await new Promise((r) => setImmediate(r));
+  assert.ok(runner.runningTaskIds().includes('b0'), 'tasks behind the crash were pipelined into the same worker');
+  assert.deepEqual(await Promise.all(before), [0, 1, 2, 3, 4].map((i) => ({ status: 'ok', value: i + 100 })));
+  const crashed = await crash;
+  assert.equal(crashed.status, 'error');
+  assert.match((crashed as { error: { evalue: string } }).error.evalue, /task crash ended its worker thread with exit code 4/);
+  assert.deepEqual(await Promise.all(behind), Array.from({ length: 10 }, (_, i) => ({ status: 'ok', value: i - 1 })));
+});
