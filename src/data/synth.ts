@@ -262,7 +262,7 @@ function backgroundJets(rng: Rng): Jet[] {
     const pt = j === 0 ? pt0 : j === 1 ? pt0 * (0.6 + 0.4 * rng.uniform()) : 30 + rng.exponential(70);
     const phi = j === 1 ? wrapPhi(phi0 + Math.PI + rng.normal(0, 0.25)) : j === 0 ? phi0 : rng.uniform() * TWO_PI - Math.PI;
     const ratio = Math.min(0.35, 0.05 + rng.exponential(0.07));
-    jets.push(makeJet(rng, clampEta(rng.normal(0, 1.1)), phi, pt, ratio, 1.3, rng.uniform() < 0.25 ? 2 : 1));
+    jets.push(makeJet(rng, clampEta(rng.normal(0, 1.1)), phi, pt, ratio, 1.45, 0.32, rng.uniform() < 0.25 ? 2 : 1));
   }
   return jets;
 }
@@ -275,12 +275,12 @@ function signalJets(rng: Rng): Jet[] {
     const pt = 45 + rng.exponential(90);
     const ratio = Math.min(0.4, 0.07 + rng.exponential(0.08));
     const prongs = rng.uniform() < 0.55 ? 2 : rng.uniform() < 0.5 ? 3 : 1;
-    jets.push(makeJet(rng, clampEta(rng.normal(0, 1.0)), rng.uniform() * TWO_PI - Math.PI, pt, ratio, 1.0, prongs));
+    jets.push(makeJet(rng, clampEta(rng.normal(0, 1.0)), rng.uniform() * TWO_PI - Math.PI, pt, ratio, 1.0, 0.38, prongs));
   }
   return jets;
 }
 
-function makeJet(rng: Rng, eta: number, phi: number, pt: number, massRatio: number, trackScale: number, nProngs: number): Jet {
+function makeJet(rng: Rng, eta: number, phi: number, pt: number, massRatio: number, trackScale: number, emMean: number, nProngs: number): Jet {
   const mass = massRatio * pt;
   const separation = Math.min(0.8, (2 * mass) / pt);
   const prongs: Prong[] = [];
@@ -291,7 +291,7 @@ function makeJet(rng: Rng, eta: number, phi: number, pt: number, massRatio: numb
     const r = nProngs === 1 ? 0 : separation * (0.5 + 0.3 * rng.uniform());
     prongs.push({ eta: clampEta(eta + r * Math.sin(ang)), phi: wrapPhi(phi + r * Math.cos(ang)), frac: fracs[p], sigma: 0.05 + 0.35 * massRatio / Math.sqrt(nProngs) });
   }
-  const emFrac = Math.min(0.95, Math.max(0.05, rng.normal(0.35, 0.1)));
+  const emFrac = Math.min(0.95, Math.max(0.05, rng.normal(emMean, 0.1)));
   const trackMean = trackScale * Math.max(1, 2 + 3 * Math.log(pt / 20));
   return { eta, phi, pt, mass, emFrac, trackMean, prongs };
 }
@@ -314,10 +314,10 @@ function passesStandardCuts(jets: Jet[], rng: Rng): boolean {
   let n = 0;
   let summed = 0;
   for (const j of jets) {
-    const pt = j.pt * (1 + rng.normal(0, 0.12));
+    const pt = j.pt * (1 + rng.normal(0, 0.2));
     if (pt < STANDARD_CUTS.jetPtThreshold) continue;
     n++;
-    summed += j.mass * (1 + rng.normal(0, 0.15));
+    summed += j.mass * Math.max(0, 1 + rng.normal(0, 0.3));
   }
   return n >= STANDARD_CUTS.minJets && summed >= STANDARD_CUTS.minSummedMass;
 }
