@@ -206,6 +206,8 @@ function installGlobals(): void {
   const api = require('./task-api') as typeof import('./task-api');
   const g = globalThis as Record<string, unknown>;
   g.require = require;
+  // Function sources from tsx/esbuild-transpiled code call esbuild's `__name` helper (keepNames).
+  if (g.__name === undefined) g.__name = (target: object, value: string) => Object.defineProperty(target, 'name', { value, configurable: true });
   g.report = api.report;
   g.taskContext = api.taskContext;
   g.shared = api.shared;

@@ -194,3 +194,20 @@ test('a crash inside a pipeline fails only the crashing task; the tasks behind i
   assert.match((crashed as { error: { evalue: string } }).error.evalue, /task crash ended its worker thread with exit code 4/);
   assert.deepEqual(await Promise.all(behind), Array.from({ length: 10 }, (_, i) => ({ status: 'ok', value: i - 1 })));
 });
+
+test('quick-cell sources transpiled by tsx (inner functions and classes use __name) run', async () => {
+  const { runner, run } = makeRunner(1);
+  runners.push(runner);
+  const withInnerNames = (x: number) => {
+    function inner(y: number) {
+      return y + 1;
+    }
+    class Box {
+      get() {
+        return 3;
+      }
+    }
+    return inner(x) + new Box().get();
+  };
+  assert.deepEqual(await run('h1', { source: withInnerNames.toString(), args: [1] }), { status: 'ok', value: 5 });
+});
