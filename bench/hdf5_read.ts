@@ -2,7 +2,7 @@
  * HDF5 batch-read throughput: hpcdl's input pipeline vs h5py on the same
  * seed-layout file (3×64×64 float32 images), in the same run.
  *
- *   npx tsx bench/hdf5_read.ts [--events N] [--batch B] [--rounds R] [--file F] [--shuffle]
+ *   npx tsx bench/hdf5_read.ts [--events N] [--batch B] [--rounds R] [--file F] [--shuffle] [--compressed]
  *
  * Both sides read every event once per pass in 64-image batches (images plus
  * label/normweight/weight/psr); each round runs h5py then hpcdl, alternating,
@@ -24,10 +24,12 @@ interface BenchArgs {
   passes: number;
   file?: string;
   shuffle: boolean;
+  /** write the bench file chunked (64 events) + gzip 4: exercises the h5wasm path */
+  compressed: boolean;
 }
 
 function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { events: 4096, batch: 64, rounds: 3, passes: 3, shuffle: false };
+  const a: BenchArgs = { events: 4096, batch: 64, rounds: 3, passes: 3, shuffle: false, compressed: false };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
     const value = () => {
@@ -46,8 +48,9 @@ function parseArgs(argv: string[]): BenchArgs {
     else if (key === '--passes') a.passes = int();
     else if (key === '--file') a.file = value();
     else if (key === '--shuffle') a.shuffle = true;
+    else if (key === '--compressed') a.compressed = true;
     else if (key === '--help' || key === '-h') {
-      console.log('usage: hdf5_read [--events N=4096] [--batch B=64] [--rounds R=3] [--passes P=3] [--file F] [--shuffle]');
+      console.log('usage: hdf5_read [--events N=4096] [--batch B=64] [--rounds R=3] [--passes P=3] [--file F] [--shuffle] [--compressed]');
       process.exit(0);
     } else throw new Error(`unknown option ${key}`);
   }
@@ -62,14 +65,14 @@ function findPeerScript(): string {
   }
 }
 
-async function makeFile(dir: string, events: number): Promise<string> {
+async function makeFile(dir: string, events: number, compressed: boolean): Promise<string> {
   const file = path.join(dir, 'bench_train.h5');
   const E = 3 * 64 * 64;
   const data = new Float32Array(events * E);
   for (let i = 0; i < data.length; i++) data[i] = (i % 9973) / 9973;
   const label = Int32Array.from({ length: events }, (_, i) => i % 2);
   const ones = new Float32Array(events).fill(1);
-  await writeEventFile(file, { data, imageShape: [3, 64, 64], label, weight: ones, normweight: ones, psr: new Uint8Array(events) });
+  await writeEventFile(file, { data, imageShape: [3, 64, 64], label, weight: ones, normweight: ones, psr: new Uint8Array(events) }, compressed ? { chunkEvents: 64, gzip: 4 } : {});
   return file;
 }
 
@@ -104,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
   const script = findPeerScript();
   const dir = args.file ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-bench-'));
   try {
-    const file = args.file ?? (await makeFile(dir!, args.events));
+    const file = args.file ?? (await makeFile(dir!, args.events, args.compressed));
     const ev = await EventFile.open(file);
     const { numEvents, channels, height, width, imageReader } = ev.info;
     ev.close();

@@ -86,8 +86,8 @@ export async function openEventSource(opts: EventSourceOptions): Promise<BatchSo
   if (all.length === 0) {
     throw new DataOptionsError(`no ${o.split} files in ${opts.inputPath}: names must contain '${o.split}' and end in .h5 or .hdf5`);
   }
-  const pieces = await planPieces(all, o);
-  return new FileSource(pieces, o);
+  const { pieces, dims } = await planPieces(all, o);
+  return new FileSource(pieces, dims, o);
 }
 
 type Normalised = Required<Omit<EventSourceOptions, 'inputPath' | 'files' | 'imageShape' | 'dummyEvents'>> & {
@@ -133,7 +133,7 @@ interface Piece {
   end: number;
 }
 
-async function planPieces(all: string[], o: Normalised): Promise<Piece[]> {
+async function planPieces(all: string[], o: Normalised): Promise<{ pieces: Piece[]; dims: [number, number, number] }> {
   const sharded = shardFiles(all, o.rank, o.size);
   const names = sharded ? sharded.files : all;
   if (sharded && sharded.unused.length > 0 && o.rank === 0) {
@@ -147,8 +147,11 @@ async function planPieces(all: string[], o: Normalised): Promise<Piece[]> {
     for (const f of files) f.close();
     throw e;
   }
-  if (sharded) return files.map((file) => ({ file, start: 0, end: file.info.numEvents }));
-  return splitEvents(files, o.rank, o.size);
+  const first = files[0].info;
+  const dims: [number, number, number] = [first.channels, first.height, first.width];
+  if (sharded) return { pieces: files.map((file) => ({ file, start: 0, end: file.info.numEvents })), dims };
+  // a rank may get no events at all when there are fewer events than workers
+  return { pieces: splitEvents(files, o.rank, o.size), dims };
 }
 
 /** n files < workers: every rank opens all files and takes a contiguous slice of all events. */
@@ -381,16 +384,15 @@ class FileSource extends BaseSource {
   private straightPiece = 0;
   private straightPos = 0;
 
-  constructor(pieces: Piece[], o: Normalised) {
+  constructor(pieces: Piece[], dims: [number, number, number], o: Normalised) {
     super(o);
     this.pieces = pieces;
-    const first = pieces[0].file.info;
-    this.dims = [first.channels, first.height, first.width];
-    this.eventElems = first.channels * first.height * first.width;
+    this.dims = dims;
+    this.eventElems = dims[0] * dims[1] * dims[2];
     const eventBytes = this.eventElems * 4;
     this.numEvents = this.eventsPerEpoch(pieces.reduce((s, p) => s + p.end - p.start, 0));
     this.blockEvents = Math.max(1, Math.floor((4 * 1024 * 1024) / eventBytes));
-    const largestPiece = Math.max(...pieces.map((p) => p.end - p.start));
+    const largestPiece = Math.max(1, ...pieces.map((p) => p.end - p.start));
     this.straight = !o.shuffle && o.layout === 'NCHW' && pieces.every((p) => p.file.info.imageReader === 'direct');
     // unshuffled reading needs no window: one block at a time keeps the buffers cache-sized
     const perWindow = o.shuffle ? Math.max(1, Math.floor(o.shuffleBufferBytes / 2 / eventBytes / this.blockEvents)) : 1;

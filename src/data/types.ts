@@ -28,7 +28,9 @@ export interface BatchSource {
    * Optional: hand a batch back once its arrays are no longer used (e.g. after
    * copying them into tensors). The source may then reuse its memory for a
    * later batch, which saves allocating and page-faulting fresh buffers.
-   * Never touch a batch after recycling it.
+   * Never touch a batch after recycling it, and recycle only once every tensor
+   * made from it is disposed: tfjs backends may keep a reference to the typed
+   * array instead of copying it.
    */
   recycle?(batch: EventBatch): void;
   close(): Promise<void>;

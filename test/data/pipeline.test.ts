@@ -261,3 +261,25 @@ print(json.dumps(res))`,
     assert.equal(findContiguousDataset(file, 'nope'), null);
   }
 });
+
+test('empty files and ranks without events give empty epochs, not errors', async () => {
+  const dir = tmpDir();
+  await writeIdFile(path.join(dir, 'a_train.h5'), 0, 0);
+  await writeIdFile(path.join(dir, 'b_train.h5'), 10, 3);
+  const counts: number[] = [];
+  const seen: number[] = [];
+  for (let rank = 0; rank < 5; rank++) {
+    const s = await openEventSource({ inputPath: dir, split: 'train', batchSize: 8, layout: 'NHWC', rank, size: 5, log: () => {} });
+    const got = ids(await drain(s));
+    assert.equal(got.length, s.numEvents);
+    counts.push(s.numEvents);
+    seen.push(...got);
+    await s.close();
+  }
+  assert.deepEqual(seen.sort((a, b) => a - b), [10, 11, 12]);
+  assert.ok(counts.includes(0));
+  const one = await openEventSource({ inputPath: dir, split: 'train', batchSize: 8, layout: 'NCHW', shuffle: false });
+  const batches = await drain(one);
+  assert.deepEqual(batches.map((b) => b.label.length), [3]);
+  await one.close();
+});
