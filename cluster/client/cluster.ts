@@ -38,7 +38,8 @@ import { ControllerConnection } from './connection';
 import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './handles';
 import { BalancedView, DirectView, EngineView, type TaskOptions } from './views';
 
-export type OutputMode = 'print' | 'none' | ((line: string, stream: 'stdout' | 'stderr') => void);
+/** 'none' and 'drop' are the same: task output stays on the handles only. */
+export type OutputMode = 'print' | 'none' | 'drop' | ((line: string, stream: 'stdout' | 'stderr') => void);
 
 export interface ConnectOptions {
   profileDir?: string;
@@ -553,7 +554,7 @@ export class Cluster {
 
   private printStream(taskId: string, name: 'stdout' | 'stderr', text: string, engineId: number | null): void {
     const mode = this.opts.output ?? 'print';
-    if (mode === 'none') return;
+    if (mode === 'none' || mode === 'drop') return;
     const key = `${taskId}\u0000${name}`;
     const pending = (this.lineBuffers.get(key) ?? '') + text;
     const lines = pending.split('\n');

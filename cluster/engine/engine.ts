@@ -53,9 +53,13 @@ export type EngineExit =
 interface SentResult {
   msg: Message<TaskResult>;
   sentAt: number;
+  bytes: number;
 }
 
+/** Results are kept this long (and within these bounds) to resend them after a controller restart. */
 const RESEND_WINDOW_MS = 30_000;
+const RESEND_MAX_RESULTS = 20_000;
+const RESEND_MAX_BYTES = 256 * 1024 * 1024;
 
 export class Engine {
   readonly uuid = randomUUID();
@@ -78,6 +82,7 @@ export class Engine {
   /** Results finished while disconnected, or sent shortly before a disconnect (resent; the controller dedupes). */
   private outbox: Message[] = [];
   private recentResults = new Map<string, SentResult>();
+  private recentBytes = 0;
   private unreachableSince: number | null = null;
   private reconnectDelayMs = 200;
   private readonly log: (line: string) => void;
@@ -272,7 +277,7 @@ export class Engine {
     const now = Date.now();
     if (reconnected) {
       for (const [id, sent] of this.recentResults) {
-        if (now - sent.sentAt > RESEND_WINDOW_MS) this.recentResults.delete(id);
+        if (now - sent.sentAt > RESEND_WINDOW_MS) this.forget(id);
         else if (!pending.includes(sent.msg)) pending.push(sent.msg);
       }
     }
@@ -331,8 +336,7 @@ export class Engine {
       content = { task_id: taskId, status: outcome.status, error: this.errorInfo(outcome.error) };
     }
     const msg = makeMessage('task_result', content, { buffers });
-    this.recentResults.set(taskId, { msg, sentAt: Date.now() });
-    this.pruneRecent();
+    this.remember(taskId, msg);
     if (this.engineId !== null && this.ws?.readyState === WebSocket.OPEN) this.send(msg);
     else this.outbox.push(msg);
   }
@@ -341,13 +345,25 @@ export class Engine {
     return { ...error, engine_id: this.engineId ?? undefined, host: this.host };
   }
 
-  private pruneRecent(): void {
-    if (this.recentResults.size < 20_000) return;
+  private remember(taskId: string, msg: Message<TaskResult>): void {
+    this.forget(taskId);
+    const bytes = msg.buffers.reduce((n, b) => n + b.byteLength, 0);
+    this.recentResults.set(taskId, { msg, sentAt: Date.now(), bytes });
+    this.recentBytes += bytes;
     const cutoff = Date.now() - RESEND_WINDOW_MS;
     for (const [id, sent] of this.recentResults) {
-      if (sent.sentAt < cutoff || this.recentResults.size > 20_000) this.recentResults.delete(id);
-      else break;
+      const over = this.recentResults.size > RESEND_MAX_RESULTS || this.recentBytes > RESEND_MAX_BYTES;
+      if (!over && sent.sentAt >= cutoff) break;
+      if (id === taskId) break; // keep the newest even when it alone is over the byte bound
+      this.forget(id);
     }
+  }
+
+  private forget(taskId: string): void {
+    const old = this.recentResults.get(taskId);
+    if (!old) return;
+    this.recentBytes -= old.bytes;
+    this.recentResults.delete(taskId);
   }
 
   private send(msg: Message): void {
@@ -368,7 +384,7 @@ export class Engine {
         const taskId = (msg.content as TaskResult).task_id;
         const error = this.errorInfo({ ename: 'ResultTooLarge', evalue: `task ${taskId} result could not be sent: ${(err as Error).message}`, traceback: [] });
         const replacement = makeMessage<TaskResult>('task_result', { task_id: taskId, status: 'error', error });
-        this.recentResults.set(taskId, { msg: replacement, sentAt: Date.now() });
+        this.remember(taskId, replacement);
         this.batcher.push(replacement);
       }
     }
