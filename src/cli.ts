@@ -53,6 +53,10 @@ function parse(argv: string[], options: Options, positionals = false): { values:
   }
 }
 
+function text(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
 function integer(value: string | undefined, flag: string, min = 0): number | undefined {
   if (value === undefined) return undefined;
   if (!/^-?\d+$/.test(value.trim()) || Number(value) < min) {
@@ -123,15 +127,14 @@ in the seed's HDF5 layout, with psr from a cut-based selection.
       seed: { type: 'string' },
     });
     if (values.help) return help(this);
-    const size = choice((values.size as string | undefined) ?? '64', '--size', ['64', '224'] as const)!;
-    const summary = await lib.data.synthesize({
-      outDir: required(values.out as string | undefined, '--out'),
+    const size = choice(text(values.size) ?? '64', '--size', ['64', '224'] as const)!;
+    await lib.data.synthesize({
+      outDir: required(text(values.out), '--out'),
       size: Number(size) as 64 | 224,
-      events: integer(values.events as string | undefined, '--events', 1) ?? 16000,
-      seed: integer(values.seed as string | undefined, '--seed', 0) ?? 2018,
+      events: integer(text(values.events), '--events', 1) ?? 16000,
+      seed: integer(text(values.seed), '--seed', 0) ?? 2018,
       log: (s) => console.log(s),
     });
-    void summary;
     return 0;
   },
 };
@@ -199,24 +202,24 @@ const train: Command = {
     if (values.help) return help(this);
     const v = values;
     if (v.unweighted && v.weighted) throw new UsageError('--weighted and --unweighted contradict each other');
-    const size = integer(v.size as string | undefined, '--size', 1) ?? 1;
-    const rank = integer(v.rank as string | undefined, '--rank', 0) ?? 0;
+    const size = integer(text(v.size), '--size', 1) ?? 1;
+    const rank = integer(text(v.rank), '--rank', 0) ?? 0;
     if (rank >= size) throw new UsageError(`--rank must be below --size ${size}, got ${rank}`);
     await lib.train.train({
-      configPath: required(v.config as string | undefined, '--config'),
+      configPath: required(text(v.config), '--config'),
       dummyData: Boolean(v['dummy-data']),
-      epochs: integer(v.epochs as string | undefined, '--epochs', 1),
-      outputDir: v.output as string | undefined,
-      inputPath: v.input as string | undefined,
-      mode: choice(v.mode as string | undefined, '--mode', ['train', 'iotest'] as const),
-      precision: choice(v.precision as string | undefined, '--precision', ['fp32', 'fp16'] as const),
+      epochs: integer(text(v.epochs), '--epochs', 1),
+      outputDir: text(v.output),
+      inputPath: text(v.input),
+      mode: choice(text(v.mode), '--mode', ['train', 'iotest'] as const),
+      precision: choice(text(v.precision), '--precision', ['fp32', 'fp16'] as const),
       unweighted: Boolean(v.unweighted),
       weighted: Boolean(v.weighted),
-      maxSteps: integer(v['max-steps'] as string | undefined, '--max-steps', 1),
+      maxSteps: integer(text(v['max-steps']), '--max-steps', 1),
       resume: Boolean(v.resume),
       rank,
       size,
-      backend: v.backend as string | undefined,
+      backend: text(v.backend),
       progress: true,
     });
     return 0;
@@ -249,14 +252,14 @@ const infer: Command = {
     if (values.help) return help(this);
     const v = values;
     await lib.train.infer({
-      configPath: required(v.config as string | undefined, '--config'),
-      checkpoint: required(v.checkpoint as string | undefined, '--checkpoint'),
-      outputDir: v.output as string | undefined,
-      inputPath: v.input as string | undefined,
-      predictionsFormat: choice(v.format as string | undefined, '--format', ['csv', 'h5'] as const),
-      maxSteps: integer(v['max-steps'] as string | undefined, '--max-steps', 1),
+      configPath: required(text(v.config), '--config'),
+      checkpoint: required(text(v.checkpoint), '--checkpoint'),
+      outputDir: text(v.output),
+      inputPath: text(v.input),
+      predictionsFormat: choice(text(v.format), '--format', ['csv', 'h5'] as const),
+      maxSteps: integer(text(v['max-steps']), '--max-steps', 1),
       dummyData: Boolean(v['dummy-data']),
-      backend: v.backend as string | undefined,
+      backend: text(v.backend),
     });
     return 0;
   },
@@ -284,10 +287,10 @@ the comparison with the standard cuts and where the ROC report is.
     if (values.help) return help(this);
     const v = values;
     await lib.train.runDemo({
-      dir: v.dir as string | undefined,
-      events: integer(v.events as string | undefined, '--events', 100),
-      epochs: integer(v.epochs as string | undefined, '--epochs', 1),
-      configPath: v.config as string | undefined,
+      dir: text(v.dir),
+      events: integer(text(v.events), '--events', 100),
+      epochs: integer(text(v.epochs), '--epochs', 1),
+      configPath: text(v.config),
       progress: true,
     });
     return 0;

@@ -55,6 +55,7 @@ export async function collectPredictions(
       normweight: batch.normweight.slice(),
       psr: batch.psr.slice(),
     });
+    source.recycle?.(batch); // tensors disposed, columns copied
   }
   const n = parts.reduce((a, p) => a + p.label.length, 0);
   const out: Predictions = {

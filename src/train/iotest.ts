@@ -28,6 +28,7 @@ export async function runIoTest(
     if (!batch) break;
     batchSeconds.push(seconds);
     images += batch.label.length;
+    source.recycle?.(batch);
     log(`${i}: Time to fetch a minibatch of data: ${seconds.toFixed(2)}s`);
   }
   const totalSeconds = batchSeconds.reduce((a, b) => a + b, 0);

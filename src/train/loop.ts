@@ -134,7 +134,9 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     opts.train.startEpoch(epoch);
     let stepInEpoch = 0;
     for (; state.skipBatches > 0; state.skipBatches--, stepInEpoch++) {
-      if (!(await opts.train.next())) break;
+      const skipped = await opts.train.next(); // batches the checkpoint had already trained on
+      if (!skipped) break;
+      opts.train.recycle?.(skipped);
     }
     let lossSum = 0;
     let computeSeconds = 0;
@@ -148,7 +150,9 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
       if (!batch) break;
       const computeStart = performance.now();
       const learningRate = optimizer.currentLearningRate();
+      const batchEvents = batch.label.length;
       const loss = await trainStep(opts, lossFn, optimizer, variables, batch, state.globalStep);
+      opts.train.recycle?.(batch); // its tensors are disposed by now
       const now = performance.now();
       computeSeconds += (now - computeStart) / 1000;
       iterationSeconds.push((now - iterationStart) / 1000);
@@ -157,7 +161,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
       stepInEpoch++;
       state.globalStep = optimizer.step;
       const secPerBatch = computeSeconds / batches;
-      const imagesPerSec = batch.label.length / iterationSeconds[iterationSeconds.length - 1];
+      const imagesPerSec = batchEvents / iterationSeconds[iterationSeconds.length - 1];
       emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec });
       if (state.globalStep % displayInterval === 0) {
         log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);

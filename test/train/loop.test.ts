@@ -184,3 +184,17 @@ test('no tensors leak: after training only the Adam moments remain', async () =>
   optimizer.dispose();
   model.dispose();
 });
+
+test('batches are handed back to sources that recycle them', async () => {
+  class Recycling extends MemorySource {
+    recycled = 0;
+    recycle(): void {
+      this.recycled++;
+    }
+  }
+  const train = new Recycling(16, 64);
+  const validation = new Recycling(16, 32);
+  await trainLoop({ model: new ChannelMeanModel(), train, validation, epochs: 2, log: () => undefined });
+  assert.equal(train.recycled, 8);
+  assert.equal(validation.recycled, 4);
+});
