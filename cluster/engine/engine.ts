@@ -112,9 +112,13 @@ export class Engine {
 
   async start(): Promise<void> {
     const node = await describeNode();
+    // --gpus is trusted as given; CUDA_VISIBLE_DEVICES only narrows what nvidia-smi found.
+    const visible = visibleDevices(process.env.CUDA_VISIBLE_DEVICES);
     const gpus = this.opts.gpus
       ? this.opts.gpus.map((index) => node.gpus.find((g) => g.index === index) ?? { index, name: `GPU ${index}`, memory_bytes: 0 })
-      : node.gpus;
+      : visible
+        ? node.gpus.filter((g) => visible.includes(g.index))
+        : node.gpus;
     this.resources = { cpus: node.cpus, memory_bytes: node.memory_bytes, gpus };
     this.connect();
     this.sampler.start((sample) => {
@@ -389,6 +393,17 @@ export class Engine {
       }
     }
   }
+}
+
+/**
+ * GPU indexes from CUDA_VISIBLE_DEVICES (set by Slurm's --gpus-per-task, or by
+ * hand); undefined when unset or not a list of indexes (e.g. GPU UUIDs).
+ */
+export function visibleDevices(env: string | undefined): number[] | undefined {
+  if (env === undefined) return undefined;
+  if (env.trim() === '' || env.trim() === '-1') return [];
+  const parts = env.split(',').map((p) => p.trim());
+  return parts.every((p) => /^\d+$/.test(p)) ? parts.map(Number) : undefined;
 }
 
 /** Slurm placement of this engine, as labels (empty outside Slurm). */

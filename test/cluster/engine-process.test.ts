@@ -81,3 +81,25 @@ test('an engine joined by cluster id runs --slots tasks at once and stops cleanl
   assert.equal(code, 0);
   assert.match(stderr, /SIGTERM: stopping/);
 });
+
+test('CUDA_VISIBLE_DEVICES parsing: index lists narrow the GPUs, UUIDs and unset do not', async () => {
+  const { visibleDevices } = await import('../../cluster/engine/engine');
+  assert.equal(visibleDevices(undefined), undefined);
+  assert.deepEqual(visibleDevices('0,2'), [0, 2]);
+  assert.deepEqual(visibleDevices(''), []);
+  assert.equal(visibleDevices('GPU-1234abcd,GPU-5678'), undefined);
+});
+
+test('an engine given --gpus registers them (no nvidia-smi here: named by index)', async () => {
+  const engine = runEngine(['--connect', cluster.connectionFile, '--gpus', '0,1']);
+  try {
+    await cluster.waitForEngines(1, 30_000);
+    const [e] = (await cluster.engines()).filter((x) => x.state === 'alive');
+    assert.deepEqual(e.resources.gpus.map((g) => g.index), [0, 1]);
+    const visible = await cluster.engine(e.engine_id).apply(() => process.env.CUDA_VISIBLE_DEVICES);
+    assert.equal(visible, '0,1');
+  } finally {
+    engine.kill('SIGTERM');
+    await engine.done;
+  }
+});
