@@ -537,13 +537,19 @@ export class Cluster {
     for (const l of this.engineListeners) l(ev);
   }
 
-  /** srun/sbatch engines: their death is seen through the controller, then replaced by the launcher. */
+  /**
+   * An engine of ours declared dead by the controller: srun/sbatch engines are
+   * replaced now; a local engine whose process is still there (hung, stopped) is
+   * killed, and its exit brings the replacement.
+   */
   private maybeReplace(ev: EngineEvent, known: EngineSummary | undefined): void {
-    if (!this.supervisor || this.supervisor.launcher.reportsExits || !known) return;
-    if (known.labels?.launcher !== this.launcherId) return;
+    if (!this.supervisor || !known || known.labels?.launcher !== this.launcherId) return;
     const slot = Number(known.labels.launch_slot ?? known.labels.slurm_procid);
     if (!Number.isInteger(slot)) return;
-    this.supervisor.engineExited({ launchSlot: slot, reason: `engine ${ev.engine_id} on ${ev.host} died${ev.reason ? `: ${ev.reason}` : ''}`, restartable: true });
+    const reason = `engine ${ev.engine_id} on ${ev.host} died${ev.reason ? ` (${ev.reason})` : ''}`;
+    const launcher = this.supervisor.launcher;
+    if (launcher.reportsExits) launcher.terminate?.(slot, known.pid, `the controller declared ${reason}`);
+    else this.supervisor.engineExited({ launchSlot: slot, reason, restartable: true });
   }
 
   private notifyEngineWaiters(): void {

@@ -10,6 +10,8 @@ const LOG_TAIL = 30;
 interface LocalEngine {
   child: ChildProcess;
   tail: string[];
+  /** why we killed it ourselves, if we did */
+  killedBecause?: string;
 }
 
 export class LocalLauncher implements EngineLauncher {
@@ -75,11 +77,27 @@ export class LocalLauncher implements EngineLauncher {
       log.end();
       if (this.engines.get(slot) === entry) this.engines.delete(slot);
       if (this.stopping) return;
-      const reason = signal ? `engine process ${child.pid} was killed by ${signal}` : `engine process ${child.pid} exited with code ${code}`;
+      const reason = entry.killedBecause
+        ? `${entry.killedBecause}; its process ${child.pid} was killed`
+        : signal
+          ? `engine process ${child.pid} was killed by ${signal}`
+          : `engine process ${child.pid} exited with code ${code}`;
       // 0 = asked to shut down, 2 = refused (bad key), 3 = controller unreachable: a new engine would fare no better.
       const restartable = signal !== null || (code !== 0 && code !== 2 && code !== 3);
       this.onExit?.({ launchSlot: slot, reason, restartable });
     });
+  }
+
+  terminate(launchSlot: number, pid: number, reason: string): void {
+    const entry = this.engines.get(launchSlot);
+    if (!entry || entry.child.pid !== pid) return;
+    // A process that really died is reaped within moments; only a hung one is still there after the grace.
+    const timer = setTimeout(() => {
+      if (this.stopping || entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+      entry.killedBecause = reason;
+      entry.child.kill('SIGKILL');
+    }, 1000);
+    timer.unref();
   }
 
   async stop(): Promise<void> {

@@ -35,6 +35,11 @@ export interface EngineLauncher {
   relaunch(launchSlot: number): Promise<void>;
   /** stop every engine this launcher started and wait for them */
   stop(): Promise<void>;
+  /**
+   * Kill one engine the controller declared dead while its process may still
+   * exist (hung, stopped); launchers that report exits then see it exit.
+   */
+  terminate?(launchSlot: number, pid: number, reason: string): void;
   /** synchronous last-resort kill (process 'exit' handler) */
   killNow(): void;
   /** recent log lines of one engine (for error messages) */

@@ -152,3 +152,30 @@ test('interruptAll() cancels every outstanding task of this client (kernel hook)
   for (const o of outcomes) assert.ok(o.status === 'rejected' && (o.reason as RemoteTaskError).cancelled);
   assert.deepEqual(await cluster.all().apply(() => 2), [2, 2]);
 });
+
+test('a hung engine (SIGSTOP) is declared dead by heartbeat within 3 s, killed and replaced', async () => {
+  const target = cluster.engineIds[0];
+  const pid = await pidOfEngine(target);
+  const stoppedAt = Date.now();
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await waitFor(() => events.some((e) => e.ev.event === 'died' && e.ev.engine_id === target), 6000, `engine ${target} died event`);
+    const died = events.find((e) => e.ev.event === 'died' && e.ev.engine_id === target)!;
+    assert.ok(died.at - stoppedAt <= 3000, `detected after ${died.at - stoppedAt} ms`);
+    await waitFor(() => !alive(pid), 5000, `the hung engine process ${pid} to be killed`);
+    await cluster.waitForEngines(2, 30_000);
+    assert.match(logs.join('\n'), new RegExp(`the controller declared engine ${target} on .* died.*its process ${pid} was killed\\); starting a replacement`));
+    assert.deepEqual(await cluster.all().apply(() => 3), [3, 3]);
+  } finally {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
