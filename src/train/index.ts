@@ -18,6 +18,7 @@ export {
 export { batchImages, binaryMetrics, collectPredictions, type BinaryMetrics, type Predictions } from './evaluate';
 export { formatG, timestamp } from './format';
 export { runIoTest, type IoTestResult } from './iotest';
+export { RunRecorder } from './record';
 export {
   trainLoop,
   type CheckpointPolicy,

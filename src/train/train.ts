@@ -9,6 +9,7 @@ import { initBackend } from '../backend';
 import { Adam } from './adam';
 import { hashJson, latestCheckpoint } from './checkpoint';
 import { runIoTest, type IoTestResult } from './iotest';
+import { RunRecorder } from './record';
 import { trainLoop, type TrainEvent, type TrainResult } from './loop';
 
 export interface TrainOptions {
@@ -51,6 +52,12 @@ export interface TrainRunResult extends TrainResult {
   backend: string;
   outputDir: string;
   modelsDir: string;
+  /** `<output>/logs/train_rank<r>.log`: every log line of the run */
+  logPath: string;
+  /** `<output>/logs/metrics_rank<r>.jsonl`: every TrainEvent as a JSON line */
+  metricsPath: string;
+  /** `<output>/plots/training.html` (rank 0) */
+  curvesPath?: string;
 }
 
 export type IoTestRunResult = IoTestResult & { config: HepConfig; backend: string };
@@ -104,10 +111,15 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
   const size = opts.size ?? 1;
   if (!Number.isInteger(size) || size < 1) throw new Error(`--size must be a positive integer, got ${size}`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new Error(`--rank must be an integer in [0, ${size - 1}], got ${rank}`);
-  const config = resolveConfig(opts);
-  const backend = await initBackend({ force: opts.backend, log });
+  const startLines: string[] = [];
+  const startLog = (line: string) => {
+    startLines.push(line);
+    log(line);
+  };
+  const config = resolveConfig({ ...opts, log: startLog });
+  const backend = await initBackend({ force: opts.backend, log: startLog });
   assertTrainable(config, backend.name);
-  for (const line of configSummaryLines(config)) log(line);
+  for (const line of configSummaryLines(config)) startLog(line);
 
   const { perNodeBatch } = derivedValues(config, size);
   const layout = config.conv_params.data_format;
@@ -125,12 +137,19 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
 
   const outputDir = config.outputpath;
   const modelsDir = path.join(outputDir, 'models');
-  fs.mkdirSync(path.join(outputDir, 'logs'), { recursive: true });
   fs.mkdirSync(modelsDir, { recursive: true });
+  const resume = Boolean(opts.resume || config.restart);
+  const recorder = new RunRecorder(path.join(outputDir, 'logs'), rank, resume);
+  const runLog = (line: string) => {
+    recorder.line(line);
+    log(line);
+  };
+  for (const line of startLines) recorder.line(line);
 
-  log(`Rank ${rank} : Building model`);
+  runLog(`Rank ${rank} : Building model`);
   const model = buildHepCnn(config, { seed, precision: opts.precision ?? 'fp32' });
-  log(`Rank ${rank} : ${model.name} with ${countParameters(model)} trainable parameters`);
+  runLog(`Rank ${rank} : ${model.name} with ${countParameters(model)} trainable parameters`);
+  const optimizer = new Adam({ learningRate: config.learning_rate });
   const trainSource = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
   const validationSource = await openEventSource({
     ...sourceOptions,
@@ -145,17 +164,16 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       throw new Error(`${config.inputpath}: rank ${rank} has ${trainSource.numEvents} training events, fewer than one batch of ${perNodeBatch}`);
     }
     const lastStep = opts.maxSteps && opts.maxSteps > 0 ? Math.min(opts.maxSteps, stepsPerEpoch * config.num_epochs) : stepsPerEpoch * config.num_epochs;
-    log(`Rank ${rank} : Stopping after ${lastStep} global steps`);
-    const resume = opts.resume || config.restart;
+    runLog(`Rank ${rank} : Stopping after ${lastStep} global steps`);
     const resumeFrom = resume ? latestCheckpoint(modelsDir) : undefined;
-    if (resume && !resumeFrom) log(`Rank ${rank} : no checkpoint in ${modelsDir}, starting from scratch`);
+    if (resume && !resumeFrom) runLog(`Rank ${rank} : no checkpoint in ${modelsDir}, starting from scratch`);
     const useWeights = useWeightsFor(config, opts);
-    log(`Rank ${rank} : training loss weights: ${useWeights ? 'normweight' : 'all 1 (unweighted, as the seed)'}`);
+    runLog(`Rank ${rank} : training loss weights: ${useWeights ? 'normweight' : 'all 1 (unweighted, as the seed)'}`);
     const result = await trainLoop({
       model,
       train: trainSource,
       validation: validationSource,
-      optimizer: new Adam({ learningRate: config.learning_rate }),
+      optimizer,
       epochs: config.num_epochs,
       maxSteps: opts.maxSteps,
       useWeights,
@@ -163,15 +181,21 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       checkpoint: { dir: modelsDir, interval: config.checkpoint_interval, configHash: configHash(config) },
       resumeFrom,
       rank,
-      log,
-      onEvent: opts.onEvent,
+      log: runLog,
+      onEvent: (event) => {
+        recorder.event(event);
+        opts.onEvent?.(event);
+      },
       progress: progressStream(opts.progress),
       reduceGradients: opts.reduceGradients,
     });
-    return { ...result, mode: 'train', config, backend: backend.name, outputDir, modelsDir };
+    const curvesPath = rank === 0 ? recorder.writeCurves(path.join(outputDir, 'plots'), `hpcdl training — ${model.name}`) : undefined;
+    if (curvesPath) runLog(`Training curves: ${curvesPath}`);
+    return { ...result, mode: 'train', config, backend: backend.name, outputDir, modelsDir, logPath: recorder.logPath, metricsPath: recorder.metricsPath, curvesPath };
   } finally {
     await trainSource.close();
     await validationSource.close();
+    optimizer.dispose();
     model.dispose();
   }
 }

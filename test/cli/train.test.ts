@@ -53,6 +53,13 @@ test('train on dummy data: seed log lines, checkpoint, and --resume continues at
   assert.equal(manifest.model, 'hep_cnn_64');
   assert.ok(manifest.variables.some((v: { name: string }) => v.name === 'conv0/kernel'));
   assert.ok(fs.existsSync(path.join(out, 'models', manifest.weightsFile)));
+  const logFile = fs.readFileSync(path.join(out, 'logs', 'train_rank0.log'), 'utf8');
+  assert.ok(logFile.includes('num_layers: 1') && logFile.includes(reports[1]), 'the log lines are kept in logs/train_rank0.log');
+  const metrics = fs.readFileSync(path.join(out, 'logs', 'metrics_rank0.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(metrics.filter((e) => e.type === 'step').length, 10);
+  assert.equal(metrics.filter((e) => e.type === 'validation').length, 1);
+  assert.match(r.stdout, /^Training curves: .*training\.html$/m);
+  assert.match(fs.readFileSync(path.join(out, 'plots', 'training.html'), 'utf8'), /validation/);
 
   const resumed = await hpcdl(['train', '--config', tinyConfig, '--dummy-data', '--max-steps', '15', '--output', out, '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
@@ -60,6 +67,12 @@ test('train on dummy data: seed log lines, checkpoint, and --resume continues at
   assert.match(resumed.stdout, / REPORT rank 0 global step 15\., /);
   assert.doesNotMatch(resumed.stdout, / REPORT rank 0 global step 5\., /, 'does not start over');
   assert.ok(fs.existsSync(path.join(out, 'models', 'ckpt-00000015.json')));
+  const resumedMetrics = fs.readFileSync(path.join(out, 'logs', 'metrics_rank0.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(
+    resumedMetrics.filter((e) => e.type === 'step').map((e) => e.step),
+    Array.from({ length: 15 }, (_, i) => i + 1),
+    'a resumed run appends to the metrics of the first',
+  );
 });
 
 test('--mode iotest reads batches only and prints the I/O lines', async () => {
