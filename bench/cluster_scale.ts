@@ -139,7 +139,9 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleFigures> {
       client.onResult = () => client.results.size === opts.tasks && resolve();
     });
     await submitAll(client, ids);
-    await Promise.race([allDone, new Promise((r) => setTimeout(r, 300000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allDone, new Promise((r) => (timer = setTimeout(r, 300000)))]);
+    clearTimeout(timer);
     const mapSeconds = Number(process.hrtime.bigint() - tm) / 1e9;
     let wrong = 0;
     const used = new Set<number>();
