@@ -62,7 +62,7 @@ export interface StartOptions extends ConnectOptions {
   /** options of the srun/sbatch launchers */
   slurm?: SlurmLauncherOptions;
   clusterId?: string;
-  /** controller bind address (default 127.0.0.1; inside Slurm the controller picks the node's interface) */
+  /** controller bind address (default 127.0.0.1 for local engines; inside a Slurm job the node's interface; for sbatch from outside, this machine's first non-loopback IPv4) */
   ip?: string;
   port?: number;
   /** replacements of dead engines per launch slot (default 3) */
@@ -149,7 +149,7 @@ export class Cluster {
     fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
     const file = connectionFilePath(clusterId, profileDir);
     if (fs.existsSync(file)) fs.rmSync(file); // a stale file would point at a dead controller
-    const controller = startController({ clusterId, profileDir, ip: opts.ip, port: opts.port, workDir });
+    const controller = startController({ clusterId, profileDir, ip: controllerAddress(opts, log), port: opts.port, workDir });
     let cluster: Cluster | null = null;
     try {
       await waitForConnectionFile(file, controller, timeoutMs, path.join(workDir, 'controller.log'));
@@ -689,10 +689,31 @@ function makeLauncher(opts: StartOptions): EngineLauncher {
   throw new Error(`unknown launcher "${String(l)}" (expected local, srun or sbatch)`);
 }
 
+/**
+ * Where the controller listens: an explicit `ip`; inside a Slurm job the
+ * controller picks the node's interface itself; engines submitted with sbatch
+ * from outside a job run elsewhere, so not loopback but this machine's first
+ * non-loopback IPv4 address; local engines: 127.0.0.1.
+ */
+function controllerAddress(opts: StartOptions, log: (line: string) => void): string | undefined {
+  if (opts.ip) return opts.ip;
+  if (process.env.SLURM_JOB_ID) return undefined;
+  const kind = typeof opts.launcher === 'object' ? opts.launcher.kind : (opts.launcher ?? 'local');
+  if (kind !== 'sbatch') return '127.0.0.1';
+  for (const name of Object.keys(os.networkInterfaces()).sort()) {
+    for (const a of os.networkInterfaces()[name] ?? []) {
+      if (a.family === 'IPv4' && !a.internal) {
+        log(`hpcdl: engines will run as a batch job elsewhere; the controller listens on ${a.address} (${name}); pass ip to choose another address`);
+        return a.address;
+      }
+    }
+  }
+  throw new Error('Cluster.start: the sbatch launcher needs an address compute nodes can reach, and this machine has no non-loopback IPv4 interface; pass ip');
+}
+
 function startController(o: { clusterId: string; profileDir: string; ip?: string; port?: number; workDir: string }): ChildProcess {
   const args = ['--cluster-id', o.clusterId, '--profile-dir', o.profileDir, '--port', String(o.port ?? 0)];
-  const ip = o.ip ?? (process.env.SLURM_JOB_ID ? undefined : '127.0.0.1');
-  if (ip) args.push('--ip', ip);
+  if (o.ip) args.push('--ip', o.ip);
   const { command, args: full } = hpcdlProcessCommand('controller', args);
   const log = fs.openSync(path.join(o.workDir, 'controller.log'), 'a');
   const child = spawn(command, full, { stdio: ['ignore', log, log], env: { ...process.env, HPCDL_PARENT_PID: String(process.pid) } });
