@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { DataFileError } from './errors';
 import { findContiguousDataset } from './h5layout';
+import { closeInThread, readRowsInThread } from './h5worker';
 import { DatasetInfo, Hdf5File, NamedArray, loadH5wasm, toFloat32, toInt32, writeArrays } from './hdf5';
 
 export type EventLayout = 'seed' | 'legacy';
@@ -63,11 +64,15 @@ export class EventFile {
   private scalarsCache: EventScalars | null = null;
   /** file descriptor and byte offset of the image data for direct reads */
   private direct: { fd: number; offset: number } | null = null;
+  /** read h5wasm-path images in the shared reader thread (async reads only) */
+  private readonly useThread: boolean;
+  private usedThread = false;
 
-  private constructor(h5: Hdf5File, names: LayoutNames, info: EventFileInfo) {
+  private constructor(h5: Hdf5File, names: LayoutNames, info: EventFileInfo, useThread: boolean) {
     this.h5 = h5;
     this.names = names;
     this.info = info;
+    this.useThread = useThread;
     this.direct = this.locateImages();
     this.info.imageReader = this.direct ? 'direct' : 'h5wasm';
   }
@@ -102,18 +107,18 @@ export class EventFile {
    * Open and validate an event file. `warn` receives notes such as the missing
    * `psr` of legacy files.
    */
-  static async open(filePath: string, opts: { warn?: (s: string) => void } = {}): Promise<EventFile> {
+  static async open(filePath: string, opts: { warn?: (s: string) => void; readerThread?: boolean } = {}): Promise<EventFile> {
     const ns = await loadH5wasm();
     const h5 = Hdf5File.openWith(ns, filePath, 'r');
     try {
-      return EventFile.validate(h5, filePath, opts.warn ?? ((s) => process.stderr.write(s + '\n')));
+      return EventFile.validate(h5, filePath, opts.warn ?? ((s) => process.stderr.write(s + '\n')), opts.readerThread ?? false);
     } catch (e) {
       h5.close();
       throw e;
     }
   }
 
-  private static validate(h5: Hdf5File, filePath: string, warn: (s: string) => void): EventFile {
+  private static validate(h5: Hdf5File, filePath: string, warn: (s: string) => void, useThread: boolean): EventFile {
     const layout = detectLayout(h5, filePath);
     const names = layout === 'seed' ? SEED_NAMES : LEGACY_NAMES;
     const img = h5.info(names.images);
@@ -164,7 +169,7 @@ export class EventFile {
       hasPsr: names.psr !== null,
       imageReader: 'h5wasm',
     };
-    return new EventFile(h5, names, info);
+    return new EventFile(h5, names, info, useThread);
   }
 
   get path(): string {
@@ -233,6 +238,7 @@ export class EventFile {
    * the main thread keeps working (training) while the data arrives.
    */
   async readImagesAsync(start: number, count: number, dest: Float32Array, destOffset = 0): Promise<void> {
+    if (!this.direct && this.useThread) return this.readImagesInThread(start, count, dest, destOffset);
     if (!this.direct) return this.readImages(start, count, dest, destOffset);
     this.checkRange(start, count);
     const { fd, offset } = this.direct;
@@ -247,6 +253,28 @@ export class EventFile {
     }
   }
 
+  private async readImagesInThread(start: number, count: number, dest: Float32Array, destOffset: number): Promise<void> {
+    this.checkRange(start, count);
+    const { imageInfo } = this.info;
+    if (!imageInfo.littleEndian && imageInfo.elementSize > 1) {
+      throw new DataFileError(this.path, `is big-endian (${imageInfo.dtype}); only little-endian data is supported`, this.names.images);
+    }
+    this.usedThread = true;
+    let raw: Uint8Array;
+    try {
+      raw = await readRowsInThread(this.path, this.names.images, imageInfo.shape, start, count, imageInfo.elementSize);
+    } catch (e) {
+      throw new DataFileError(this.path, `cannot be read (events ${start}..${start + count - 1}): ${e instanceof Error ? e.message : e}`, this.names.images);
+    }
+    const elems = count * this.info.channels * this.info.height * this.info.width;
+    if (imageInfo.numericType === 'f4') {
+      new Uint8Array(dest.buffer, dest.byteOffset + destOffset * 4, elems * 4).set(raw);
+      return;
+    }
+    const typed = typedView(imageInfo.numericType!, raw);
+    for (let i = 0; i < elems; i++) dest[destOffset + i] = Number(typed[i]);
+  }
+
   private checkRange(start: number, count: number): void {
     if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > this.info.numEvents) {
       throw new DataFileError(this.path, `read of events [${start}, ${start + count}) is outside its ${this.info.numEvents} events`, this.names.images);
@@ -254,6 +282,7 @@ export class EventFile {
   }
 
   close(): void {
+    if (this.usedThread) closeInThread(this.path);
     if (this.direct) {
       fs.closeSync(this.direct.fd);
       this.direct = null;

@@ -42,6 +42,12 @@ export interface EventSourceOptions {
   shuffleBufferBytes?: number;
   /** notes and warnings (legacy layout, unused files); default stderr */
   log?: (line: string) => void;
+  /**
+   * read files that need the HDF5 library (chunked, compressed) in a worker
+   * thread, off the main thread; default true (contiguous float32 files are
+   * read with plain file reads in any case)
+   */
+  readerThread?: boolean;
 }
 
 const SPLIT_WORDS: Split[] = ['train', 'val', 'test'];
@@ -123,6 +129,7 @@ function normaliseOptions(opts: EventSourceOptions): Normalised {
     dummyEvents: opts.dummyEvents ?? (opts.split === 'train' ? 10000 : 1000),
     shuffleBufferBytes: opts.shuffleBufferBytes ?? 128 * 1024 * 1024,
     log: opts.log ?? ((s: string) => process.stderr.write(s + '\n')),
+    readerThread: opts.readerThread ?? true,
   };
 }
 
@@ -141,7 +148,7 @@ async function planPieces(all: string[], o: Normalised): Promise<{ pieces: Piece
   }
   const files: EventFile[] = [];
   try {
-    for (const name of names) files.push(await EventFile.open(name, { warn: o.log }));
+    for (const name of names) files.push(await EventFile.open(name, { warn: o.log, readerThread: o.readerThread }));
     checkImageShapes(files, o.imageShape);
   } catch (e) {
     for (const f of files) f.close();

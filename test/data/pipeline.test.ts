@@ -198,9 +198,11 @@ test('direct file reads and h5wasm reads give identical batches; recycled buffer
   assert.equal(cf.info.imageReader, 'h5wasm');
   pf.close();
   cf.close();
-  for (const [shuffle, layout] of [[false, 'NCHW'], [true, 'NCHW'], [false, 'NHWC'], [true, 'NHWC']] as const) {
+  const modes = [[false, 'NCHW', true], [true, 'NCHW', true], [false, 'NHWC', true], [true, 'NHWC', true], [true, 'NCHW', false]] as const;
+  for (const [shuffle, layout, readerThread] of modes) {
     const a = await openEventSource({ files: [plain], split: 'train', batchSize: 5, layout, shuffle, seed: 4 });
-    const b = await openEventSource({ files: [packed], split: 'train', batchSize: 5, layout, shuffle, seed: 4 });
+    // the chunked file is read by h5wasm, in the reader thread or on the main thread
+    const b = await openEventSource({ files: [packed], split: 'train', batchSize: 5, layout, shuffle, seed: 4, readerThread });
     for (let k = 0; ; k++) {
       const x = await a.next();
       const y = await b.next();
