@@ -5,6 +5,8 @@
  *   npx tsx bench/train_throughput.ts [--sizes 64,224] [--batch 128] [--steps 3] [--warmup 1]
  *        [--micro-batch N] [--threads 2] [--backend wasm] [--no-peer] [--order around|peer-first|hpcdl-first]
  *
+ * --micro-batch N: most images per forward/backward pass of one thread (default: what fits the
+ * wasm heap; the 224 variant at batch 128 does not fit at once).
  * --threads is used by both sides: torch.set_num_threads, and for hpcdl the number of threads
  * computing gradients (DataParallelGradients: the batch split between the main thread and
  * worker threads, each with its own wasm heap). Inference runs on the main thread only.
@@ -16,7 +18,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend';
 import type { HepConfig } from '../src/config/types';
-import { buildHepCnn, DataParallelGradients, HepCnn, weightedSoftmaxCrossEntropy } from '../src/model';
+import { buildHepCnn, DataParallelGradients, HepCnn } from '../src/model';
 
 interface Options {
   sizes: number[];
@@ -34,6 +36,8 @@ interface Options {
 interface Rates {
   train: number;
   infer: number;
+  /** hpcdl only: images per forward/backward pass */
+  imagesPerPass?: number;
 }
 
 const USAGE = `usage: train_throughput [--sizes 64,224] [--batch 128] [--steps N] [--warmup N] [--micro-batch N]
@@ -52,16 +56,17 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`# HEP CNN throughput, batch ${opts.batch}, ${opts.steps} timed steps after ${opts.warmup} warm-up`);
   const rows: string[] = [];
   for (const size of opts.sizes) {
-    const microBatch = opts.microBatch ?? defaultMicroBatch(size, opts.batch, backend.name, opts.threads);
     const peerRuns: Rates[] = [];
     if (opts.peer && opts.order !== 'hpcdl-first') peerRuns.push(runPeer(size, opts));
-    const ours = await measureHpcdl(size, opts, microBatch);
+    const ours = await measureHpcdl(size, opts);
     if (opts.peer && opts.order !== 'peer-first') peerRuns.push(runPeer(size, opts));
     for (const run of peerRuns.length > 1 ? peerRuns : []) {
       console.log(`  (torch run: train ${run.train.toFixed(2)} img/s, inference ${run.infer.toFixed(2)} img/s)`);
     }
     const peer = peerRuns.length ? averageRates(peerRuns) : undefined;
-    const note = microBatch < opts.batch ? ` (gradients accumulated over micro-batches of ${microBatch})` : '';
+    const perThread = Math.ceil(opts.batch / opts.threads);
+    const passes = ours.imagesPerPass !== undefined && ours.imagesPerPass < perThread ? `, passes of ${ours.imagesPerPass} images` : '';
+    const note = ` (batch split over ${opts.threads} thread(s)${passes})`;
     console.log(`hpcdl ${backend.name} ${opts.threads} thread(s) hep-cnn-${size}: train ${ours.train.toFixed(2)} img/s${note}, inference ${ours.infer.toFixed(2)} img/s`);
     if (peer) {
       console.log(`torch ${opts.threads} threads hep-cnn-${size}${peerRuns.length > 1 ? ' (mean of the runs before and after)' : ''}: train ${peer.train.toFixed(2)} img/s, inference ${peer.infer.toFixed(2)} img/s`);
@@ -119,18 +124,7 @@ function parseArgs(argv: string[]): Options {
         throw new Error(`unknown option ${flag}`);
     }
   }
-  if (opts.microBatch !== undefined && opts.batch % opts.microBatch !== 0) {
-    throw new Error(`--micro-batch ${opts.microBatch} must divide --batch ${opts.batch}`);
-  }
   return opts;
-}
-
-/** The wasm heap is at most 4 GB: 224x224 activations of a full batch of 128 do not fit. */
-function defaultMicroBatch(size: number, batch: number, backendName: string, threads: number): number {
-  if (size !== 224 || backendName !== 'wasm' && backendName !== 'cpu') return batch;
-  let micro = Math.min(batch, 16 * threads);
-  while (batch % micro !== 0) micro--;
-  return micro;
 }
 
 /** The seed's configs: cori_haswell_64 (3 layers, FC 512) and the 224 scaling_improvements variant. */
@@ -165,21 +159,26 @@ export function seedBenchConfig(size: number): HepConfig {
   };
 }
 
-async function measureHpcdl(size: number, opts: Options, microBatch: number): Promise<Rates> {
+async function measureHpcdl(size: number, opts: Options): Promise<Rates> {
   const model = buildHepCnn(seedBenchConfig(size), { seed: 12345 });
   const optimizer = tf.train.adam(1e-3);
   const images = tf.randomUniform([opts.batch, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const labels = tf.tensor1d(Array.from({ length: opts.batch }, (_, i) => i % 2), 'int32');
   const weights = tf.ones([opts.batch]) as tf.Tensor1D;
-  const parallel = opts.threads > 1 ? await DataParallelGradients.create(model, { threads: opts.threads }) : undefined;
-  const step = () => trainStep(model, optimizer, images, labels, weights, microBatch, parallel);
+  const parallel = await DataParallelGradients.create(model, { threads: opts.threads, imagesPerPass: opts.microBatch });
+  const step = async () => {
+    const { value, grads } = await parallel.compute(images, labels, weights);
+    optimizer.applyGradients(grads as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
+    tf.dispose([value, ...Object.values(grads)]);
+  };
   for (let i = 0; i < opts.warmup; i++) await step();
   let start = performance.now();
   for (let i = 0; i < opts.steps; i++) await step();
   const train = (opts.batch * opts.steps * 1000) / (performance.now() - start);
-  await parallel?.dispose();
+  const imagesPerPass = Math.min(parallel.imagesPerPass, opts.batch);
+  await parallel.dispose();
 
-  const infer = () => tf.tidy(() => predictInChunks(model, images, microBatch).dataSync());
+  const infer = () => tf.tidy(() => predictInChunks(model, images, imagesPerPass).dataSync());
   for (let i = 0; i < opts.warmup; i++) infer();
   start = performance.now();
   for (let i = 0; i < opts.steps; i++) infer();
@@ -187,41 +186,7 @@ async function measureHpcdl(size: number, opts: Options, microBatch: number): Pr
   tf.dispose([images, labels, weights]);
   optimizer.dispose();
   model.dispose();
-  return { train, infer: inferRate };
-}
-
-/** One Adam step on the whole batch, with gradients averaged over micro-batches when needed. */
-async function trainStep(
-  model: HepCnn,
-  optimizer: tf.Optimizer,
-  images: tf.Tensor4D,
-  labels: tf.Tensor1D,
-  weights: tf.Tensor1D,
-  microBatch: number,
-  parallel?: DataParallelGradients,
-): Promise<void> {
-  const batch = images.shape[0];
-  const parts = batch / microBatch;
-  let total: tf.NamedTensorMap | undefined;
-  for (let p = 0; p < parts; p++) {
-    const x = tf.slice(images, p * microBatch, microBatch);
-    const y = tf.slice(labels, p * microBatch, microBatch);
-    const w = tf.slice(weights, p * microBatch, microBatch);
-    const { value, grads } = parallel
-      ? await parallel.compute(x, y, w)
-      : tf.variableGrads(() => weightedSoftmaxCrossEntropy(model.logits(x, true), y, w), model.variables);
-    tf.dispose([x, y, w, value]);
-    if (!total) {
-      total = grads;
-    } else {
-      const previous: tf.NamedTensorMap = total;
-      total = tf.tidy(() => Object.fromEntries(Object.keys(grads).map((k) => [k, tf.add(previous[k], grads[k])])));
-      tf.dispose([...Object.values(previous), ...Object.values(grads)]);
-    }
-  }
-  const mean = tf.tidy(() => Object.fromEntries(Object.entries(total as tf.NamedTensorMap).map(([k, g]) => [k, tf.div(g, parts)])));
-  optimizer.applyGradients(mean);
-  tf.dispose([...Object.values(total as tf.NamedTensorMap), ...Object.values(mean)]);
+  return { train, infer: inferRate, imagesPerPass };
 }
 
 function predictInChunks(model: HepCnn, images: tf.Tensor4D, chunk: number): tf.Tensor {

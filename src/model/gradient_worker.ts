@@ -9,6 +9,7 @@ import { initBackend } from '../backend';
 import type { HepConfig } from '../config/types';
 import { buildHepCnn, HepCnn } from './hep_cnn';
 import { weightedCrossEntropySum } from './loss';
+import { addGradients } from './gradients';
 
 export interface WorkerInit {
   kind: 'init';
@@ -17,6 +18,7 @@ export interface WorkerInit {
   backend: string;
   weights: SharedArrayBuffer;
   grads: SharedArrayBuffer;
+  imagesPerPass: number;
 }
 
 export interface WorkerStep {
@@ -37,6 +39,7 @@ export type WorkerReply =
 let model: HepCnn | undefined;
 let weightsView: Float32Array | undefined;
 let gradsView: Float32Array | undefined;
+let imagesPerPass = Number.MAX_SAFE_INTEGER;
 
 async function handle(message: WorkerRequest): Promise<WorkerReply | undefined> {
   switch (message.kind) {
@@ -45,6 +48,7 @@ async function handle(message: WorkerRequest): Promise<WorkerReply | undefined> 
       model = buildHepCnn(message.config, { seed: message.seed });
       weightsView = new Float32Array(message.weights);
       gradsView = new Float32Array(message.grads);
+      imagesPerPass = message.imagesPerPass;
       return { kind: 'ready', sizes: model.variables.map((v) => v.size) };
     }
     case 'step':
@@ -60,22 +64,28 @@ function step(message: WorkerStep): WorkerReply {
   if (!model || !weightsView || !gradsView) throw new Error('gradient worker: step before init');
   const replica = model;
   loadWeights(replica, weightsView);
-  const images = tf.tensor4d(message.images, message.shape);
-  const labels = tf.tensor1d(message.labels, 'int32');
-  const weights = tf.tensor1d(message.weights, 'float32');
-  const { value, grads } = tf.variableGrads(
-    () => weightedCrossEntropySum(replica.logits(images, true), labels, weights),
-    replica.variables,
-  );
+  const [count, ...imageShape] = message.shape;
+  const perImage = imageShape.reduce((a, b) => a * b, 1);
+  let grads: tf.NamedTensorMap | undefined;
+  let lossSum = 0;
+  for (let from = 0; from < count; from += imagesPerPass) {
+    const n = Math.min(imagesPerPass, count - from);
+    const images = tf.tensor4d(message.images.subarray(from * perImage, (from + n) * perImage), [n, ...imageShape] as [number, number, number, number]);
+    const labels = tf.tensor1d(message.labels.subarray(from, from + n), 'int32');
+    const weights = tf.tensor1d(message.weights.subarray(from, from + n), 'float32');
+    const pass = tf.variableGrads(() => weightedCrossEntropySum(replica.logits(images, true), labels, weights), replica.variables);
+    lossSum += pass.value.dataSync()[0];
+    grads = addGradients(grads, pass.grads);
+    tf.dispose([images, labels, weights, pass.value]);
+  }
   let offset = 0;
   for (const variable of replica.variables) {
-    gradsView.set(grads[variable.name].dataSync() as Float32Array, offset);
+    gradsView.set((grads as tf.NamedTensorMap)[variable.name].dataSync() as Float32Array, offset);
     offset += variable.size;
   }
-  const lossSum = value.dataSync()[0];
   let nonZero = 0;
   for (const w of message.weights) if (w !== 0) nonZero++;
-  tf.dispose([images, labels, weights, value, ...Object.values(grads)]);
+  tf.dispose(Object.values(grads as tf.NamedTensorMap));
   return { kind: 'done', lossSum, nonZero };
 }
 

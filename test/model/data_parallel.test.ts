@@ -9,11 +9,12 @@ before(async () => {
   await initBackend({ log: () => undefined });
 });
 
-test('data-parallel gradients over 2 threads equal tf.variableGrads of the whole batch', async () => {
+for (const [threads, imagesPerPass] of [[2, undefined], [2, 2], [1, 3]] as const) {
+test(`data-parallel gradients (${threads} threads, ${imagesPerPass ?? 'default'} images per pass) equal tf.variableGrads of the whole batch`, async () => {
   const model = buildHepCnn(tinyConfig({ dropout_p: 1 }, 'NCHW'), { seed: 21 });
-  const parallel = await DataParallelGradients.create(model, { threads: 2 });
+  const parallel = await DataParallelGradients.create(model, { threads, imagesPerPass });
   try {
-    assert.equal(parallel.threads, 2);
+    assert.equal(parallel.threads, threads);
     const batch = 7; // uneven shards (4 + 3)
     const images = tf.randomUniform([batch, 3, 12, 12], 0, 1, 'float32', 5) as tf.Tensor4D;
     const labels = tf.tensor1d([0, 1, 1, 0, 1, 0, 1], 'int32');
@@ -38,3 +39,4 @@ test('data-parallel gradients over 2 threads equal tf.variableGrads of the whole
     model.dispose();
   }
 });
+}
