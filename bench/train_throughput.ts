@@ -168,7 +168,7 @@ async function measureHpcdl(size: number, opts: Options): Promise<Rates> {
   const parallel = await DataParallelGradients.create(model, { threads: opts.threads, imagesPerPass: opts.microBatch });
   const step = async () => {
     const { value, grads } = await parallel.compute(images, labels, weights);
-    optimizer.applyGradients(grads as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
+    optimizer.applyGradients(grads as unknown as Record<string, tf.Variable>);
     tf.dispose([value, ...Object.values(grads)]);
   };
   for (let i = 0; i < opts.warmup; i++) await step();
