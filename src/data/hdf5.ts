@@ -39,6 +39,7 @@ export interface DatasetInfo {
 }
 
 let loading: Promise<H5wasmNs> | null = null;
+let scratch: { ptr: number; bytes: number } | null = null;
 
 /** Load h5wasm and initialise its wasm module (once per process). */
 export function loadH5wasm(): Promise<H5wasmNs> {
@@ -77,7 +78,6 @@ export class Hdf5File {
   readonly path: string;
   private file: H5File | null;
   private readonly ns: H5wasmNs;
-  private scratch: { ptr: number; bytes: number } | null = null;
 
   private constructor(ns: H5wasmNs, filePath: string, file: H5File) {
     this.ns = ns;
@@ -288,18 +288,15 @@ export class Hdf5File {
     }
   }
 
+  /** One read buffer in the wasm heap for all files (reads are synchronous, so it is never shared by two at once). */
   private scratchBuffer(nbytes: number): number {
-    if (this.scratch && this.scratch.bytes >= nbytes) return this.scratch.ptr;
-    this.freeScratch();
+    if (scratch && scratch.bytes >= nbytes) return scratch.ptr;
+    if (scratch) this.module._free(scratch.ptr);
+    scratch = null;
     const ptr = this.module._malloc(nbytes);
     if (!ptr) throw new DataFileError(this.path, `cannot allocate a ${nbytes}-byte read buffer in the wasm heap`);
-    this.scratch = { ptr, bytes: nbytes };
+    scratch = { ptr, bytes: nbytes };
     return ptr;
-  }
-
-  private freeScratch(): void {
-    if (this.scratch) this.module._free(this.scratch.ptr);
-    this.scratch = null;
   }
 
   flush(): void {
@@ -312,7 +309,6 @@ export class Hdf5File {
 
   close(): void {
     if (!this.file) return;
-    this.freeScratch();
     const f = this.file;
     this.file = null;
     try {
