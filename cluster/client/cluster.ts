@@ -91,6 +91,10 @@ interface TrackedTask {
 
 const SUBMIT_CHUNK = 2000;
 let clientCounter = 0;
+/** Every connected client of this process (for a kernel-wide interrupt). */
+const liveClusters = new Set<Cluster>();
+/** The hpcdl kernel's interrupt registry (kernel/interrupt.ts): callbacks on globalThis under this well-known symbol. */
+const KERNEL_INTERRUPT_REGISTRY = Symbol.for('hpcdl.kernel.interruptCallbacks');
 
 export class Cluster {
   private readonly tasks = new Map<string, TrackedTask>();
@@ -201,6 +205,18 @@ export class Cluster {
     );
     await this.connection.conn.open();
     if (this.opts.handleSigint !== false) this.installSigint();
+    liveClusters.add(this);
+    registerKernelInterrupt();
+  }
+
+  /**
+   * Cancel the outstanding tasks of every cluster client in this process. The
+   * hpcdl kernel runs this on a notebook interrupt (registered automatically
+   * with its interrupt registry when a client connects).
+   */
+  static async interruptAllClusters(): Promise<number> {
+    const counts = await Promise.all([...liveClusters].map((c) => c.interruptAll().catch(() => 0)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   // ------------------------------------------------------------------ views
@@ -618,6 +634,8 @@ export class Cluster {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    liveClusters.delete(this);
+    if (liveClusters.size === 0) unregisterKernelInterrupt();
     if (this.sigintHandler) process.removeListener('SIGINT', this.sigintHandler);
     const started = this.controllerChild !== null;
     const conn = this.connection.conn;
@@ -642,6 +660,24 @@ export class Cluster {
     if (!c) throw new Error('not connected');
     return c;
   }
+}
+
+async function interruptFromKernel(): Promise<void> {
+  const n = await Cluster.interruptAllClusters();
+  if (n > 0) process.stderr.write(`hpcdl: interrupted; cancelled ${n} remote task(s)\n`);
+}
+
+function kernelRegistry(): Set<unknown> {
+  const holder = globalThis as unknown as Record<symbol, Set<unknown> | undefined>;
+  return (holder[KERNEL_INTERRUPT_REGISTRY] ??= new Set());
+}
+
+function registerKernelInterrupt(): void {
+  kernelRegistry().add(interruptFromKernel);
+}
+
+function unregisterKernelInterrupt(): void {
+  kernelRegistry().delete(interruptFromKernel);
 }
 
 class ControllerConnectionHolder {

@@ -161,3 +161,14 @@ test('close() of a started cluster stops the controller and every engine', async
   await small.close();
   assert.deepEqual([...pids, controllerPid].filter(alive), []);
 });
+
+test('a kernel interrupt (the hpcdl kernel interrupt registry) cancels the running remote tasks of connected clients', async () => {
+  const { runInterruptCallbacks } = await import('../../kernel/interrupt');
+  const handle = cluster.balanced().submit({ module: TASKS, export: 'spin' }, 120_000);
+  const t0 = Date.now();
+  while (handle.status !== 'running' && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(handle.status, 'running');
+  const outcome = await runInterruptCallbacks('test interrupt');
+  assert.ok(outcome.ran >= 1);
+  await assert.rejects(handle, (err: unknown) => err instanceof RemoteTaskError && err.cancelled);
+});

@@ -134,7 +134,7 @@ export async function startSlurm(): Promise<Slurm> {
         return false;
       }
     };
-    await until(idle, 30_000, 'the node to become idle', logs);
+    await until(idle, 60_000, 'the node to become idle', logs);
   } catch (err) {
     await stop();
     throw err;
