@@ -41,6 +41,8 @@ export interface LightEngineOptions {
   heartbeat?: boolean;
   engineUuid?: string;
   previousId?: number;
+  /** task ids reported as still running when registering (a reconnecting engine) */
+  running?: string[];
 }
 
 export class LightEngine {
@@ -77,6 +79,7 @@ export class LightEngine {
           labels: { kind: 'light' },
           engine_uuid: this.uuid,
           previous_id: this.opts.previousId,
+          running: this.opts.running,
         };
         this.batcher!.push(makeMessage('register_request', content, { session: this.session }));
         this.batcher!.flush();
@@ -172,6 +175,12 @@ export class LightEngine {
       this.done.push(taskId);
     }
     if (this.queue.length) setImmediate(() => this.pump());
+  }
+
+  /** Report a result for a task this engine adopted (reconnect tests). */
+  sendResult(taskId: string, value: unknown): void {
+    const buffers: Uint8Array[] = [];
+    this.send('task_result', { task_id: taskId, status: 'ok', value: packInto(value, buffers) }, buffers);
   }
 
   /** Publish a resource sample as the real engine does at 1 Hz. */

@@ -64,6 +64,8 @@ export interface ControllerOptions {
   resourceHistory?: number;
   /** stream/report messages kept for late subscribers (default 10000) */
   eventHistory?: number;
+  /** an engine whose connection closed may re-register within this long and keep its tasks (ms, default 1000) */
+  reconnectGraceMs?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
   timeoutGraceMs?: number;
   maxMessageBytes?: number;
@@ -111,6 +113,8 @@ interface EngineInfo extends SchedEngine {
   diedMs: number | null;
   deathReason: string | null;
   tasksDone: number;
+  /** set while the connection is closed but the engine may still come back */
+  disconnectTimer: NodeJS.Timeout | null;
 }
 
 interface ClientInfo {
@@ -246,6 +250,7 @@ export class Controller {
       resourceHistory: options.resourceHistory ?? 600,
       eventHistory: options.eventHistory ?? 10000,
       timeoutGraceMs: options.timeoutGraceMs ?? 2000,
+      reconnectGraceMs: options.reconnectGraceMs ?? 1000,
       maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
     };
     this.connectionFile = connectionFilePath(clusterId, options.profileDir);
@@ -411,7 +416,7 @@ export class Controller {
 
   private onClose(peer: Peer): void {
     if (this.peers.delete(peer)) this.framesSentByClosed += peer.outbox.sentMessages;
-    if (peer.engine && peer.engine.alive && peer.engine.peer === peer) this.engineDied(peer.engine, 'connection closed', 'died');
+    if (peer.engine && peer.engine.alive && peer.engine.peer === peer) this.engineDisconnected(peer.engine, peer);
     if (peer.client && peer.client.peer === peer) peer.client.peer = null;
   }
 
@@ -440,6 +445,7 @@ export class Controller {
     };
     const id = this.engineIdFor(c);
     const existing = this.engines.get(id);
+    if (existing && existing.alive && existing.uuid === c.engine_uuid && existing.pid === c.pid) return this.reviveEngine(existing, peer, msg);
     if (existing) this.engineDied(existing, 'replaced by a new registration', 'unregistered');
     const engine: EngineInfo = {
       id,
@@ -461,6 +467,7 @@ export class Controller {
       diedMs: null,
       deathReason: null,
       tasksDone: 0,
+      disconnectTimer: null,
     };
     peer.role = 'engine';
     peer.engine = engine;
@@ -472,6 +479,51 @@ export class Controller {
     this.scheduler.addEngine(engine);
     this.log(`engine ${id} registered from ${peer.address} (host ${engine.host}, pid ${engine.pid}, ${slots} slot(s), ${resources.gpus.length} GPU(s))`);
     this.broadcastEngineEvent({ event: 'registered', engine_id: id, host: engine.host });
+    this.requestDispatch();
+  }
+
+  /**
+   * A closed connection: a killed engine, or a network blip. Stop sending it
+   * work at once; declare it dead unless it re-registers within the grace.
+   */
+  private engineDisconnected(engine: EngineInfo, peer: Peer): void {
+    if (this.closed) return;
+    if (this.opts.reconnectGraceMs <= 0) return this.engineDied(engine, 'connection closed', 'died');
+    this.scheduler.detach(engine.id);
+    engine.disconnectTimer = setTimeout(() => {
+      engine.disconnectTimer = null;
+      if (engine.peer === peer) this.engineDied(engine, 'connection closed', 'died');
+    }, this.opts.reconnectGraceMs);
+    engine.disconnectTimer.unref();
+  }
+
+  /** The same engine process came back within the grace: keep its id and what it still runs. */
+  private reviveEngine(engine: EngineInfo, peer: Peer, msg: Message<RegisterRequest>): void {
+    if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);
+    engine.disconnectTimer = null;
+    const old = engine.peer;
+    engine.peer = peer;
+    engine.lastSeen = Date.now();
+    peer.role = 'engine';
+    peer.engine = engine;
+    if (old !== peer && old.ws.readyState === old.ws.OPEN) old.ws.close(CLOSE_CODES.unregistered, 'replaced by a new connection of the same engine');
+    peer.outbox.push('register_reply', { engine_id: engine.id, heartbeat_ms: this.opts.heartbeatMs, cluster_id: this.clusterId }, undefined, msg.header.msg_id);
+    const running = new Set(Array.isArray(msg.content.running) ? msg.content.running.map(String) : []);
+    // Tasks it no longer runs may have finished (the engine re-sends those results) or been lost:
+    // queue them again; whichever result comes first wins.
+    for (const taskId of [...engine.assigned]) {
+      if (running.has(taskId)) continue;
+      const task = this.tasks.get(taskId);
+      this.scheduler.release(engine, task, taskId);
+      if (!task || TERMINAL.has(task.state)) continue;
+      this.clearTimer(task);
+      task.engineId = null;
+      this.setState(task, 'queued');
+      this.scheduler.enqueue(task);
+    }
+    this.adoptRunningTasks(engine, [...running].filter((id) => !engine.assigned.has(id)));
+    this.scheduler.addEngine(engine);
+    this.log(`engine ${engine.id} (host ${engine.host}) reconnected from ${peer.address}, still running ${running.size} task(s)`);
     this.requestDispatch();
   }
 
@@ -535,6 +587,8 @@ export class Controller {
 
   private engineDied(engine: EngineInfo, reason: string, event: 'died' | 'unregistered'): void {
     if (!engine.alive) return;
+    if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);
+    engine.disconnectTimer = null;
     this.scheduler.removeEngine(engine.id);
     if (this.engines.get(engine.id) === engine) this.engines.delete(engine.id);
     engine.diedMs = Date.now();
@@ -632,8 +686,15 @@ export class Controller {
     engine.tasksDone += 1;
     this.requestDispatch();
     if (!task || TERMINAL.has(task.state)) return;
-    this.clearTimer(task);
     const status: TaskResultStatus = c.status === 'ok' || c.status === 'cancelled' ? c.status : 'error';
+    if (task.engineId !== engine.id) {
+      // a late result from an engine the task has moved away from: a success
+      // settles it (and stops the other copy), a failure is ignored
+      if (status !== 'ok') return;
+      const other = task.engineId !== null ? this.engines.get(task.engineId) : undefined;
+      if (other && other.assigned.has(task.id)) other.peer.outbox.push('task_cancel', { task_id: task.id });
+    }
+    this.clearTimer(task);
     if (status === 'error' && task.retriesLeft > 0 && !task.cancelRequested) {
       this.retryOrFail(task, engine, c.error);
       return;
@@ -1179,6 +1240,7 @@ export class Controller {
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
     for (const task of this.tasks.values()) this.clearTimer(task);
+    for (const engine of this.engines.values()) if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);
     for (const peer of this.peers) {
       if (opts.stopEngines && peer.role === 'engine') peer.outbox.push('shutdown_request', { reason: 'cluster shutdown' });
       peer.outbox.flush();

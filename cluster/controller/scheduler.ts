@@ -152,6 +152,14 @@ export class Scheduler<T extends SchedTask> {
     return engine;
   }
 
+  /** Stop placing tasks on an engine without declaring it dead (it may reconnect). */
+  detach(id: number): void {
+    const engine = this.engines.get(id);
+    if (!engine) return;
+    this.engines.delete(id);
+    this.roomy.delete(engine);
+  }
+
   enqueue(task: T): void {
     if (isConstrained(task)) this.constrained.push(task);
     else this.plain.push(task);

@@ -305,3 +305,25 @@ test('tasks queued for a targeted engine fail with EngineError when that engine 
     await h.close();
   }
 });
+
+test('an engine that reconnects within the grace keeps its id and its running task; unstarted ones are re-sent', async () => {
+  const h = await startHarness({ prefetch: 4 });
+  try {
+    const first = await h.engine({ host: 'flaky', slots: 1 });
+    const c = await h.client();
+    await c.submit([{ task_id: 'long', source: NEVER }, { task_id: 'next', source: ID }]);
+    await until(() => first.received.length === 2, 5000, 'both sent (one prefetched)');
+    first.kill();
+    await sleep(100);
+    const again = await h.engine({ host: 'flaky', slots: 1, engineUuid: first.uuid, running: ['long'] });
+    assert.equal(again.engineId, first.engineId);
+    assert.equal((await c.result('next')).value, first.engineId, 'the prefetched task ran after the reconnect');
+    again.sendResult('long', 'finished after the blip');
+    assert.equal((await c.result('long')).value, 'finished after the blip');
+    await sleep(1200);
+    assert.ok(!c.events.some((m) => m.header.msg_type === 'engine_event' && m.content.event === 'died'), 'no death was announced');
+    assert.match(h.logs.join('\n'), /engine 0 \(host flaky\) reconnected .* still running 1 task/);
+  } finally {
+    await h.close();
+  }
+});
