@@ -14,6 +14,8 @@ const USAGE = `usage: hpcdl controller [options]
   --heartbeat-ms N     engine heartbeat interval (default 500)
   --engine-timeout-ms N  declare a silent engine dead after N ms (default 2500)
   --prefetch N         extra tasks per engine beyond its slots when many are queued (default 64)
+  --keep-finished N    finished tasks kept in memory for result_request (default 1000000;
+                       the oldest are forgotten beyond that)
   --no-journal         run without a journal (no --resume possible)
   -h, --help           this text`;
 
@@ -44,6 +46,7 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--heartbeat-ms': opts.heartbeatMs = int(flag); break;
       case '--engine-timeout-ms': opts.engineTimeoutMs = int(flag); break;
       case '--prefetch': opts.prefetch = int(flag); break;
+      case '--keep-finished': opts.keepFinished = int(flag); break;
       case '--no-journal': opts.journal = false; break;
       case '-h': case '--help': opts.help = true; break;
       default: throw new Error(`unknown option ${flag}\n${USAGE}`);

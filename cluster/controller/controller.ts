@@ -64,6 +64,8 @@ export interface ControllerOptions {
   resourceHistory?: number;
   /** stream/report messages kept for late subscribers (default 10000) */
   eventHistory?: number;
+  /** finished tasks (and their results) kept in memory; the oldest are forgotten beyond this (default 1,000,000) */
+  keepFinished?: number;
   /** an engine whose connection closed may re-register within this long and keep its tasks (ms, default 1000) */
   reconnectGraceMs?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
@@ -212,6 +214,10 @@ export class Controller {
   private readonly counts: Record<TaskState, number> = { waiting: 0, queued: 0, running: 0, done: 0, error: 0, cancelled: 0 };
   private readonly events: { topic: 'streams' | 'reports'; task_id: string; type: 'task_stream' | 'task_report'; content: any }[] = [];
   private nextEngineId = 0;
+  /** finished task ids, oldest first (head index instead of shift for O(1)) */
+  private finishedOrder: string[] = [];
+  private finishedHead = 0;
+  forgotten = 0;
   private journal: Journal | null = null;
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
@@ -251,6 +257,7 @@ export class Controller {
       eventHistory: options.eventHistory ?? 10000,
       timeoutGraceMs: options.timeoutGraceMs ?? 2000,
       reconnectGraceMs: options.reconnectGraceMs ?? 1000,
+      keepFinished: options.keepFinished ?? 1_000_000,
       maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
     };
     this.connectionFile = connectionFilePath(clusterId, options.profileDir);
@@ -754,6 +761,25 @@ export class Controller {
     this.sendResultToOwner(task);
     this.notifyStatus(task, true);
     this.releaseDependents(task);
+    this.rememberFinished(task.id);
+  }
+
+  /** Bound memory on very long runs: forget the oldest finished tasks beyond --keep-finished. */
+  private rememberFinished(id: string): void {
+    this.finishedOrder.push(id);
+    while (this.finishedOrder.length - this.finishedHead > this.opts.keepFinished) {
+      const old = this.tasks.get(this.finishedOrder[this.finishedHead]);
+      this.finishedHead += 1;
+      if (old && TERMINAL.has(old.state)) {
+        this.tasks.delete(old.id);
+        this.counts[old.state] -= 1;
+        this.forgotten += 1;
+      }
+    }
+    if (this.finishedHead > 65536 && this.finishedHead * 2 > this.finishedOrder.length) {
+      this.finishedOrder = this.finishedOrder.slice(this.finishedHead);
+      this.finishedHead = 0;
+    }
   }
 
   private resultContent(task: Task): Record<string, unknown> {
@@ -1094,6 +1120,7 @@ export class Controller {
         task.args = { $v: null, $b: [] };
         task.argBuffers = [];
         results += 1;
+        this.rememberFinished(task.id);
       } else if (rec.r === 'engine' && Number.isInteger(rec.engine_id)) {
         this.uuidToId.set(String(rec.uuid), rec.engine_id);
         this.nextEngineId = Math.max(this.nextEngineId, rec.engine_id + 1);
@@ -1131,7 +1158,7 @@ export class Controller {
       uptime_s: (Date.now() - this.startedMs) / 1000,
       engines: { alive: this.engines.size, dead: this.deadEngines.length, slots: [...this.engines.values()].reduce((n, e) => n + e.slots, 0) },
       clients: [...this.clients.values()].filter((c) => c.peer).length,
-      tasks: { total: this.tasks.size, ...this.counts },
+      tasks: { total: this.tasks.size, ...this.counts, forgotten: this.forgotten },
       queue: { plain: this.scheduler.queuedPlain, constrained: this.scheduler.queuedConstrained },
       journal: this.journal ? { file: this.journalFile, records: this.journal.records, bytes: this.journal.bytes } : null,
       bad_messages: this.badMessages,

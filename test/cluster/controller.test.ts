@@ -327,3 +327,22 @@ test('an engine that reconnects within the grace keeps its id and its running ta
     await h.close();
   }
 });
+
+test('--keep-finished bounds memory: the oldest finished tasks are forgotten, newer ones stay retrievable', async () => {
+  const h = await startHarness({ keepFinished: 10 });
+  try {
+    await h.engine();
+    const c = await h.client();
+    await c.submit(Array.from({ length: 30 }, (_, i) => ({ task_id: `k${i}`, source: ADD, args: [i, 0] })));
+    await until(() => c.results.size === 30, 10000, 'all results');
+    const status = h.controller.status() as any;
+    assert.equal(status.tasks.total, 10);
+    assert.equal(status.tasks.forgotten, 20);
+    const other = await h.client();
+    const reply = await other.request('result_request', { task_ids: ['k0', 'k29'] }, 'result_reply');
+    assert.deepEqual(reply.content, { pending: [], unknown: ['k0'] });
+    await until(() => other.results.get('k29')?.value === 29, 2000, 'k29 retrievable');
+  } finally {
+    await h.close();
+  }
+});
