@@ -1,0 +1,84 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { hpcdl, ROOT } from './support';
+
+let dir: string;
+let tinyConfig: string;
+
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
+  const config = JSON.parse(fs.readFileSync(path.join(ROOT, 'configs', 'local_small.json'), 'utf8'));
+  Object.assign(config, {
+    num_layers: 1,
+    num_fc_units: 8,
+    train_batch_size: 50,
+    validation_batch_size: 250,
+    display_interval: 5,
+    num_epochs: 1,
+    outputpath: path.join(dir, 'unused'),
+  });
+  config.conv_params.num_filters = 4;
+  tinyConfig = path.join(dir, 'tiny.json');
+  fs.writeFileSync(tinyConfig, JSON.stringify(config, null, 2));
+});
+
+const numberRe = '[0-9.e+-]+';
+
+test('synthetic data → train → infer: metrics, predictions for every test event, ROC report with the AUC', async () => {
+  const data = path.join(dir, 'synth');
+  let r = await hpcdl(['data', 'synth', '--out', data, '--events', '500', '--seed', '5']);
+  assert.equal(r.code, 0, r.stderr);
+  const testFile = fs.readdirSync(data).find((f) => f.includes('test'))!;
+  const inspect = await hpcdl(['data', 'inspect', path.join(data, testFile)]);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  const testEvents = Number(/^events: (\d+)/m.exec(inspect.stdout)![1]);
+  assert.ok(testEvents > 0);
+
+  const run = path.join(dir, 'synth-run');
+  r = await hpcdl(['train', '--config', tinyConfig, '--input', data, '--output', run, '--epochs', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((r.stdout.match(/ COMPLETED epoch \d, average validation auc /g) ?? []).length, 2, 'validation every epoch');
+
+  r = await hpcdl(['infer', '--config', tinyConfig, '--input', data, '--checkpoint', path.join(run, 'models')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test events ${testEvents}$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test loss ${numberRe}$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test accu ${numberRe}$`, 'm'));
+  const auc = new RegExp(`^EVALUATION SUMMARY: test auc (${numberRe})$`, 'm').exec(r.stdout)![1];
+  assert.ok(Number(auc) >= 0 && Number(auc) <= 1);
+  assert.match(r.stdout, new RegExp(`^Standard cuts: background efficiency ${numberRe}, signal efficiency ${numberRe}$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^CNN at background efficiency ${numberRe}: signal efficiency ${numberRe} \\(standard cuts: ${numberRe}\\)$`, 'm'));
+
+  const csv = fs.readFileSync(path.join(run, 'predictions.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'label,score,weight,psr');
+  assert.equal(csv.length - 1, testEvents, 'one row per test event');
+  for (const row of csv.slice(1, 20)) {
+    const [label, score, weight, psr] = row.split(',').map(Number);
+    assert.ok((label === 0 || label === 1) && score >= 0 && score <= 1 && weight > 0 && (psr === 0 || psr === 1), row);
+  }
+  const html = fs.readFileSync(path.join(run, 'plots', 'roc.html'), 'utf8');
+  assert.ok(html.includes(`AUC`), 'AUC in the legend');
+  assert.ok(html.includes(Number(auc).toFixed(3)), `the AUC ${auc} appears in the report`);
+  assert.doesNotMatch(html, /<script[^>]+src=["']https?:/, 'self-contained (no CDN)');
+
+  r = await hpcdl(['infer', '--config', tinyConfig, '--input', data, '--checkpoint', run, '--format', 'h5', '--output', path.join(dir, 'h5out')]);
+  assert.equal(r.code, 0, r.stderr);
+  const h5 = await hpcdl(['data', 'inspect', path.join(dir, 'h5out', 'predictions.h5')]);
+  assert.match(h5.stdout, new RegExp(`score: shape \\[${testEvents}\\]`));
+});
+
+test('hpcdl demo: synthetic data, training of local_small, evaluation and the report path', async () => {
+  const demoDir = path.join(dir, 'demo');
+  const r = await hpcdl(['demo', '--dir', demoDir, '--events', '600', '--epochs', '1'], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^== hpcdl demo: 600 synthetic 64x64 events/m);
+  assert.match(r.stdout, / COMPLETED epoch 1, average validation auc /);
+  assert.match(r.stdout, new RegExp(`^test AUC \\(weighted\\): ${numberRe}; unweighted: ${numberRe}$`, 'm'));
+  const report = /^ROC report: (.+)$/m.exec(r.stdout)![1];
+  assert.equal(report, path.join(demoDir, 'run', 'plots', 'roc.html'));
+  assert.ok(fs.existsSync(report));
+  assert.ok(fs.existsSync(path.join(demoDir, 'run', 'predictions.csv')));
+});
