@@ -195,6 +195,25 @@ test('fp16 is refused with a clear error naming the backend', () => {
   assert.throws(() => buildHepCnn(tinyConfig(), { precision: 'fp16' }, 'cpu'), /'cpu' backend/);
 });
 
+test('summary lists every layer with output shapes and parameters; VALID padding shrinks maps', () => {
+  const model = buildHepCnn(config64('NHWC'), { seed: 2 });
+  const rows = model.summary();
+  assert.deepEqual(rows.map((r) => [r.name, r.outputShape.join('x'), r.params]), [
+    ['conv0', '64x64x128', 3584], ['maxpool0', '32x32x128', 0],
+    ['conv1', '32x32x128', 147584], ['maxpool1', '16x16x128', 0],
+    ['conv2', '16x16x128', 147584], ['maxpool2', '8x8x128', 0],
+    ['fc1', '512', 4194816], ['fc2', '2', 1026],
+  ]);
+  assert.equal(rows.reduce((n, r) => n + r.params, 0), countParameters(model));
+  model.dispose();
+  // VALID: 12 → conv 10 → pool 5 → conv 3 → pool 1; flatten 1*1*6 → fc1 16
+  const valid = buildHepCnn(tinyConfig({ conv_params: { padding: 'VALID' } }), { seed: 2 });
+  assert.deepEqual(valid.namedWeights().find((w) => w.name === 'fc1/kernel')?.variable.shape, [6, 16]);
+  const x = randomImages([2, 12, 12, 3], 6);
+  assert.deepEqual(valid.logits(x, true).shape, [2, 2]);
+  valid.dispose();
+});
+
 test('bad architectures fail naming the key', () => {
   assert.throws(() => buildHepCnn(tinyConfig({ num_layers: 3, conv_params: { padding: 'VALID' } })), /too small for num_layers 3 \(conv2 would have size -1x-1\)/);
   assert.throws(() => buildHepCnn(tinyConfig({ conv_params: { padding: 'same' as 'SAME' } })), /conv_params.padding must be SAME or VALID/);
