@@ -386,6 +386,8 @@ class FileSource extends BaseSource {
   private window: Window | null = null;
   private ahead: Promise<Window> | null = null;
   private loadsInFlight = 0;
+  /** changes at every startEpoch; a produce() that awaited across it must not touch the new epoch's state */
+  private epochToken = 0;
   /** unshuffled NCHW over directly readable files: batches are read straight from the files */
   private readonly straight: boolean;
   private straightPiece = 0;
@@ -407,6 +409,7 @@ class FileSource extends BaseSource {
   }
 
   protected resetEpoch(epoch: number): void {
+    this.epochToken++;
     this.epoch = epoch;
     const n = this.pieces.length;
     this.pieceOrder = this.o.shuffle ? new Rng(this.o.seed, epoch, 0x51ce).permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
@@ -437,7 +440,14 @@ class FileSource extends BaseSource {
       this.emitted += target; // reserved synchronously: straight batches are produced concurrently
       filled = await this.fillStraight(batch, target);
     } else {
-      filled = await this.fillFromWindows(batch, target);
+      const token = this.epochToken;
+      try {
+        filled = await this.fillFromWindows(batch, target);
+      } catch (e) {
+        if (e instanceof StaleEpoch) return null;
+        throw e;
+      }
+      if (token !== this.epochToken) return null;
       this.emitted += filled;
     }
     if (filled === 0) return null;
@@ -519,11 +529,14 @@ class FileSource extends BaseSource {
 
   /** Make sure a window with unread events is loaded (and the next one is being read); false at the end of the epoch. */
   private async ensureWindow(): Promise<boolean> {
+    const token = this.epochToken;
     while (!this.window || this.window.pos >= this.window.count) {
       const next = this.ahead ?? this.startNextWindow();
       this.ahead = null;
       if (!next) return false;
-      this.window = await next;
+      const window = await next;
+      if (token !== this.epochToken) throw new StaleEpoch();
+      this.window = window;
       this.ahead = this.startNextWindow();
     }
     return true;
@@ -581,6 +594,9 @@ class FileSource extends BaseSource {
     }
   }
 }
+
+/** Thrown inside a produce() whose epoch was replaced by startEpoch while it awaited a read. */
+class StaleEpoch extends Error {}
 
 /** A float32 array without zero-filling (it is about to be overwritten by a read). */
 function allocFloat32(length: number): Float32Array {
