@@ -19,7 +19,6 @@ export class Journal {
   private writing = false;
   private scheduled = false;
   private closed = false;
-  private failure: Error | null = null;
   /** the chunk being written asynchronously; closeSync rewrites it (replay tolerates duplicate records) */
   private inflight: Buffer | null = null;
   records = 0;
@@ -81,32 +80,42 @@ export class Journal {
   private async writeLoop(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
+    let lines: string[] = [];
+    let waiters: (() => void)[] = [];
     try {
       while (this.pending.length > 0 && !this.closed) {
-        const chunk = Buffer.from(this.pending.join('\n') + '\n', 'utf8');
+        lines = this.pending;
         this.pending = [];
-        const waiters = this.waiters;
+        waiters = this.waiters;
         this.waiters = [];
+        const chunk = Buffer.from(lines.join('\n') + '\n', 'utf8');
         this.inflight = chunk;
         await writeAll(this.fd, chunk);
         await new Promise<void>((res, rej) => fs.fdatasync(this.fd, (err) => (err ? rej(err) : res())));
         this.inflight = null;
         this.bytes += chunk.length;
         for (const w of waiters) w();
+        waiters = [];
       }
     } catch (err) {
       if (this.closed) return;
-      this.failure = err as Error;
+      this.inflight = null;
       this.onError(new Error(`journal ${this.file}: write failed: ${(err as Error).message}`));
+      // keep the lines for the next attempt (a leading empty line isolates a torn partial
+      // write; replay tolerates the duplicates) and never leave a submitter hanging
+      this.pending = ['', ...lines, ...this.pending];
+      for (const w of waiters) w();
+      for (const w of this.waiters) w();
+      this.waiters = [];
+      return;
     } finally {
       this.writing = false;
-      const waiters = this.waiters;
-      if (this.pending.length === 0) {
-        this.waiters = [];
-        for (const w of waiters) w();
-      } else if (!this.closed && !this.failure) {
-        this.schedule();
-      }
+    }
+    if (this.pending.length > 0 && !this.closed) this.schedule();
+    else {
+      const rest = this.waiters;
+      this.waiters = [];
+      for (const w of rest) w();
     }
   }
 
