@@ -59,6 +59,37 @@ test('synthetic data → train → infer: metrics, predictions for every test ev
     const [label, score, weight, psr] = row.split(',').map(Number);
     assert.ok((label === 0 || label === 1) && score >= 0 && score <= 1 && weight > 0 && (psr === 0 || psr === 1), row);
   }
+  // the cut comparison, recomputed here from the predictions file
+  const rows = csv.slice(1).map((row) => row.split(',').map(Number));
+  const sum = (f: (r: number[]) => number) => rows.reduce((a, r) => a + f(r), 0);
+  const bkg = sum(([l, , w]) => (l === 0 ? w : 0));
+  const sig = sum(([l, , w]) => (l === 1 ? w : 0));
+  const cutFpr = sum(([l, , w, p]) => (l === 0 && p === 1 ? w : 0)) / bkg;
+  const cutTpr = sum(([l, , w, p]) => (l === 1 && p === 1 ? w : 0)) / sig;
+  const printed = new RegExp(`^CNN at background efficiency (${numberRe}): signal efficiency (${numberRe}) \\(standard cuts: (${numberRe})\\)$`, 'm').exec(r.stdout)!;
+  assert.ok(Math.abs(Number(printed[1]) - cutFpr) <= 1e-5 * Math.max(cutFpr, 1e-3), `cut fpr ${printed[1]} vs ${cutFpr}`);
+  assert.ok(Math.abs(Number(printed[3]) - cutTpr) <= 1e-5, `cut tpr ${printed[3]} vs ${cutTpr}`);
+  // ROC points by descending score (one point per distinct score), linear between them
+  const sorted = [...rows].sort((a, b) => b[1] - a[1]);
+  const points: [number, number][] = [[0, 0]];
+  let fp = 0;
+  let tp = 0;
+  sorted.forEach(([l, score, w], i) => {
+    if (l === 1) tp += w;
+    else fp += w;
+    if (i === sorted.length - 1 || sorted[i + 1][1] !== score) points.push([fp / bkg, tp / sig]);
+  });
+  let expectedTpr = 0;
+  for (let i = 1; i < points.length; i++) {
+    const [x0, y0] = points[i - 1];
+    const [x1, y1] = points[i];
+    if (x1 >= cutFpr && x0 <= cutFpr) {
+      expectedTpr = x1 === x0 ? Math.max(y1, expectedTpr) : y0 + ((cutFpr - x0) / (x1 - x0)) * (y1 - y0);
+      if (x1 > cutFpr) break;
+    }
+  }
+  assert.ok(Math.abs(Number(printed[2]) - expectedTpr) <= 1e-4, `CNN tpr at the cut's fpr: ${printed[2]} vs ${expectedTpr}`);
+
   const html = fs.readFileSync(path.join(run, 'plots', 'roc.html'), 'utf8');
   assert.ok(html.includes(`AUC`), 'AUC in the legend');
   assert.ok(html.includes(Number(auc).toFixed(3)), `the AUC ${auc} appears in the report`);
