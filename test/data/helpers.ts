@@ -22,8 +22,8 @@ export function pixelValue(id: number, c: number, h: number, w: number): number 
  * Write a tiny seed-layout file whose event k has id `firstId + k`: label = id % 2,
  * weight = id, normweight = id / 2, psr = (id % 3 == 0), images [3,4,5] from `pixelValue`.
  */
-export async function writeIdFile(file: string, firstId: number, n: number, opts: { chunkEvents?: number; gzip?: number } = {}): Promise<void> {
-  const C = 3, H = 4, W = 5;
+export async function writeIdFile(file: string, firstId: number, n: number, opts: { chunkEvents?: number; gzip?: number; height?: number; width?: number } = {}): Promise<void> {
+  const C = 3, H = opts.height ?? 4, W = opts.width ?? 5;
   const data = new Float32Array(n * C * H * W);
   const label = new Int32Array(n);
   const weight = new Float32Array(n);
