@@ -413,6 +413,8 @@ function slurmLabels(): Record<string, string> {
   if (env.SLURM_JOB_ID) labels.slurm_job_id = env.SLURM_JOB_ID;
   if (env.SLURM_STEP_ID) labels.slurm_step_id = env.SLURM_STEP_ID;
   if (env.SLURM_PROCID) labels.slurm_procid = env.SLURM_PROCID;
+  // Engines split over several batch jobs: job k starts at this launch slot.
+  if (env.HPCDL_LAUNCH_SLOT_OFFSET && env.SLURM_PROCID) labels.launch_slot = String(Number(env.HPCDL_LAUNCH_SLOT_OFFSET) + Number(env.SLURM_PROCID));
   if (env.SLURMD_NODENAME) labels.slurm_node = env.SLURMD_NODENAME;
   if (env.HPCDL_ENGINE_LABELS) {
     try {

@@ -27,6 +27,11 @@ export interface SlurmLauncherOptions {
   cpusPerTask?: number;
   /** --gpus-per-task for each engine */
   gpusPerTask?: number;
+  /**
+   * sbatch launcher: at most this many engines per batch job (several smaller
+   * jobs start sooner than one big one); default: all engines in one job
+   */
+  enginesPerJob?: number;
   /** extra arguments for srun (srun launcher) or #SBATCH lines (sbatch launcher), e.g. ["--qos=debug"] */
   extraArgs?: string[];
   /** environment for Slurm commands (e.g. SLURM_CONF) */
@@ -142,7 +147,8 @@ export class SbatchLauncher implements EngineLauncher {
   async start(count: number, ctx: LaunchContext, _onExit: (exit: EngineExit) => void): Promise<void> {
     this.ctx = ctx;
     fs.mkdirSync(ctx.workDir, { recursive: true });
-    await this.submit(count, -1);
+    const perJob = this.opts.enginesPerJob && this.opts.enginesPerJob > 0 ? this.opts.enginesPerJob : count;
+    for (let offset = 0; offset < count; offset += perJob) await this.submit(Math.min(perJob, count - offset), -1, offset);
   }
 
   async relaunch(launchSlot: number): Promise<void> {
@@ -150,7 +156,7 @@ export class SbatchLauncher implements EngineLauncher {
   }
 
   /** The batch script for `count` engines (exported for inspection and tests). */
-  script(count: number, replacementSlot = -1): string {
+  script(count: number, replacementSlot = -1, slotOffset = 0): string {
     const ctx = this.ctx!;
     const o = this.opts;
     const name = `hpcdl-engines-${ctx.launcherId}`.slice(0, 60);
@@ -167,16 +173,17 @@ export class SbatchLauncher implements EngineLauncher {
       '',
       `# hpcdl engines for cluster ${path.basename(ctx.connectionFile, '.json')} (launcher ${ctx.launcherId})`,
       `export HPCDL_ENGINE_LABELS=${shellQuote(labelsEnv(ctx).HPCDL_ENGINE_LABELS)}`,
+      ...(slotOffset > 0 ? [`export HPCDL_LAUNCH_SLOT_OFFSET=${slotOffset}`] : []),
       `srun --kill-on-bad-exit=0 ${engineCommandLine(ctx, replacementSlot >= 0 ? replacementSlot : undefined).map(shellQuote).join(' ')}`,
       '',
     ];
     return lines.join('\n');
   }
 
-  private async submit(count: number, replacementSlot: number): Promise<void> {
+  private async submit(count: number, replacementSlot: number, slotOffset = 0): Promise<void> {
     const ctx = this.ctx!;
     const file = path.join(ctx.workDir, `engines-${this.scripts++}.sbatch`);
-    fs.writeFileSync(file, this.script(count, replacementSlot), { mode: 0o700 });
+    fs.writeFileSync(file, this.script(count, replacementSlot, slotOffset), { mode: 0o700 });
     const out = await run(this.opts.sbatch ?? 'sbatch', ['--parsable', file], { ...this.opts.env, ...ctx.env });
     const jobId = out.trim().split(';')[0];
     if (!/^\d+/.test(jobId)) throw new Error(`sbatch ${file} did not print a job id: ${JSON.stringify(out)}`);

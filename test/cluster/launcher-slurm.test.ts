@@ -94,3 +94,19 @@ test('srun launcher inside an allocation (salloc): engines as a job step, replac
   const pids = [...registered.engines, ...byStep('replaced').alive].map((e: { pid: number }) => e.pid);
   await waitFor(() => pids.every((pid) => { try { process.kill(pid, 0); return false; } catch { return true; } }), 15_000, 'engine processes to exit');
 });
+
+test('sbatch launcher with enginesPerJob splits the engines over several jobs, each engine with its own launch slot', { skip: skip ?? false }, async () => {
+  const launcher = new SbatchLauncher({ env: slurm.env, enginesPerJob: 1 });
+  const cluster = await Cluster.start({ engines: 2, launcher, ip: '127.0.0.1', profileDir: dir, output: 'none', log: () => undefined, handleSigint: false, startTimeoutMs: 90_000 });
+  try {
+    assert.equal(launcher.jobIds.length, 2);
+    const engines = await cluster.engines();
+    assert.deepEqual(new Set(engines.map((e) => e.labels.slurm_job_id)), new Set(launcher.jobIds));
+    const slots = engines.map((e) => Number(e.labels.launch_slot ?? e.labels.slurm_procid)).sort();
+    assert.deepEqual(slots, [0, 1]);
+    assert.deepEqual(await cluster.all().apply((x: number) => x + 1, 1), [2, 2]);
+  } finally {
+    await cluster.close();
+  }
+  await waitFor(() => slurm.squeue().length === 0, 30_000, 'the engine jobs to leave the queue');
+});
