@@ -14,6 +14,19 @@ export interface CellError {
   traceback: string[];
 }
 
+/** Node's message when SIGINT breaks synchronous code run with `breakOnSigint` (tslab does). */
+const SYNC_SIGINT_MESSAGE = 'Script execution was interrupted by `SIGINT`';
+const INTERRUPTED: CellError = {
+  ename: 'KernelInterrupted',
+  evalue: 'Execution interrupted by the user',
+  traceback: ['KernelInterrupted: Execution interrupted by the user'],
+};
+
+/** True for the error of a cell stopped by an interrupt. */
+export function isInterruptError(error: CellError): boolean {
+  return error.ename === INTERRUPTED.ename;
+}
+
 export type CellOutcome =
   | { ok: true; hasValue: boolean; value: unknown; warnings: string[] }
   | { ok: false; error: CellError };
@@ -28,6 +41,8 @@ export class CellRunner {
   private thrown: unknown[] = [];
   private lastExpressionVar: string | undefined;
   private interrupted = false;
+  /** Set when the last run was stopped by SIGINT inside synchronous code. */
+  interruptedSynchronously = false;
 
   constructor(rootDir: string) {
     this.converters = new LazyConverters((name) => {
@@ -51,6 +66,7 @@ export class CellRunner {
     this.thrown = [];
     this.lastExpressionVar = undefined;
     this.interrupted = false;
+    this.interruptedSynchronously = false;
     const ok = await this.executor.execute(code);
     if (!ok) return { ok: false, error: this.describeFailure() };
     const warnings = this.diagnostics;
@@ -98,9 +114,7 @@ export class CellRunner {
   }
 
   private describeFailure(): CellError {
-    if (this.interrupted) {
-      return { ename: 'KernelInterrupted', evalue: 'Execution interrupted by the user', traceback: ['KernelInterrupted: Execution interrupted by the user'] };
-    }
+    if (this.interrupted) return INTERRUPTED;
     if (this.diagnostics.length > 0) {
       return {
         ename: 'TypeScriptError',
@@ -109,6 +123,12 @@ export class CellRunner {
       };
     }
     const error = this.thrown[0];
+    if (error instanceof Error && error.message === SYNC_SIGINT_MESSAGE) {
+      // While synchronous code runs, Node suspends process 'SIGINT' listeners,
+      // so the kernel learns about this interrupt only here.
+      this.interruptedSynchronously = true;
+      return INTERRUPTED;
+    }
     if (error instanceof Error) {
       return {
         ename: error.name,

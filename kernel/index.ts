@@ -1,5 +1,5 @@
 /** Public API of the hpcdl kernel layer. Importing this does not start a kernel. */
-export { onInterrupt, runInterruptCallbacks, interruptCallbackCount } from './interrupt';
+export { onInterrupt, interruptSignal, runInterruptCallbacks, interruptCallbackCount } from './interrupt';
 export type { InterruptCallback, InterruptOutcome } from './interrupt';
 export { currentDisplayChannel, beforeCellEnds } from './display';
 export type { DisplayChannel, DisplayContent } from './display';

@@ -19,6 +19,7 @@ export interface InterruptOutcome {
 }
 
 const REGISTRY_KEY = Symbol.for('hpcdl.kernel.interruptCallbacks');
+const SIGNAL_KEY = Symbol.for('hpcdl.kernel.interruptController');
 
 function registry(): Set<InterruptCallback> {
   const holder = globalThis as unknown as Record<symbol, Set<InterruptCallback> | undefined>;
@@ -46,6 +47,25 @@ export function onInterrupt(callback: InterruptCallback): () => void {
   };
 }
 
+function controller(): AbortController {
+  const holder = globalThis as unknown as Record<symbol, AbortController | undefined>;
+  let current = holder[SIGNAL_KEY];
+  if (!current || current.signal.aborted) {
+    current = new AbortController();
+    holder[SIGNAL_KEY] = current;
+  }
+  return current;
+}
+
+/**
+ * An AbortSignal that is aborted at the next kernel interrupt (after that,
+ * call again for a fresh one). Long-running local work, such as a training
+ * loop started from a cell, can stop on it: `train({..., signal: interruptSignal()})`.
+ */
+export function interruptSignal(): AbortSignal {
+  return controller().signal;
+}
+
 /** Number of currently registered interrupt callbacks. */
 export function interruptCallbackCount(): number {
   return registry().size;
@@ -56,6 +76,7 @@ export function interruptCallbackCount(): number {
  * Called by the kernel on interrupt; callable directly to simulate one.
  */
 export async function runInterruptCallbacks(reason = 'interrupt'): Promise<InterruptOutcome> {
+  controller().abort(new Error(`kernel interrupted (${reason})`));
   const callbacks = Array.from(registry());
   const results = await Promise.allSettled(
     callbacks.map(async (callback) => callback(reason)),

@@ -44,7 +44,7 @@ export class HpcdlKernel {
   private readonly cells: CellRunner;
   private readonly history = new History();
   private readonly sockets: Record<'shell' | 'control' | 'iopub' | 'stdin' | 'hb', ZmqSocket>;
-  private readonly sendChains = new Map<ZmqSocket, Promise<void>>();
+  private readonly pendingSends = new Set<Promise<void>>();
   private shellQueue: Promise<void> = Promise.resolve();
   private executionCount = 0;
   private receivedShellRequests = 0;
@@ -118,10 +118,17 @@ export class HpcdlKernel {
 
   private send(socket: ZmqSocket, message: JupyterMessage<unknown>): Promise<void> {
     const frames = serializeMessage(message, this.signer, socket === this.sockets.iopub ? [] : message.identities);
-    const previous = this.sendChains.get(socket) ?? Promise.resolve();
-    const next = previous.then(() => socket.send(frames)).catch((error) => this.log('send failed:', error));
-    this.sendChains.set(socket, next);
-    return next;
+    // Sent synchronously: libzmq's I/O thread delivers it even while a cell
+    // blocks the event loop (zeromq.js allows overlapping sends while the
+    // socket is writable; ROUTER and PUB never block, they drop at the HWM).
+    const sending = socket.send(frames).catch(async (error) => {
+      this.log('send failed, retrying once:', error);
+      await new Promise((r) => setTimeout(r, 10));
+      await socket.send(frames).catch((again) => this.log('send failed:', again));
+    });
+    this.pendingSends.add(sending);
+    void sending.finally(() => this.pendingSends.delete(sending));
+    return sending;
   }
 
   private reply(socket: ZmqSocket, request: Msg, msgType: string, content: unknown): Promise<void> {
@@ -277,6 +284,7 @@ export class HpcdlKernel {
       runCellEndHooks((error) => this.log('display flush failed:', error));
     }
     if (!outcome.ok) {
+      if (this.cells.interruptedSynchronously) await this.interrupt('SIGINT');
       if (msg.content.stop_on_error !== false) this.abortThrough = this.receivedShellRequests;
       return this.replyError(socket, msg, count, outcome.error, silent);
     }
@@ -307,6 +315,7 @@ export class HpcdlKernel {
   private async shutdown(socket: ZmqSocket, msg: Msg): Promise<void> {
     const restart = msg.content.restart === true;
     await this.reply(socket, msg, 'shutdown_reply', { status: 'ok', restart });
+    await Promise.all(this.pendingSends);
     // Leave time for the final idle status (sent by handleWithStatus) to go out.
     setTimeout(() => {
       this.cells.close();

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { kernelsDir, parseKernelInstallArgs, userJupyterDataDir } from '../../kernel/install';
-import { interruptCallbackCount, onInterrupt, runInterruptCallbacks } from '../../kernel/interrupt';
+import { interruptCallbackCount, interruptSignal, onInterrupt, runInterruptCallbacks } from '../../kernel/interrupt';
 import { globToRegExp, History } from '../../kernel/history';
 import { installTestKernel, REPO_ROOT } from '../support/jupyter';
 
@@ -60,7 +60,11 @@ test('interrupt callbacks all run, errors are collected, unregister works', asyn
     throw new Error('remote cancel failed');
   });
   assert.equal(interruptCallbackCount(), 2);
+  const signal = interruptSignal();
+  assert.equal(signal.aborted, false);
   const outcome = await runInterruptCallbacks('test');
+  assert.equal(signal.aborted, true);
+  assert.equal(interruptSignal().aborted, false, 'a fresh signal after the interrupt');
   assert.equal(outcome.ran, 2);
   assert.deepEqual(seen, ['a:test']);
   assert.match(String(outcome.errors[0]), /remote cancel failed/);

@@ -134,14 +134,13 @@ describe('hpcdl kernel in jupyter-server', () => {
 
     let started!: () => void;
     const cellStarted = new Promise<void>((resolve) => (started = resolve));
-    const running = session.execute('await new Promise((resolve) => setTimeout(resolve, 120_000));', {
+    const running = session.execute('console.log("waiting");\nawait new Promise((resolve) => setTimeout(resolve, 120_000));', {
       timeoutMs: 60_000,
       onIOPub: (msg) => {
-        if (msg.header.msg_type === 'execute_input') started();
+        if (msg.header.msg_type === 'stream' && /waiting/.test((msg.content as any).text)) started();
       },
     });
     await cellStarted;
-    await new Promise((r) => setTimeout(r, 500));
     await session.interrupt();
     const interrupted = await running;
     assert.equal(interrupted.reply.status, 'error');
@@ -151,6 +150,23 @@ describe('hpcdl kernel in jupyter-server', () => {
 
     const after = await session.execute('interruptsSeen');
     assert.equal((after.outputs[0] as any).data['text/plain'], "[ 'SIGINT' ]");
+
+    // Synchronous code: Node breaks it (vm breakOnSigint) and the callbacks still run, once.
+    let syncStarted!: () => void;
+    const syncCellStarted = new Promise<void>((resolve) => (syncStarted = resolve));
+    const busy = session.execute('console.log("busy loop started");\nconst t0 = Date.now(); while (Date.now() - t0 < 60_000) {}', {
+      timeoutMs: 60_000,
+      onIOPub: (msg) => {
+        if (msg.header.msg_type === 'stream' && /busy loop started/.test((msg.content as any).text)) syncStarted();
+      },
+    });
+    // Interrupt once the loop runs (an interrupt during type checking only lands when the cell ends).
+    await syncCellStarted;
+    await session.interrupt();
+    const busyResult = await busy;
+    assert.equal((busyResult.outputs.find((o) => o.output_type === 'error') as any)?.ename, 'KernelInterrupted');
+    const afterSync = await session.execute('interruptsSeen');
+    assert.equal((afterSync.outputs[0] as any).data['text/plain'], "[ 'SIGINT', 'SIGINT' ]");
   });
 
   test('LiveFigure: one display_data, throttled in-place updates, final state kept', async () => {
