@@ -258,4 +258,14 @@ export class GroupHandle<T = unknown> implements PromiseLike<T[]> {
     for (const t of this.tasks) t.onReport(listener);
     return this;
   }
+
+  /** Called with the group's progress each time one of its tasks finishes (for progress bars). */
+  onProgress(listener: (progress: Progress) => void): this {
+    for (const t of this.tasks) {
+      t.onStatus((status) => {
+        if (FINAL.has(status)) listener(this.progress);
+      });
+    }
+    return this;
+  }
 }

@@ -68,7 +68,10 @@ test('"path#export" strings name module tasks too', async () => {
 
 test('map keeps item order, imap yields as tasks complete, progress counts', async () => {
   const group = cluster.balanced().map((x: number) => x * x, [1, 2, 3, 4, 5, 6]);
+  const seen: number[] = [];
+  group.onProgress((p) => seen.push(p.done));
   assert.deepEqual(await group, [1, 4, 9, 16, 25, 36]);
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
   assert.deepEqual({ done: group.progress.done, total: group.progress.total }, { done: 6, total: 6 });
   assert.equal(group.status, 'done');
   const order: number[] = [];
