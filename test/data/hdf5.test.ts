@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { readArrays, writeArrays, readAttributes, Hdf5File, DataFileError } from '../../src/data/index';
 import { tmpDir } from './helpers';
 
-test('writeArrays/readArrays round-trip all four array types, nested names and attributes', async () => {
+test('writeArrays/readArrays round-trip all four array types, scalars, empty arrays, nested names and attributes', async () => {
   const dir = tmpDir();
   const file = path.join(dir, 'ckpt.h5');
   const arrays = {
@@ -13,6 +13,8 @@ test('writeArrays/readArrays round-trip all four array types, nested names and a
     'conv1/bias': { data: new Float64Array([1e-300, -2.5, Math.PI]), shape: [3] },
     step: { data: new Int32Array([-7, 2147483647]), shape: [2] },
     mask: { data: new Uint8Array([0, 1, 255]), shape: [3] },
+    'meta/step': { data: new Int32Array([1234]), shape: [] },
+    empty: { data: new Float32Array(0), shape: [0] },
   };
   await writeArrays(file, arrays, { version: 3, note: 'hello' });
   const back = await readArrays(file);
