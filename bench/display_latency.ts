@@ -70,7 +70,7 @@ async function reportsToDisplay(phase: string, count: number, gapMs: number): Pr
     return n;
   }, count, gapMs);
   task.onReport((data: any) => fig.update((f: any) => { f.data[0].x.push(data.i); f.data[0].y.push(data.sentAt); }));
-  const n = await task;
+  const n = Number(await task);
   fig.close();
   return n;
 }`;
@@ -79,6 +79,8 @@ async function reportsToDisplay(phase: string, count: number, gapMs: number): Pr
 interface PhaseResult {
   phase: string;
   latencies: number[];
+  /** report index of each latency */
+  indices: number[];
   updates: number;
 }
 
@@ -91,6 +93,7 @@ function percentile(sorted: number[], p: number): number {
 async function runPhase(kernel: Kernel.IKernelConnection, phase: string, count: number, gapMs: number): Promise<PhaseResult> {
   const seen = new Set<number>();
   const latencies: number[] = [];
+  const indices: number[] = [];
   let updates = 0;
   const onIOPub = (_: unknown, msg: KernelMessage.IIOPubMessage) => {
     const type = msg.header.msg_type;
@@ -104,6 +107,7 @@ async function runPhase(kernel: Kernel.IKernelConnection, phase: string, count: 
       if (seen.has(x[k])) continue;
       seen.add(x[k]);
       latencies.push(receivedAt - y[k]);
+      indices.push(x[k]);
     }
   };
   kernel.iopubMessage.connect(onIOPub);
@@ -114,7 +118,7 @@ async function runPhase(kernel: Kernel.IKernelConnection, phase: string, count: 
     kernel.iopubMessage.disconnect(onIOPub);
   }
   if (seen.size !== count) throw new Error(`${phase}: ${seen.size} of ${count} reports reached the client`);
-  return { phase, latencies, updates };
+  return { phase, latencies, indices, updates };
 }
 
 async function execute(kernel: Kernel.IKernelConnection, code: string, timeoutMs: number): Promise<void> {
@@ -155,9 +159,11 @@ export async function main(argv: string[]): Promise<number> {
     for (const p of phases) {
       const sorted = [...p.latencies].sort((a, b) => a - b);
       const p50 = percentile(sorted, 50);
+      const p90 = percentile(sorted, 90);
       const p99 = percentile(sorted, 99);
+      const worst = p.latencies.indexOf(sorted[sorted.length - 1]);
       console.log(
-        `${p.phase}: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms ` +
+        `${p.phase}: p50 ${p50.toFixed(0)} ms, p90 ${p90.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms at report #${p.indices[worst]} ` +
           `(${p.latencies.length} reports, ${p.updates} display updates); target <= ${TARGET_MS} ms: ${p99 <= TARGET_MS ? 'met' : 'NOT met'} at p99`,
       );
     }
