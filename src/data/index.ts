@@ -13,3 +13,5 @@ export { Rng } from './rng';
 export { inspectFile, formatInspectReport } from './inspect';
 export type { InspectReport, InspectOptions, ClassSums } from './inspect';
 export { formatSynthSummary, eventKinematics } from './synth';
+export { findContiguousDataset } from './h5layout';
+export type { ContiguousExtent } from './h5layout';
