@@ -88,6 +88,17 @@ describe('live plot in the classic notebook UI (headless Chromium)', { timeout: 
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     await page.goto(`${server.url}/notebooks/${NOTEBOOK}?token=${server.token}`);
     await page.waitForFunction(() => (window as any).Jupyter?.notebook?.kernel?.is_connected?.() === true, undefined, { timeout: 90_000 });
+    // Select the kernel from the Kernel menu, as a user would (Kernel > Change kernel > HPC DL (TypeScript)).
+    // The notebook's metadata already names it, so the UI keeps the running hpcdl kernel.
+    await page.click('#kernellink');
+    await page.hover('#menu-change-kernel');
+    const item = page.locator('#kernel-submenu-hpcdl');
+    assert.match((await item.textContent()) ?? '', /HPC DL \(TypeScript\)/);
+    await item.click();
+    await page.waitForFunction(() => {
+      const k = (window as any).Jupyter?.notebook?.kernel;
+      return k?.name === 'hpcdl' && k.is_connected?.() === true;
+    }, undefined, { timeout: 90_000 });
     const kernelName = await page.evaluate(() => (window as any).Jupyter.notebook.kernel.name as string);
     assert.equal(kernelName, 'hpcdl', 'the notebook runs on the hpcdl kernel');
     await page.waitForFunction(() => /HPC DL/.test(document.querySelector('.kernel_indicator_name')?.textContent ?? ''), undefined, { timeout: 30_000 });

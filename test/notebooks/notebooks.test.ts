@@ -51,6 +51,7 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     delete process.env.HPCDL_CONFIG;
     delete process.env.HPCDL_DATA;
     delete process.env.HPCDL_NOTEBOOK_DIR;
+    delete process.env.HPCDL_NOTEBOOK_ENGINES;
     kernel = installTestKernel('hpcdl-nbtest');
     server = await startJupyterServer({ kernelPrefixes: [kernel.prefix] });
     copyNotebookTree(server.rootDir);
