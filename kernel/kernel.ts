@@ -289,8 +289,8 @@ export class HpcdlKernel {
       return this.replyError(socket, msg, count, outcome.error, silent);
     }
     for (const warning of outcome.warnings) process.stderr.write(warning + '\n');
-    if (outcome.hasValue && !silent) {
-      const data = mimeBundleOf(outcome.value);
+    const data = outcome.hasValue && !silent ? mimeBundleOf(outcome.value) : null;
+    if (data) {
       if (storeHistory) this.history.setOutput(count, String(data['text/plain'] ?? ''));
       this.publish(msg, 'execute_result', { execution_count: count, data, metadata: {} });
     }
@@ -328,13 +328,15 @@ export class HpcdlKernel {
   }
 }
 
-/** text/plain (as the Node REPL shows it) plus whatever the value offers via MIME_BUNDLE. */
-export function mimeBundleOf(value: unknown): Record<string, unknown> {
-  const plain = typeof value === 'string' ? inspect(value) : inspect(value, { depth: 4, colors: false });
+/**
+ * text/plain (as the Node REPL shows it) plus whatever the value offers via
+ * MIME_BUNDLE; null when the value's MIME_BUNDLE method returns null (e.g. a
+ * live display already shown in the cell: no duplicate execute_result).
+ */
+export function mimeBundleOf(value: unknown): Record<string, unknown> | null {
   const provider = (value as Record<symbol, unknown> | null)?.[MIME_BUNDLE];
-  if (typeof provider === 'function') {
-    const rich = (provider as () => Record<string, unknown>).call(value);
-    return { 'text/plain': plain, ...rich };
-  }
-  return { 'text/plain': plain };
+  const rich = typeof provider === 'function' ? (provider as () => Record<string, unknown> | null).call(value) : undefined;
+  if (rich === null) return null;
+  const plain = typeof value === 'string' ? inspect(value) : inspect(value, { depth: 4, colors: false });
+  return { 'text/plain': plain, ...(rich ?? {}) };
 }

@@ -69,9 +69,13 @@ export abstract class LiveOutput {
     this.closed = true;
   }
 
-  /** Lets `fig` as the last expression of a cell render as a rich execute_result. */
-  [MIME_BUNDLE](): MimeBundle {
-    return this.render();
+  /**
+   * As the last expression of a cell: nothing if the output is already shown
+   * (so `fig.update(...)` at the end of a cell does not duplicate the figure),
+   * else a rich execute_result of the current state.
+   */
+  [MIME_BUNDLE](): MimeBundle | null {
+    return this.shown ? null : this.render();
   }
 
   /** Hook for outputs that need something displayed once before them (plotly.js). */

@@ -68,7 +68,7 @@ let renderCounter = 0;
 /** The MIME bundle of one figure: plotly JSON, HTML fallback, text summary. */
 export function figureBundle(figure: FigureJson, summary: string): MimeBundle {
   const divId = `hpcdl-fig-${process.pid}-${Date.now().toString(36)}-${(renderCounter++).toString(36)}`;
-  const layout = figure.layout ?? {};
+  const layout = withTitleObjects(figure.layout ?? {});
   const config = { displaylogo: false, responsive: true, ...(figure.config ?? {}) };
   const html = `<div id="${divId}" class="hpcdl-figure" style="min-height:360px"></div>
 <script type="text/javascript">
@@ -87,4 +87,18 @@ export function figureBundle(figure: FigureJson, summary: string): MimeBundle {
     'text/html': html,
     'text/plain': summary,
   };
+}
+
+/**
+ * plotly.js 3+ ignores plain-string titles (`title: "loss"`); accept them, as
+ * plotly.py does, by converting to `{text}` for the layout and its axes.
+ */
+function withTitleObjects(layout: object): object {
+  const fix = (o: Record<string, unknown>): Record<string, unknown> =>
+    typeof o.title === 'string' ? { ...o, title: { text: o.title } } : o;
+  const out: Record<string, unknown> = fix({ ...(layout as Record<string, unknown>) });
+  for (const [key, value] of Object.entries(out)) {
+    if (/^[xyz]axis\d*$/.test(key) && value && typeof value === 'object') out[key] = fix(value as Record<string, unknown>);
+  }
+  return out;
 }

@@ -69,7 +69,7 @@ test('outside a kernel nothing is published but state is kept', () => {
   fig.update({ data: [{ y: [1, 2] }] });
   assert.deepEqual(fig.figure.data, [{ y: [1, 2] }]);
   assert.equal(fig.messagesSent, 0);
-  assert.ok(PLOTLY_MIME in fig[MIME_BUNDLE]());
+  assert.ok(PLOTLY_MIME in fig[MIME_BUNDLE]()!, 'not shown yet: a rich execute_result');
   assert.throws(() => fig.update({} as never), /expected a plotly figure/);
 });
 
@@ -98,4 +98,13 @@ test('ProgressBar clamps and renders the fraction', () => {
   const text = String(channel.sent[channel.sent.length - 1].content.data['text/plain']);
   assert.equal(text, `epochs [${'#'.repeat(30)}] 4/4 (100%)`);
   assert.equal(bar.value, 4);
+});
+
+test('a shown figure is not repeated as execute_result; string titles become plotly 3 title objects', () => {
+  const channel = recorder();
+  const fig = new LiveFigure({ data: [], layout: { title: 'loss', xaxis: { title: 'step' } } }, { channel });
+  assert.equal(fig[MIME_BUNDLE](), null);
+  const sent = channel.sent[channel.sent.length - 1].content.data[PLOTLY_MIME] as { layout: Record<string, any> };
+  assert.deepEqual(sent.layout.title, { text: 'loss' });
+  assert.deepEqual(sent.layout.xaxis.title, { text: 'step' });
 });

@@ -134,7 +134,8 @@ export async function startJupyterServer(options: StartServerOptions): Promise<J
   const port = await freePort();
   const token = randomBytes(16).toString('hex');
   const app = options.app ?? 'server';
-  const [command, cls] = app === 'server' ? ['jupyter-server', 'ServerApp'] : ['jupyter-nbclassic', 'NotebookApp'];
+  const command = app === 'server' ? 'jupyter-server' : 'jupyter-nbclassic';
+  const cls = 'ServerApp';
   const args = [
     `--${cls}.ip=127.0.0.1`,
     `--${cls}.port=${port}`,
@@ -142,7 +143,6 @@ export async function startJupyterServer(options: StartServerOptions): Promise<J
     `--${cls}.token=${token}`,
     `--${cls}.open_browser=False`,
     `--ServerApp.root_dir=${rootDir}`,
-    ...(app === 'notebook' ? [`--NotebookApp.notebook_dir=${rootDir}`] : []),
     '--allow-root',
     '--no-browser',
   ];
