@@ -205,7 +205,9 @@ const train: Command = {
     const size = integer(text(v.size), '--size', 1) ?? 1;
     const rank = integer(text(v.rank), '--rank', 0) ?? 0;
     if (rank >= size) throw new UsageError(`--rank must be below --size ${size}, got ${rank}`);
-    await lib.train.train({
+    const stop = interruptToStop();
+    const result = await lib.train.train({
+      signal: stop.signal,
       configPath: required(text(v.config), '--config'),
       dummyData: Boolean(v['dummy-data']),
       epochs: integer(text(v.epochs), '--epochs', 1),
@@ -222,9 +224,25 @@ const train: Command = {
       backend: text(v.backend),
       progress: true,
     });
-    return 0;
+    stop.release();
+    return result.mode === 'train' && result.interrupted ? 130 : 0;
   },
 };
+
+/**
+ * First Ctrl-C: finish the current step, write a checkpoint, exit 130.
+ * Second Ctrl-C: exit at once.
+ */
+function interruptToStop(): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+    process.stderr.write('\ninterrupted: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, release: () => process.off('SIGINT', onSigint) };
+}
 
 const infer: Command = {
   summary: 'evaluate a checkpoint on the test split (metrics, predictions, ROC report)',

@@ -56,6 +56,8 @@ export interface TrainLoopOptions {
   onEvent?: (event: TrainEvent) => void;
   /** draw a progress bar on this terminal stream */
   progress?: NodeJS.WriteStream;
+  /** stop after the current step, write a checkpoint and return (e.g. on Ctrl-C or a cancelled task) */
+  signal?: AbortSignal;
 }
 
 export interface EpochRecord {
@@ -73,8 +75,10 @@ export interface TrainResult {
   /** images/s after the first two iterations */
   imagesPerSec?: number;
   lastCheckpoint?: string;
-  /** true when the run stopped at maxSteps before finishing its epochs */
+  /** true when the run stopped (maxSteps or the signal) inside an epoch */
   stoppedEarly: boolean;
+  /** true when the signal stopped the run */
+  interrupted: boolean;
 }
 
 interface RunState {
@@ -129,8 +133,9 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     emit({ type: 'checkpoint', rank, epoch, step: state.globalStep, path: saved.manifestPath });
   };
   const reachedMaxSteps = () => (opts.maxSteps ?? 0) > 0 && state.globalStep >= opts.maxSteps!;
+  const interrupted = () => opts.signal?.aborted ?? false;
 
-  for (let epoch = state.firstEpoch; epoch < opts.epochs && !reachedMaxSteps(); epoch++) {
+  for (let epoch = state.firstEpoch; epoch < opts.epochs && !reachedMaxSteps() && !interrupted(); epoch++) {
     opts.train.startEpoch(epoch);
     let stepInEpoch = 0;
     for (; state.skipBatches > 0; state.skipBatches--, stepInEpoch++) {
@@ -144,10 +149,14 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     let lastSavedStep = -1;
     const maxSteps = opts.maxSteps ?? 0;
     const barTotal = maxSteps > 0 ? Math.min(stepsPerEpoch, stepInEpoch + Math.max(0, maxSteps - state.globalStep)) : stepsPerEpoch;
-    while (!reachedMaxSteps()) {
+    let exhausted = false;
+    while (!reachedMaxSteps() && !interrupted()) {
       const iterationStart = performance.now();
       const batch = await opts.train.next();
-      if (!batch) break;
+      if (!batch) {
+        exhausted = true;
+        break;
+      }
       const computeStart = performance.now();
       const learningRate = optimizer.currentLearningRate();
       const batchEvents = batch.label.length;
@@ -177,10 +186,15 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         lastSavedStep = state.globalStep;
       }
     }
-    const epochFinished = !reachedMaxSteps() || stepInEpoch >= stepsPerEpoch;
+    const epochFinished = exhausted || stepInEpoch >= stepsPerEpoch;
     if (!epochFinished) stoppedEarly = true;
     const trainLoss = batches > 0 ? lossSum / batches : NaN;
     const secPerBatch = batches > 0 ? computeSeconds / batches : 0;
+    if (interrupted() && !epochFinished) {
+      log(`Rank ${rank} : interrupted at global step ${state.globalStep} (epoch ${epoch + 1}, batch ${stepInEpoch})`);
+      if (lastSavedStep !== state.globalStep && batches > 0) await checkpoint(epoch, stepInEpoch, false, { train_loss: trainLoss });
+      break;
+    }
     log(`${timestamp()} COMPLETED rank ${rank} epoch ${epoch + 1}, average training loss ${formatG(trainLoss)} (${secPerBatch.toFixed(3)} sec/batch)`);
     emit({ type: 'epoch', rank, epoch, step: state.globalStep, trainLoss, secPerBatch });
     const record: EpochRecord = { epoch, step: state.globalStep, trainLoss, secPerBatch };
@@ -209,7 +223,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   log(`FINISHED Training. Total time ${formatG(totalSeconds)}`);
   const imagesPerSec = steadyThroughput(iterationSeconds, imagesPerIteration);
   emit({ type: 'done', rank, step: state.globalStep, epochs: history.length, totalSeconds, imagesPerSec });
-  return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly };
+  return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted() };
 }
 
 async function restoreState(

@@ -42,6 +42,8 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   /** progress bar on this stream; `true` = stdout when it is a terminal */
   progress?: boolean | NodeJS.WriteStream;
+  /** stop after the current step and write a checkpoint (the CLI wires Ctrl-C to it) */
+  signal?: AbortSignal;
   /** data-parallel hook passed to the loop */
   reduceGradients?: (gradients: tf.Tensor[], step: number) => Promise<tf.Tensor[]>;
 }
@@ -188,6 +190,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       },
       progress: progressStream(opts.progress),
       reduceGradients: opts.reduceGradients,
+      signal: opts.signal,
     });
     const curvesPath = rank === 0 ? recorder.writeCurves(path.join(outputDir, 'plots'), `hpcdl training — ${model.name}`) : undefined;
     if (curvesPath) runLog(`Training curves: ${curvesPath}`);

@@ -101,3 +101,30 @@ test('--rank/--size: the rank is in the log lines and only rank 0 writes checkpo
   assert.match(r.stdout, / COMPLETED rank 1 epoch 1, /);
   assert.deepEqual(fs.readdirSync(path.join(out, 'models')), []);
 });
+
+test('Ctrl-C (SIGINT) stops training after the current step, writes a checkpoint and exits 130', async () => {
+  const { spawn } = await import('node:child_process');
+  const out = path.join(dir, 'sigint');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), 'train', '--config', tinyConfig, '--dummy-data', '--output', out], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let sent = false;
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    if (!sent && / REPORT rank 0 global step 5\., /.test(stdout)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted: stopping after this step and writing a checkpoint/);
+  const stoppedAt = Number(/^Rank 0 : interrupted at global step (\d+) /m.exec(stdout)![1]);
+  assert.ok(stoppedAt >= 5 && stoppedAt < 200, `stopped at ${stoppedAt}`);
+  assert.ok(fs.existsSync(path.join(out, 'models', `ckpt-${String(stoppedAt).padStart(8, '0')}.json`)));
+  assert.match(stdout, /^FINISHED Training\. Total time /m);
+});

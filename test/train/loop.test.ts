@@ -198,3 +198,33 @@ test('batches are handed back to sources that recycle them', async () => {
   assert.equal(train.recycled, 8);
   assert.equal(validation.recycled, 4);
 });
+
+test('an abort signal stops after the current step with a checkpoint; resuming matches an uninterrupted run', async () => {
+  const straight = await runFor(2, tmp());
+  const dir = tmp();
+  const controller = new AbortController();
+  const model = new ChannelMeanModel();
+  const lines: string[] = [];
+  const result = await trainLoop({
+    model,
+    train: new MemorySource(16, 96),
+    optimizer: new Adam({ learningRate: { mode: 'piecewise', learning_rate_params: { '0': 0.05, '8': 0.01 } } }),
+    epochs: 2,
+    checkpoint: { dir, configHash: 'test' },
+    signal: controller.signal,
+    log: (l) => lines.push(l),
+    onEvent: (e) => {
+      if (e.type === 'step' && e.step === 3) controller.abort();
+    },
+  });
+  model.dispose();
+  assert.equal(result.interrupted, true);
+  assert.equal(result.globalStep, 3);
+  assert.ok(lines.includes('Rank 0 : interrupted at global step 3 (epoch 1, batch 3)'));
+  assert.ok(!lines.some((l) => l.includes('COMPLETED')), 'an interrupted epoch is not reported as completed');
+  assert.match(lines[lines.length - 1], /^FINISHED Training\. Total time /);
+  const manifest = readManifest(listCheckpoints(dir).at(-1)!);
+  assert.deepEqual([manifest.step, manifest.stepInEpoch, manifest.epochComplete], [3, 3, false]);
+  const resumed = await runFor(2, dir, { resume: true });
+  assert.deepEqual(resumed.values, straight.values);
+});
