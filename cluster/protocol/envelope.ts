@@ -1,0 +1,119 @@
+/**
+ * The message envelope: the list of message types each side may send, the
+ * header every message carries, and makeMessage to build one.
+ */
+import { randomBytes } from 'node:crypto';
+import { ProtocolError } from './errors';
+
+export const PROTOCOL_VERSION = '1.0';
+
+export const ENGINE_TO_CONTROLLER = [
+  'register_request',
+  'heartbeat',
+  'task_started',
+  'task_stream',
+  'task_report',
+  'task_result',
+  'resources',
+  'engine_shutdown',
+] as const;
+
+export const CONTROLLER_TO_ENGINE = ['register_reply', 'heartbeat_reply', 'task_request', 'task_cancel', 'shutdown_request'] as const;
+
+export const CLIENT_TO_CONTROLLER = [
+  'connect_request',
+  'submit_request',
+  'cancel_request',
+  'result_request',
+  'status_request',
+  'subscribe_request',
+  'unsubscribe_request',
+  'engines_request',
+  'shutdown_request',
+] as const;
+
+export const CONTROLLER_TO_CLIENT = [
+  'connect_reply',
+  'submit_reply',
+  'cancel_reply',
+  'result_reply',
+  'status_reply',
+  'subscribe_reply',
+  'engines_reply',
+  'shutdown_reply',
+  'task_status',
+  'task_stream',
+  'task_report',
+  'task_result',
+  'engine_event',
+  'resources',
+  'error',
+] as const;
+
+/** Every message type on the wire. `batch` wraps several messages in one frame set. */
+export const MESSAGE_TYPES = [
+  ...new Set([...ENGINE_TO_CONTROLLER, ...CONTROLLER_TO_ENGINE, ...CLIENT_TO_CONTROLLER, ...CONTROLLER_TO_CLIENT, 'batch' as const]),
+] as const;
+
+export type MessageType =
+  | (typeof ENGINE_TO_CONTROLLER)[number]
+  | (typeof CONTROLLER_TO_ENGINE)[number]
+  | (typeof CLIENT_TO_CONTROLLER)[number]
+  | (typeof CONTROLLER_TO_CLIENT)[number]
+  | 'batch';
+
+export const KNOWN_TYPES: ReadonlySet<string> = new Set<string>(MESSAGE_TYPES);
+
+export function isMessageType(value: unknown): value is MessageType {
+  return typeof value === 'string' && KNOWN_TYPES.has(value);
+}
+
+export interface Header {
+  msg_id: string;
+  msg_type: MessageType;
+  session: string;
+  date: string;
+  version: string;
+}
+
+export interface Message<C = any> {
+  header: Header;
+  /** The header of the message this one answers, or `{}`. */
+  parent_header: Partial<Header>;
+  metadata: Record<string, unknown>;
+  content: C;
+  /** Raw binary frames; packed values in `content` refer to them by index. */
+  buffers: Uint8Array[];
+}
+
+let sessionCounter = 0;
+const processSession = randomBytes(6).toString('hex');
+
+/** A session id unique to this process and call. */
+export function newSession(): string {
+  sessionCounter += 1;
+  return `${processSession}-${sessionCounter}`;
+}
+
+let messageCounter = 0;
+const defaultSession = newSession();
+
+export interface MakeMessageOptions {
+  session?: string;
+  parent?: Header | Partial<Header>;
+  metadata?: Record<string, unknown>;
+  buffers?: Uint8Array[];
+}
+
+export function makeMessage<C>(type: MessageType, content: C, opts: MakeMessageOptions = {}): Message<C> {
+  if (!KNOWN_TYPES.has(type)) throw new ProtocolError('unknown_type', `makeMessage: unknown message type '${String(type)}'`);
+  const session = opts.session ?? defaultSession;
+  messageCounter += 1;
+  return {
+    header: { msg_id: `${session}:${messageCounter}`, msg_type: type, session, date: new Date().toISOString(), version: PROTOCOL_VERSION },
+    parent_header: opts.parent ?? {},
+    metadata: opts.metadata ?? {},
+    content,
+    buffers: opts.buffers ?? [],
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Framing and signing of one message: the only place that knows how bytes on
+ * a WebSocket map to a message.
+ *
+ * One WebSocket binary message = one protocol message:
+ *
+ *   offset 0   4 bytes   magic "HPDL"
+ *          4   1 byte    framing version (1)
+ *          5   1 byte    flags (0)
+ *          6   2 bytes   frame count F (uint16 LE), F >= 4
+ *          8  32 bytes   HMAC-SHA256 signature (raw bytes)
+ *         40  4*F bytes  frame lengths (uint32 LE)
+ *         ..             frames, each starting on an 8-byte boundary:
+ *                        JSON(header), JSON(parent_header), JSON(metadata),
+ *                        JSON(content), buffer 0, buffer 1, ...
+ *
+ * The signature covers bytes [0, 8) and everything from offset 40 on, i.e. the
+ * frame table and every frame including the binary buffers, so a tampered
+ * payload is detected, not only a tampered header.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { type Message } from './envelope';
+import { ProtocolError } from './errors';
+import { sign, type Key } from './signing';
+import { checkContent, checkEnvelope } from './validation';
+
+const FRAMING_VERSION = 1;
+const MAGIC = 0x4c445048; // "HPDL" read as uint32 LE
+const PREFIX_BYTES = 40;
+const SIGNATURE_BYTES = 32;
+const ENVELOPE_FRAMES = 4;
+const MAX_FRAMES = 0xffff;
+
+/** Default maximum encoded message size: 256 MiB (override with HPCDL_MAX_MESSAGE_BYTES). */
+export const MAX_MESSAGE_BYTES = parseMaxBytes(process.env.HPCDL_MAX_MESSAGE_BYTES) ?? 256 * 1024 * 1024;
+
+function parseMaxBytes(raw: string | undefined): number | undefined {
+  if (!raw) return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+export interface CodecOptions {
+  maxBytes?: number;
+}
+
+/** Encode and sign a message. Throws ProtocolError('too_large') above the size limit. */
+export function encodeMessage(msg: Message, key: Key, opts: CodecOptions = {}): Buffer {
+  const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
+  const frames = envelopeFrames(msg);
+  if (frames.length > MAX_FRAMES) throw new ProtocolError('too_large', `message has ${frames.length} frames; the limit is ${MAX_FRAMES}`);
+  const { offsets, total } = layoutFrames(frames);
+  if (total > maxBytes) {
+    throw new ProtocolError('too_large', `${msg.header.msg_type} message is ${total} bytes; the limit is ${maxBytes}`);
+  }
+  const out = Buffer.alloc(total);
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt8(FRAMING_VERSION, 4);
+  out.writeUInt8(0, 5);
+  out.writeUInt16LE(frames.length, 6);
+  for (let i = 0; i < frames.length; i++) {
+    out.writeUInt32LE(frames[i].byteLength, PREFIX_BYTES + 4 * i);
+    out.set(frames[i], offsets[i]);
+  }
+  sign(key, out, PREFIX_BYTES).copy(out, 8);
+  return out;
+}
+
+function envelopeFrames(msg: Message): Uint8Array[] {
+  return [
+    Buffer.from(JSON.stringify(msg.header), 'utf8'),
+    Buffer.from(JSON.stringify(msg.parent_header ?? {}), 'utf8'),
+    Buffer.from(JSON.stringify(msg.metadata ?? {}), 'utf8'),
+    Buffer.from(JSON.stringify(msg.content ?? {}), 'utf8'),
+    ...(msg.buffers ?? []),
+  ];
+}
+
+/** Where each frame starts (8-byte aligned, after the prefix and frame table) and the total size. */
+function layoutFrames(frames: Uint8Array[]): { offsets: number[]; total: number } {
+  let offset = align8(PREFIX_BYTES + 4 * frames.length);
+  const offsets = new Array<number>(frames.length);
+  for (let i = 0; i < frames.length; i++) {
+    offsets[i] = offset;
+    offset = align8(offset + frames[i].byteLength);
+  }
+  return { offsets, total: offset };
+}
+
+function toBuffer(data: Uint8Array | ArrayBuffer | Buffer[]): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function parseJsonFrame(frame: Buffer, what: string): any {
+  try {
+    return JSON.parse(frame.toString('utf8'));
+  } catch (err) {
+    throw new ProtocolError('malformed', `${what} frame is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/**
+ * Verify and decode one wire message. Throws ProtocolError with the reason:
+ * too_large, malformed (bad framing / JSON / envelope), signature (missing or
+ * wrong HMAC), version (incompatible protocol major version), unknown_type.
+ * The signature is checked before any JSON is parsed.
+ */
+export function decodeMessage(raw: Uint8Array | ArrayBuffer | Buffer[], key: Key, opts: CodecOptions = {}): Message {
+  const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
+  const data = toBuffer(raw);
+  if (data.length > maxBytes) throw new ProtocolError('too_large', `message is ${data.length} bytes; the limit is ${maxBytes}`);
+  const frameCount = readPrefix(data);
+  verifySignature(data, key);
+  const frames = sliceFrames(data, frameCount);
+  const header = parseJsonFrame(frames[0], 'header');
+  const parent = parseJsonFrame(frames[1], 'parent_header');
+  const metadata = parseJsonFrame(frames[2], 'metadata');
+  const content = parseJsonFrame(frames[3], 'content');
+  checkEnvelope(header, parent, metadata, content);
+  const msg: Message = { header, parent_header: parent, metadata, content, buffers: frames.slice(ENVELOPE_FRAMES) };
+  checkContent(msg.header.msg_type, msg.content, msg.buffers.length);
+  return msg;
+}
+
+/** Check the fixed prefix and that the frame table fits; returns the frame count. */
+function readPrefix(data: Buffer): number {
+  if (data.length < PREFIX_BYTES + 4 * ENVELOPE_FRAMES) {
+    throw new ProtocolError('malformed', `message is ${data.length} bytes, shorter than the smallest valid message`);
+  }
+  if (data.readUInt32LE(0) !== MAGIC) throw new ProtocolError('malformed', 'message does not start with the hpcdl magic "HPDL"');
+  if (data.readUInt8(4) !== FRAMING_VERSION) {
+    throw new ProtocolError('version', `framing version ${data.readUInt8(4)} is not supported (expected ${FRAMING_VERSION})`);
+  }
+  const frameCount = data.readUInt16LE(6);
+  if (frameCount < ENVELOPE_FRAMES) throw new ProtocolError('malformed', `message has ${frameCount} frames; at least ${ENVELOPE_FRAMES} are required`);
+  if (PREFIX_BYTES + 4 * frameCount > data.length) throw new ProtocolError('malformed', `frame table of ${frameCount} entries runs past the end of the message`);
+  return frameCount;
+}
+
+function verifySignature(data: Buffer, key: Key): void {
+  const signature = data.subarray(8, 8 + SIGNATURE_BYTES);
+  if (signature.every((b) => b === 0)) throw new ProtocolError('signature', 'message is not signed');
+  const expected = sign(key, data, PREFIX_BYTES);
+  if (!timingSafeEqual(signature, expected)) throw new ProtocolError('signature', 'message signature does not match (wrong key or tampered message)');
+}
+
+function sliceFrames(data: Buffer, frameCount: number): Buffer[] {
+  const frames: Buffer[] = new Array(frameCount);
+  let offset = align8(PREFIX_BYTES + 4 * frameCount);
+  for (let i = 0; i < frameCount; i++) {
+    const len = data.readUInt32LE(PREFIX_BYTES + 4 * i);
+    if (offset + len > data.length) throw new ProtocolError('malformed', `frame ${i} (${len} bytes) runs past the end of the message`);
+    frames[i] = data.subarray(offset, offset + len);
+    offset = align8(offset + len);
+  }
+  return frames;
+}

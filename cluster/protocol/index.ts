@@ -1,0 +1,46 @@
+/**
+ * The hpcdl cluster wire format. This folder is the only module that knows how
+ * bytes on a WebSocket map to messages; controller, engines and clients all go
+ * through it. It imports nothing else from cluster/.
+ *
+ *   envelope.ts         message types, header, makeMessage, sessions
+ *   content.ts          content shape of each message type
+ *   errors.ts           ProtocolError, WebSocket close codes and their sentences
+ *   signing.ts          cluster key, HMAC-SHA256 signature
+ *   framing.ts          encodeMessage / decodeMessage (binary framing, size limit)
+ *   validation.ts       envelope and required-field checks on decode
+ *   batch.ts            many messages in one signed frame set
+ *   values.ts           packValue / unpackValue (JSON + binary buffers)
+ *   packed-ref.ts       packed values inside message content
+ *   connection-file.ts  how engines and clients find a controller
+ */
+export {
+  PROTOCOL_VERSION,
+  ENGINE_TO_CONTROLLER,
+  CONTROLLER_TO_ENGINE,
+  CLIENT_TO_CONTROLLER,
+  CONTROLLER_TO_CLIENT,
+  MESSAGE_TYPES,
+  isMessageType,
+  newSession,
+  makeMessage,
+  type MessageType,
+  type Header,
+  type Message,
+  type MakeMessageOptions,
+} from './envelope';
+export * from './content';
+export { ProtocolError, CLOSE_CODES, describeClose, type ProtocolErrorReason } from './errors';
+export { generateKey, type Key } from './signing';
+export { MAX_MESSAGE_BYTES, encodeMessage, decodeMessage, type CodecOptions } from './framing';
+export { makeBatch, expandBatch, decodeMessages, MessageBatcher, type BatchItem } from './batch';
+export { packValue, unpackValue, type PackedValue } from './values';
+export { packInto, unpackFrom, relocatePacked, buffersOf, standalonePacked } from './packed-ref';
+export {
+  hpcdlHome,
+  connectionFilePath,
+  resolveConnectionFile,
+  readConnectionFile,
+  writeConnectionFile,
+  type ConnectionInfo,
+} from './connection-file';
