@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { HepConfig } from '../config/types';
+import type { BatchSource } from '../data/types';
 import { assertTrainable, configSummaryLines, derivedValues, loadConfig, overrideConfig } from '../config';
 import { openEventSource } from '../data';
 import { buildHepCnn, countParameters } from '../model';
@@ -152,15 +153,18 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
   const model = buildHepCnn(config, { seed, precision: opts.precision ?? 'fp32' });
   runLog(`Rank ${rank} : ${model.name} with ${countParameters(model)} trainable parameters`);
   const optimizer = new Adam({ learningRate: config.learning_rate });
-  const trainSource = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
-  const validationSource = await openEventSource({
-    ...sourceOptions,
-    split: 'val',
-    batchSize: config.validation_batch_size,
-    shuffle: false,
-    dropRemainder: false,
-  });
+  const sources: BatchSource[] = [];
   try {
+    const trainSource = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
+    sources.push(trainSource);
+    const validationSource = await openEventSource({
+      ...sourceOptions,
+      split: 'val',
+      batchSize: config.validation_batch_size,
+      shuffle: false,
+      dropRemainder: false,
+    });
+    sources.push(validationSource);
     const stepsPerEpoch = Math.floor(trainSource.numEvents / trainSource.batchSize);
     if (stepsPerEpoch < 1) {
       throw new Error(`${config.inputpath}: rank ${rank} has ${trainSource.numEvents} training events, fewer than one batch of ${perNodeBatch}`);
@@ -196,8 +200,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
     if (curvesPath) runLog(`Training curves: ${curvesPath}`);
     return { ...result, mode: 'train', config, backend: backend.name, outputDir, modelsDir, logPath: recorder.logPath, metricsPath: recorder.metricsPath, curvesPath };
   } finally {
-    await trainSource.close();
-    await validationSource.close();
+    for (const source of sources) await source.close();
     optimizer.dispose();
     model.dispose();
   }
