@@ -90,6 +90,7 @@ test('run errors: one line naming the file at fault, exit code 1', async () => {
   r = await hpcdl(['infer', '--config', path.join(ROOT, 'configs', 'local_small.json'), '--checkpoint', dir]);
   assert.equal(r.code, 1);
   assert.match(oneLine(r.stderr), /holds no ckpt-<step>\.json manifest/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('bench alone lists the benchmarks', async () => {

@@ -1,4 +1,4 @@
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -7,6 +7,8 @@ import { hpcdl, ROOT } from './support';
 
 let dir: string;
 let tinyConfig: string;
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));

@@ -1,4 +1,4 @@
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,7 +19,15 @@ before(async () => {
   config = { ...config, num_layers: 1, num_fc_units: 8, conv_params: { ...config.conv_params, num_filters: 4 } };
 });
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
+const tempDirs: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
+  tempDirs.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 async function runHep(epochs: number, dir: string, seed: number, resume: boolean) {
   const model = buildHepCnn(config, { seed });

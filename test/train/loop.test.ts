@@ -1,4 +1,4 @@
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +14,15 @@ before(async () => {
   await initBackend({ force: 'cpu', log: () => undefined });
 });
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
+const tempDirs: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
+  tempDirs.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 test('a custom model trains through the generic loop, with the seed log lines and events', async () => {
   const model = new ChannelMeanModel();
