@@ -32,8 +32,10 @@ export interface CheckpointPolicy {
 export interface TrainLoopOptions {
   model: TrainableModel & { namedWeights?: () => NamedVariable[] };
   train: BatchSource;
-  /** a full pass after every epoch, dropout off */
+  /** a pass after every epoch, dropout off */
   validation?: BatchSource;
+  /** at most this many validation batches (0/undefined = the whole source), as the seed v2's validation_max_steps */
+  validationMaxBatches?: number;
   /** defaults to Adam with a constant 1e-3 */
   optimizer?: Adam;
   epochs: number;
@@ -288,6 +290,6 @@ async function trainStep(
 
 async function validate(opts: TrainLoopOptions, source: BatchSource, epoch: number): Promise<BinaryMetrics> {
   source.startEpoch(epoch);
-  const predictions = await collectPredictions(opts.model, source);
+  const predictions = await collectPredictions(opts.model, source, { maxBatches: opts.validationMaxBatches });
   return binaryMetrics(predictions, opts.useWeights ? predictions.normweight : undefined);
 }

@@ -179,6 +179,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       model,
       train: trainSource,
       validation: validationSource,
+      validationMaxBatches: config.validation_max_steps,
       optimizer,
       epochs: config.num_epochs,
       maxSteps: opts.maxSteps,

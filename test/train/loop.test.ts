@@ -236,3 +236,18 @@ test('an abort signal stops after the current step with a checkpoint; resuming m
   const resumed = await runFor(2, dir, { resume: true });
   assert.deepEqual(resumed.values, straight.values);
 });
+
+test('validationMaxBatches limits the validation pass', async () => {
+  const events: TrainEvent[] = [];
+  await trainLoop({
+    model: new ChannelMeanModel(),
+    train: new MemorySource(16, 32),
+    validation: new MemorySource(8, 64),
+    validationMaxBatches: 3,
+    epochs: 1,
+    log: () => undefined,
+    onEvent: (e) => events.push(e),
+  });
+  const v = events.find((e) => e.type === 'validation');
+  assert.ok(v && v.type === 'validation' && v.events === 24);
+});
