@@ -1,0 +1,216 @@
+/**
+ * The task state machine: waiting (on dependencies) → queued → running →
+ * done | error | cancelled, with retries away from failing engines, the
+ * timeout backstop, cancellation, and journalling of submissions and results.
+ */
+import { relocatePacked, type Message, type TaskErrorInfo, type TaskResultStatus, type TaskState, type TaskSubmission } from '../protocol';
+import type { DispatchLoop } from './dispatch';
+import type { EngineRegistry } from './engine-registry';
+import type { FanOut } from './fan-out';
+import { resultRecord, submitRecord } from './journal-records';
+import type { Scheduler } from './scheduler';
+import type { TaskTable } from './task-table';
+import { TERMINAL, errorInfo, errorResult, type ClientInfo, type ControllerContext, type EngineInfo, type StoredResult, type Task } from './types';
+
+export class TaskLifecycle {
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly tasks: TaskTable,
+    private readonly engines: EngineRegistry,
+    private readonly fanOut: FanOut,
+    private readonly scheduler: Scheduler<Task>,
+    private readonly dispatch: DispatchLoop,
+  ) {}
+
+  /** Create a task from a submission (already validated) and journal it. Returns null when the id is known. */
+  add(sub: TaskSubmission, argBuffers: Uint8Array[], owner: string | null): Task | null {
+    const task = this.tasks.create(sub, argBuffers, owner);
+    if (task && this.ctx.journal) this.ctx.journal.append(submitRecord(owner, task.spec, task.args, argBuffers));
+    return task;
+  }
+
+  /** Wire up `after` dependencies and queue the task if it can run. */
+  activate(task: Task): void {
+    for (const depId of task.spec.after ?? []) {
+      const dep = this.tasks.get(depId);
+      if (!dep) continue;
+      if (dep.state === 'done') continue;
+      if (TERMINAL.has(dep.state)) {
+        this.failDependency(task, dep);
+        return;
+      }
+      task.waitingOn += 1;
+      (dep.dependents ??= []).push(task.id);
+    }
+    if (task.waitingOn === 0) this.queue(task);
+  }
+
+  setState(task: Task, state: TaskState): void {
+    this.tasks.setState(task, state);
+  }
+
+  /** Put a task (back) in the queue. */
+  queue(task: Task): void {
+    this.setState(task, 'queued');
+    this.scheduler.enqueue(task);
+  }
+
+  /** Take a task off the engine it was on and queue it again. */
+  requeue(task: Task): void {
+    task.engineId = null;
+    this.queue(task);
+  }
+
+  sendTask(engine: EngineInfo, task: Task): void {
+    task.engineId = engine.id;
+    task.attempt += 1;
+    const buffers: Uint8Array[] = [];
+    const args = relocatePacked(task.args, task.argBuffers, buffers);
+    const s = task.spec;
+    const content: Record<string, unknown> = { task_id: task.id, kind: s.kind, args, attempt: task.attempt };
+    if (s.module !== undefined) content.module = s.module;
+    if (s.export !== undefined) content.export = s.export;
+    if (s.source !== undefined) content.source = s.source;
+    if (s.timeout_ms !== undefined) content.timeout_ms = s.timeout_ms;
+    if (task.reservedGpus && task.reservedGpus.length) content.gpus = task.reservedGpus;
+    engine.peer.outbox.push('task_request', content, buffers);
+  }
+
+  onTaskStarted(engine: EngineInfo, taskId: string): void {
+    const task = this.tasks.get(taskId);
+    if (!task || TERMINAL.has(task.state) || task.engineId !== engine.id) return;
+    this.setState(task, 'running');
+    task.startedMs = Date.now();
+    const timeout = task.spec.timeout_ms;
+    if (timeout && timeout > 0) {
+      task.timer = setTimeout(() => this.onTimeoutBackstop(task, engine), timeout + this.ctx.opts.timeoutGraceMs);
+      task.timer.unref();
+    }
+    this.fanOut.notifyStatus(task);
+  }
+
+  private onTimeoutBackstop(task: Task, engine: EngineInfo): void {
+    task.timer = null;
+    if (TERMINAL.has(task.state) || task.engineId !== engine.id) return;
+    if (engine.alive) engine.peer.outbox.push('task_cancel', { task_id: task.id });
+    const error = errorInfo('TaskTimeout', `task ${task.id} exceeded its timeout of ${task.spec.timeout_ms} ms on engine ${engine.id} (${engine.host}) and the engine did not stop it`, engine);
+    this.finish(task, errorResult(error, { engine_id: engine.id, started_ms: task.startedMs ?? undefined }));
+  }
+
+  onEngineResult(engine: EngineInfo, msg: Message): void {
+    const c = msg.content;
+    const taskId = String(c.task_id);
+    const task = this.tasks.get(taskId);
+    this.scheduler.release(engine, task, taskId);
+    engine.tasksDone += 1;
+    this.dispatch.request();
+    if (!task || TERMINAL.has(task.state)) return;
+    const status: TaskResultStatus = c.status === 'ok' || c.status === 'cancelled' ? c.status : 'error';
+    if (task.engineId !== engine.id && !this.acceptLateResult(task, status)) return;
+    this.clearTimer(task);
+    if (status === 'error' && task.retriesLeft > 0 && !task.cancelRequested) {
+      this.retryOrFail(task, engine, c.error);
+      return;
+    }
+    const buffers: Uint8Array[] = [];
+    const value = c.value ? relocatePacked(c.value, msg.buffers, buffers) : undefined;
+    const error = c.error ? { ...c.error, engine_id: c.error.engine_id ?? engine.id, host: c.error.host ?? engine.host } : undefined;
+    this.finish(task, { status, value, buffers, error, engine_id: engine.id, started_ms: c.started_ms ?? task.startedMs ?? undefined, finished_ms: c.finished_ms ?? Date.now() });
+  }
+
+  /**
+   * A late result from an engine the task has moved away from: a success
+   * settles it (and stops the other copy), a failure is ignored.
+   */
+  private acceptLateResult(task: Task, status: TaskResultStatus): boolean {
+    if (status !== 'ok') return false;
+    const other = task.engineId !== null ? this.engines.get(task.engineId) : undefined;
+    if (other && other.assigned.has(task.id)) other.peer.outbox.push('task_cancel', { task_id: task.id });
+    return true;
+  }
+
+  retryOrFail(task: Task, engine: EngineInfo, error: TaskErrorInfo): void {
+    if (task.retriesLeft > 0 && !task.cancelRequested) {
+      task.retriesLeft -= 1;
+      (task.blacklist ??= new Set()).add(engine.id);
+      task.engineId = null;
+      this.ctx.log(`retrying task ${task.id} (attempt ${task.attempt + 1}) away from engine ${engine.id}: ${error.ename}: ${error.evalue}`);
+      this.queue(task);
+      this.dispatch.request();
+      return;
+    }
+    this.finish(task, errorResult(error, { engine_id: engine.id, started_ms: task.startedMs ?? undefined }));
+  }
+
+  clearTimer(task: Task): void {
+    if (task.timer) clearTimeout(task.timer);
+    task.timer = null;
+  }
+
+  finish(task: Task, result: StoredResult): void {
+    if (TERMINAL.has(task.state)) return;
+    this.clearTimer(task);
+    this.tasks.settle(task, result);
+    this.ctx.journal?.append(resultRecord(task.id, result));
+    this.fanOut.sendResultToOwner(task);
+    this.fanOut.notifyStatus(task, true);
+    this.releaseDependents(task);
+    this.tasks.rememberFinished(task.id);
+  }
+
+  private failDependency(task: Task, dep: Task): void {
+    const error = errorInfo('DependencyError', `task ${task.id} depends on task ${dep.id}, which ended with status ${dep.result!.status}`);
+    this.finish(task, errorResult(error));
+  }
+
+  private releaseDependents(task: Task): void {
+    if (!task.dependents) return;
+    const dependents = task.dependents;
+    task.dependents = null;
+    for (const id of dependents) {
+      const dep = this.tasks.get(id);
+      if (!dep || dep.state !== 'waiting') continue;
+      if (task.state !== 'done') {
+        this.failDependency(dep, task);
+        continue;
+      }
+      dep.waitingOn -= 1;
+      if (dep.waitingOn === 0) {
+        this.queue(dep);
+        this.dispatch.request();
+      }
+    }
+  }
+
+  cancel(ids: string[]): { cancelled: string[]; unknown: string[] } {
+    const cancelled: string[] = [];
+    const unknown: string[] = [];
+    for (const id of ids) {
+      const task = this.tasks.get(id);
+      if (!task) {
+        unknown.push(id);
+        continue;
+      }
+      if (TERMINAL.has(task.state)) continue;
+      this.cancelOne(task);
+      cancelled.push(id);
+    }
+    return { cancelled, unknown };
+  }
+
+  private cancelOne(task: Task): void {
+    task.cancelRequested = true;
+    const engine = task.engineId !== null ? this.engines.get(task.engineId) : undefined;
+    if (engine && engine.assigned.has(task.id)) engine.peer.outbox.push('task_cancel', { task_id: task.id });
+    const error = errorInfo('TaskCancelled', `task ${task.id} was cancelled${task.state === 'running' ? ` while running on engine ${task.engineId}` : ''}`, engine);
+    this.finish(task, { status: 'cancelled', error, buffers: [], engine_id: engine?.id, finished_ms: Date.now() });
+  }
+
+  /** A resubmission after a reconnect: route the result to the client that asks now. */
+  adoptOwnership(taskId: string, client: ClientInfo): void {
+    const task = this.tasks.get(taskId);
+    if (!task) return;
+    task.owner = client.session;
+    if (task.result) this.fanOut.sendResultToOwner(task);
+  }
+}

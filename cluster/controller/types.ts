@@ -1,0 +1,95 @@
+/** The controller's in-memory records of tasks, engines, clients and connections. */
+import type { WebSocket } from 'ws';
+import type { PackedRef, SubscribeTopic, TaskErrorInfo, TaskResultStatus, TaskState, TaskSubmission } from '../protocol';
+import type { Journal } from './journal';
+import type { ResolvedOptions } from './options';
+import type { Outbox } from './outbox';
+import type { SchedEngine, SchedTask } from './scheduler';
+
+export interface StoredResult {
+  status: TaskResultStatus;
+  value?: PackedRef;
+  buffers: Uint8Array[];
+  error?: TaskErrorInfo;
+  engine_id?: number;
+  started_ms?: number;
+  finished_ms: number;
+}
+
+export interface Task extends SchedTask {
+  id: string;
+  state: TaskState;
+  spec: Omit<TaskSubmission, 'args'>;
+  args: PackedRef;
+  argBuffers: Uint8Array[];
+  owner: string | null;
+  engineId: number | null;
+  attempt: number;
+  retriesLeft: number;
+  waitingOn: number;
+  dependents: string[] | null;
+  submittedMs: number;
+  startedMs: number | null;
+  result: StoredResult | null;
+  timer: NodeJS.Timeout | null;
+  cancelRequested: boolean;
+}
+
+export interface EngineInfo extends SchedEngine {
+  uuid: string;
+  host: string;
+  pid: number;
+  labels: Record<string, string>;
+  peer: Peer;
+  lastSeen: number;
+  registeredMs: number;
+  resourcesHistory: Record<string, unknown>[];
+  diedMs: number | null;
+  deathReason: string | null;
+  tasksDone: number;
+  /** set while the connection is closed but the engine may still come back */
+  disconnectTimer: NodeJS.Timeout | null;
+}
+
+export interface ClientInfo {
+  session: string;
+  peer: Peer | null;
+  topics: Set<SubscribeTopic>;
+  taskFilter: Set<string> | null;
+}
+
+export interface Peer {
+  ws: WebSocket;
+  address: string;
+  role: 'unknown' | 'engine' | 'client';
+  authenticated: boolean;
+  outbox: Outbox;
+  engine: EngineInfo | null;
+  client: ClientInfo | null;
+}
+
+/** What every part of the controller shares: identity, settings, log, journal and the resume window. */
+export interface ControllerContext {
+  readonly clusterId: string;
+  readonly opts: ResolvedOptions;
+  readonly log: (line: string) => void;
+  /** null until the controller opens (and always without a journal) */
+  journal: Journal | null;
+  /** true during the grace period after --resume, while engines find their way back */
+  resuming: boolean;
+}
+
+export const TERMINAL: ReadonlySet<TaskState> = new Set<TaskState>(['done', 'error', 'cancelled']);
+
+export function stateForStatus(status: TaskResultStatus): TaskState {
+  return status === 'ok' ? 'done' : status;
+}
+
+export function errorInfo(ename: string, evalue: string, engine?: EngineInfo): TaskErrorInfo {
+  return { ename, evalue, traceback: [], engine_id: engine?.id, host: engine?.host };
+}
+
+/** A result that carries only an error and the time it was decided. */
+export function errorResult(error: TaskErrorInfo, extra: Partial<StoredResult> = {}): StoredResult {
+  return { status: 'error', error, buffers: [], ...extra, finished_ms: Date.now() };
+}
