@@ -12,7 +12,7 @@ import type { DisplayChannel } from '../../kernel/display';
 import { escapeHtml, LiveOutput, type LiveOutputOptions, type MimeBundle } from './live-output';
 import { ensurePlotlyLoader, figureBundle, type FigureJson } from './live-plotly';
 
-export { LiveOutput, type LiveOutputOptions, type MimeBundle } from './live-output';
+export { DEFAULT_MAX_UPDATES_PER_SECOND, LiveOutput, type LiveOutputOptions, type MimeBundle } from './live-output';
 export { PLOTLY_MIME, figureBundle, type FigureJson } from './live-plotly';
 
 export class LiveFigure extends LiveOutput {

@@ -108,3 +108,18 @@ test('a shown figure is not repeated as execute_result; string titles become plo
   assert.deepEqual(sent.layout.title, { text: 'loss' });
   assert.deepEqual(sent.layout.xaxis.title, { text: 'step' });
 });
+
+test('LiveOutput default throttle: one update per 200 ms (5/s)', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  const channel = recorder();
+  const table = new LiveTable({ key: 'a', channel });
+  table.upsert({ a: 1 });
+  assert.equal(channel.sent.length, 1, 'first row shown at once');
+  table.upsert({ a: 2 });
+  t.mock.timers.tick(199);
+  assert.equal(channel.sent.length, 1, 'held back for 200 ms after the last message');
+  t.mock.timers.tick(1);
+  assert.equal(channel.sent.length, 2, 'sent once 200 ms have passed');
+  assert.equal(channel.sent[1].update, true);
+  table.close();
+});
