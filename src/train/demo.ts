@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { synthesize } from '../data';
 import { formatG } from './format';
 import { infer, type InferResult } from './infer';
-import { train, type TrainRunResult } from './train';
+import { train, type TrainOptions, type TrainRunResult } from './train';
 
 /** The package root (where package.json and configs/ live), from src/ or dist/src/. */
 export function packageRoot(): string {
@@ -31,6 +31,8 @@ export interface DemoOptions {
   seed?: number;
   log?: (line: string) => void;
   progress?: boolean;
+  /** runs the training (default: `train` in this process; the CLI passes one that runs it on a cluster engine) */
+  trainer?: (opts: TrainOptions) => Promise<TrainRunResult>;
 }
 
 export interface DemoResult {
@@ -52,7 +54,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   await synthesize({ outDir: dataDir, size: 64, events, seed: opts.seed ?? 2018, log });
   fs.rmSync(path.join(runDir, 'models'), { recursive: true, force: true });
   log(`== training ${configPath} → ${runDir}`);
-  const training = await train({ configPath, inputPath: dataDir, outputDir: runDir, epochs: opts.epochs, log, progress: opts.progress });
+  const trainer = opts.trainer ?? train;
+  const training = await trainer({ configPath, inputPath: dataDir, outputDir: runDir, epochs: opts.epochs, log, progress: opts.progress });
   if (training.mode !== 'train') throw new Error('demo: training returned an iotest result');
   log(`== evaluating ${training.lastCheckpoint ?? training.modelsDir} on the test split`);
   const evaluation = await infer({ configPath, inputPath: dataDir, outputDir: runDir, checkpoint: training.modelsDir, log });

@@ -103,15 +103,42 @@ test('synthetic data → train → infer: metrics, predictions for every test ev
   assert.match(h5.stdout, new RegExp(`score: shape \\[${testEvents}\\]`));
 });
 
-test('hpcdl demo: synthetic data, training of local_small, evaluation and the report path', async () => {
-  const demoDir = path.join(dir, 'demo');
-  const r = await hpcdl(['demo', '--dir', demoDir, '--events', '600', '--epochs', '1'], { timeoutMs: 300_000 });
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^== hpcdl demo: 600 synthetic 64x64 events/m);
-  assert.match(r.stdout, / COMPLETED epoch 1, average validation auc /);
-  assert.match(r.stdout, new RegExp(`^test AUC \\(weighted\\): ${numberRe}; unweighted: ${numberRe}$`, 'm'));
-  const report = /^ROC report: (.+)$/m.exec(r.stdout)![1];
+function assertDemoSummary(stdout: string, demoDir: string): void {
+  assert.match(stdout, /^== hpcdl demo: 600 synthetic 64x64 events/m);
+  assert.match(stdout, new RegExp(`^test AUC \\(weighted\\): ${numberRe}; unweighted: ${numberRe}$`, 'm'));
+  const report = /^ROC report: (.+)$/m.exec(stdout)![1];
   assert.equal(report, path.join(demoDir, 'run', 'plots', 'roc.html'));
   assert.ok(fs.existsSync(report));
   assert.ok(fs.existsSync(path.join(demoDir, 'run', 'predictions.csv')));
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('hpcdl demo: a local cluster trains local_small on an engine, streams its output and reports, evaluates, and stops', async () => {
+  const demoDir = path.join(dir, 'demo');
+  const r = await hpcdl(['demo', '--dir', demoDir, '--events', '600', '--epochs', '1', '--engines', '2'], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^== starting a local cluster: controller \+ 2 engines$/m);
+  const enginePids = [...r.stdout.matchAll(/^engine \d+: .+ pid (\d+), \d+ slot\(s\)$/gm)].map((m) => Number(m[1]));
+  assert.equal(enginePids.length, 2, r.stdout);
+  assert.match(r.stdout, /^\[stdout:\d+\] [0-9.]+ COMPLETED epoch 1, average validation auc /m);
+  assert.match(r.stdout, new RegExp(`^\\[report:\\d+\\] epoch 1: validation loss ${numberRe}, accuracy ${numberRe}, AUC ${numberRe}$`, 'm'));
+  assertDemoSummary(r.stdout, demoDir);
+  assert.match(r.stdout, /^== cluster stopped$/m);
+  assert.deepEqual(enginePids.filter(isRunning), [], 'engines still running after the demo');
+});
+
+test('hpcdl demo --local: the same job without a cluster', async () => {
+  const demoDir = path.join(dir, 'demo-local');
+  const r = await hpcdl(['demo', '--local', '--dir', demoDir, '--events', '600', '--epochs', '1'], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^[0-9.]+ COMPLETED epoch 1, average validation auc /m);
+  assertDemoSummary(r.stdout, demoDir);
 });
