@@ -24,7 +24,19 @@ export function findJupyterFrontend(pathEnv = process.env.PATH ?? ''): string | 
   return null;
 }
 
+const USAGE = `Usage: hpcdl kernel jupyter [JUPYTER ARGS...]
+
+Installs (or refreshes) the "HPC DL (TypeScript)" kernel spec for this user,
+then starts the first of ${FRONTENDS.join(', ')} found on PATH (or
+HPCDL_JUPYTER_APP) with the given arguments, e.g.
+  hpcdl kernel jupyter --ip 127.0.0.1 --port 8888 --no-browser
+`;
+
 export async function kernelJupyterMain(argv: string[]): Promise<number> {
+  if (argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const frontend = findJupyterFrontend();
   if (!frontend) {
     process.stderr.write(

@@ -395,12 +395,14 @@ function delegated(summary: string, relative: string, exportName: string, what: 
 const controller = delegated('run or manage a cluster controller', path.join('..', 'cluster', 'controller', 'cli'), 'controllerMain', 'controller');
 const engine = delegated('run a cluster engine', path.join('..', 'cluster', 'engine', 'cli'), 'engineMain', 'engine');
 const kernelInstall = delegated('install the hpcdl Jupyter kernel spec', path.join('..', 'kernel', 'install'), 'kernelInstallMain', 'kernel install');
+const kernelJupyter = delegated('install the kernel spec, then start Jupyter with it', path.join('..', 'kernel', 'jupyter'), 'kernelJupyterMain', 'kernel jupyter');
 const kernel: Command = {
-  summary: 'Jupyter kernel (kernel install)',
-  usage: `Usage: ${PROGRAM} kernel install [args...]
+  summary: 'Jupyter kernel (kernel install | kernel jupyter)',
+  usage: `Usage: ${PROGRAM} kernel install|jupyter [args...]
 
-  install   ${kernelInstall.summary}`,
-  run: (argv) => dispatch(argv, { install: kernelInstall }, kernel, 'kernel'),
+  install   ${kernelInstall.summary}
+  jupyter   ${kernelJupyter.summary}`,
+  run: (argv) => dispatch(argv, { install: kernelInstall, jupyter: kernelJupyter }, kernel, 'kernel'),
 };
 
 // ---------------------------------------------------------------- top level
