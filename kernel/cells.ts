@@ -6,7 +6,9 @@
  * a stderr print).
  */
 import { format } from 'node:util';
-import { loadTslab, type CompletionInfo, type Converter, type ConverterSet, type TslabExecutor } from './tslab';
+import type * as TS from 'typescript';
+import { normalizeCellSource } from './cell-source';
+import { loadTslab, type CompletionInfo, type Converter, type ConvertResult, type ConverterSet, type TslabExecutor } from './tslab';
 
 export interface CellError {
   ename: string;
@@ -142,6 +144,18 @@ export class CellRunner {
 }
 
 /**
+ * Converts a cell after the rewrites of cell-source.ts. Compile errors are
+ * reported from a conversion that kept the user's columns.
+ */
+function convertNormalized(converter: Converter, ts: typeof TS, prevDecl: string, src: string): ConvertResult {
+  const normalized = normalizeCellSource(ts, src);
+  const result = converter.convert(prevDecl, normalized.source);
+  if (result.diagnostics.length === 0 || normalized.sameColumns === normalized.source) return result;
+  const located = converter.convert(prevDecl, normalized.sameColumns);
+  return located.diagnostics.length > 0 ? located : result;
+}
+
+/**
  * tslab's ConverterSet, with converters created on first use and the node
  * converter wrapped so the last expression's variable name is reported to us
  * and hidden from tslab's executor (which would print the value to stdout).
@@ -154,10 +168,11 @@ class LazyConverters implements ConverterSet {
 
   get node(): Converter {
     if (!this.nodeConverter) {
-      const inner = loadTslab().converter.createConverter({ isJS: false, isBrowser: false });
+      const tslab = loadTslab();
+      const inner = tslab.converter.createConverter({ isJS: false, isBrowser: false });
       const wrapped: Converter = Object.create(inner);
       wrapped.convert = (prevDecl, src) => {
-        const result = inner.convert(prevDecl, src);
+        const result = convertNormalized(inner, tslab.typescript as unknown as typeof TS, prevDecl, src);
         this.onLastExpression(result.lastExpressionVar);
         return { ...result, lastExpressionVar: undefined };
       };

@@ -123,6 +123,29 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.equal((wrong.outputs[0] as any).ename, 'TypeScriptError');
   });
 
+  test('names declared in earlier cells: shorthand properties, destructuring defaults, export, classes and functions', async () => {
+    const valueOf = async (code: string): Promise<string> => {
+      const run = await session.execute(code);
+      assert.equal(run.reply.status, 'ok', `${code}\n${JSON.stringify(run.outputs)}`);
+      const result = run.outputs.find((o) => o.output_type === 'execute_result') as any;
+      return result?.data['text/plain'];
+    };
+    await valueOf('const model = { x: 1 };\nlet other = 2;\nfunction twice(n: number) { return 2 * n; }\nclass Box { v = 4; }');
+    assert.equal(await valueOf('const o = { model };\no.model.x'), '1');
+    assert.equal(await valueOf('const p = { model, other };\n[p.model.x, p.other]'), '[ 1, 2 ]');
+    assert.equal(await valueOf('const wrap = () => ({ model, other });\nwrap().model.x + wrap().other'), '3');
+    assert.equal(await valueOf('const { a = model } = {} as { a?: { x: number } };\nconst pick = ({ b = other }: { b?: number }) => b;\n[a.x, pick({})]'), '[ 1, 2 ]');
+    assert.equal(await valueOf('({ other } = { other: 9 });\nother'), '9');
+    assert.equal(await valueOf('const refs = { twice, Box };\n[refs.twice(3), new refs.Box().v, new Box().v]'), '[ 6, 4, 4 ]');
+    assert.equal(await valueOf('class Sub extends Box { m() { return { model, twice }; } }\nnew Sub().m().twice(new Sub().m().model.x)'), '2');
+    await valueOf('export const exported = 5;\nexport function exportedFn() { return 6; }\nexport class ExportedClass { w = 7; }\nexport { other };');
+    assert.equal(await valueOf('({ exported, fn: exportedFn(), w: new ExportedClass().w })'), '{ exported: 5, fn: 6, w: 7 }');
+    // Compile errors in a cell with shorthands still point at the user's line and column.
+    const bad = await session.execute('const q = { model };\nconst s: string = q.model.x;');
+    assert.equal(bad.reply.status, 'error');
+    assert.match((bad.outputs.find((o) => o.output_type === 'error') as any).evalue, /^2:7 - Type 'number' is not assignable to type 'string'/);
+  });
+
   test('interrupt aborts an awaiting cell and runs the registered callbacks', async () => {
     const spec = kernelModuleSpecifier();
     const setup = await session.execute(
