@@ -56,13 +56,8 @@ export interface PackedRef {
   $b: number[];
 }
 
-/**
- * controller → engine. The controller may send more task_requests than the
- * engine has slots (prefetch, for throughput): the engine queues them in order
- * and runs at most `slots` at once, sending task_started when one starts.
- * Several task_requests usually arrive in one `batch`.
- */
-export interface TaskRequest {
+/** What a task calls and with which arguments: shared by submit_request tasks and task_request. */
+export interface TaskCall {
   task_id: string;
   kind: TaskKind;
   /** Absolute path or package specifier of the module (kind 'module'). */
@@ -74,6 +69,15 @@ export interface TaskRequest {
   /** Packed array of arguments. */
   args: PackedRef;
   timeout_ms?: number;
+}
+
+/**
+ * controller → engine. The controller may send more task_requests than the
+ * engine has slots (prefetch, for throughput): the engine queues them in order
+ * and runs at most `slots` at once, sending task_started when one starts.
+ * Several task_requests usually arrive in one `batch`.
+ */
+export interface TaskRequest extends TaskCall {
   /** 1 for the first attempt, incremented on each retry. */
   attempt?: number;
 }
@@ -154,17 +158,10 @@ export interface ConnectReply {
 
 export type TaskTargets = number[] | 'all' | null;
 
-export interface TaskSubmission {
-  task_id: string;
-  kind: TaskKind;
-  module?: string;
-  export?: string;
-  source?: string;
-  args: PackedRef;
+export interface TaskSubmission extends TaskCall {
   /** Engine ids, 'all' (one copy per engine: ids become `<task_id>@<engine_id>`), or null / absent = load-balanced. */
   targets?: TaskTargets;
   retries?: number;
-  timeout_ms?: number;
   resources?: ResourceRequest;
   after?: string[];
 }

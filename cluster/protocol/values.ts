@@ -74,6 +74,19 @@ function bytesOf(v: ArrayBufferView): Uint8Array {
 }
 
 function packInner(v: unknown, buffers: Uint8Array[], seen: Set<object>): unknown {
+  if (v === null) return null;
+  if (typeof v !== 'object') return packScalar(v);
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return packBinary(v, buffers);
+  if (seen.has(v)) throw new TypeError('packValue: cannot send a value with a circular reference');
+  seen.add(v);
+  try {
+    return packStructured(v, buffers, seen);
+  } finally {
+    seen.delete(v);
+  }
+}
+
+function packScalar(v: unknown): unknown {
   switch (typeof v) {
     case 'string':
     case 'boolean':
@@ -85,41 +98,34 @@ function packInner(v: unknown, buffers: Uint8Array[], seen: Set<object>): unknow
       return { $bigint: v.toString() };
     case 'undefined':
       return { $undef: 1 };
-    case 'function':
-    case 'symbol':
-      throw new TypeError(`packValue: cannot send a ${typeof v} over the wire`);
   }
-  if (v === null) return null;
-  const obj = v as object;
-  if (ArrayBuffer.isView(obj)) {
-    if (obj instanceof DataView) {
-      buffers.push(bytesOf(obj));
-      return { $buf: buffers.length - 1, dtype: 'dataview', shape: [obj.byteLength] };
-    }
-    const dtype = dtypeOf(obj);
-    if (!dtype) throw new TypeError(`packValue: unsupported typed array ${obj.constructor.name}`);
-    buffers.push(bytesOf(obj));
-    return { $buf: buffers.length - 1, dtype, shape: [(obj as TypedArray).length] };
+  throw new TypeError(`packValue: cannot send a ${typeof v} over the wire`);
+}
+
+/** Typed arrays, Buffers, DataViews and ArrayBuffers: the bytes go to `buffers`, a `$buf` marker stays in the JSON. */
+function packBinary(obj: ArrayBufferView | ArrayBuffer, buffers: Uint8Array[]): unknown {
+  if (obj instanceof ArrayBuffer) return bufferMarker(buffers, new Uint8Array(obj), 'arraybuffer', obj.byteLength);
+  if (obj instanceof DataView) return bufferMarker(buffers, bytesOf(obj), 'dataview', obj.byteLength);
+  const dtype = dtypeOf(obj);
+  if (!dtype) throw new TypeError(`packValue: unsupported typed array ${obj.constructor.name}`);
+  return bufferMarker(buffers, bytesOf(obj), dtype, (obj as TypedArray).length);
+}
+
+function bufferMarker(buffers: Uint8Array[], bytes: Uint8Array, dtype: string, length: number): unknown {
+  buffers.push(bytes);
+  return { $buf: buffers.length - 1, dtype, shape: [length] };
+}
+
+function packStructured(obj: object, buffers: Uint8Array[], seen: Set<object>): unknown {
+  if (Array.isArray(obj)) return obj.map((x) => packInner(x, buffers, seen));
+  if (obj instanceof Date) return { $date: obj.toISOString() };
+  if (obj instanceof Error) {
+    return { $err: { name: obj.name, message: obj.message, stack: obj.stack ?? '' } };
   }
-  if (obj instanceof ArrayBuffer) {
-    buffers.push(new Uint8Array(obj));
-    return { $buf: buffers.length - 1, dtype: 'arraybuffer', shape: [obj.byteLength] };
+  if (obj instanceof Map || obj instanceof Set) {
+    throw new TypeError(`packValue: ${obj.constructor.name} is not supported; convert it to an array or object first`);
   }
-  if (seen.has(obj)) throw new TypeError('packValue: cannot send a value with a circular reference');
-  seen.add(obj);
-  try {
-    if (Array.isArray(obj)) return obj.map((x) => packInner(x, buffers, seen));
-    if (obj instanceof Date) return { $date: obj.toISOString() };
-    if (obj instanceof Error) {
-      return { $err: { name: obj.name, message: obj.message, stack: obj.stack ?? '' } };
-    }
-    if (obj instanceof Map || obj instanceof Set) {
-      throw new TypeError(`packValue: ${obj.constructor.name} is not supported; convert it to an array or object first`);
-    }
-    return packObject(obj as Record<string, unknown>, buffers, seen);
-  } finally {
-    seen.delete(obj);
-  }
+  return packObject(obj as Record<string, unknown>, buffers, seen);
 }
 
 function packObject(obj: Record<string, unknown>, buffers: Uint8Array[], seen: Set<object>): unknown {
