@@ -241,6 +241,40 @@ describe('notebook execution through the contents API', () => {
     kernel?.remove();
   });
 
+  test('a display made in one cell and updated by a later cell is saved with its final state', { skip: hpcdlMainBuilt ? false : 'dist/src/index.js not built' }, async () => {
+    const notebook = makeNotebook([
+      'import { LiveTable } from "hpcdl";\nconst t = new LiveTable({ key: "a" });\nt.upsert({ a: 1 });',
+      't.upsert({ a: 2 });\nawait new Promise((r) => setTimeout(r, 500));',
+    ]);
+    fs.writeFileSync(path.join(server.rootDir, 'update.ipynb'), JSON.stringify(notebook));
+    const run = await executeNotebook(server, 'update.ipynb', { kernelName: kernel.name, saveAs: 'update.out.ipynb' });
+    assert.deepEqual(run.failedCells, []);
+    const saved = readSavedNotebook(server, 'update.out.ipynb');
+    const tables = (saved.cells[0].outputs ?? []).filter((o) => o.output_type === 'display_data');
+    assert.equal(tables.length, 1, JSON.stringify(saved.cells[0].outputs));
+    assert.equal(multilineText((tables[0] as any).data['text/plain']), 'a\n-\n1\n2', 'the table in cell 1 holds both rows');
+    assert.deepEqual(saved.cells[1].outputs, [], 'the update adds no output to cell 2');
+    const update = run.messages.find((m) => m.header.msg_type === 'update_display_data' && /2$/.test((m.content as any).data['text/plain']));
+    assert.ok(update, 'the update was sent while cell 2 ran');
+  });
+
+  test('KernelSession: records of earlier cells receive later display updates', async () => {
+    const session = await KernelSession.start(server, kernel.name);
+    try {
+      const spec = hpcdlMainBuilt ? 'hpcdl' : path.join(REPO_ROOT, 'dist', 'src', 'plots', 'live');
+      const first = await session.execute(`import { LiveTable } from ${JSON.stringify(spec)};\nconst t = new LiveTable({ key: "a" });\nt.upsert({ a: 1 });`);
+      assert.equal(first.reply.status, 'ok', JSON.stringify(first.outputs));
+      assert.equal(multilineText((first.outputs[0] as any).data['text/plain']), 'a\n-\n1');
+      const second = await session.execute('t.upsert({ a: 2 });\nt.flush();');
+      assert.equal(second.reply.status, 'ok', JSON.stringify(second.outputs));
+      assert.equal(second.messages.filter((m) => m.header.msg_type === 'update_display_data').length, 1, 'the update is among the messages of the cell that sent it');
+      assert.deepEqual(second.outputs, []);
+      assert.equal(multilineText((first.outputs[0] as any).data['text/plain']), 'a\n-\n1\n2');
+    } finally {
+      await session.shutdown();
+    }
+  });
+
   test('a notebook with live displays runs top to bottom and saves final states', { skip: hpcdlMainBuilt ? false : 'dist/src/index.js not built' }, async () => {
     const notebook = makeNotebook([
       'import { LiveFigure, LiveTable, ProgressBar } from "hpcdl";\nimport fs from "node:fs";\nfs.existsSync("data.txt")',

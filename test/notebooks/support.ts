@@ -1,8 +1,7 @@
 /** Helpers shared by the notebook tests. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ContentsManager, KernelManager, SessionManager, type KernelMessage } from '@jupyterlab/services';
-import { outputsFromMessages, REPO_ROOT, sleep, withTimeout, type JupyterServer, type Notebook, type NotebookOutput } from '../support/jupyter';
+import { executeNotebook, REPO_ROOT, type JupyterServer, type NotebookOutput, type NotebookRun } from '../support/jupyter';
 
 export const NOTEBOOK_DIR = path.join(REPO_ROOT, 'notebooks');
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
@@ -61,78 +60,21 @@ export function plotlyFigures(outputs: { output: NotebookOutput }[]): PlotlyFigu
   return figures;
 }
 
-export interface NotebookExecution {
-  notebook: Notebook;
-  savedPath: string;
-  failedCells: number[];
-  /** Every IOPub message of the session, in arrival order. */
-  messages: KernelMessage.IIOPubMessage[];
-}
-
 /**
- * Executes a notebook top to bottom like ../support/jupyter's executeNotebook,
- * but builds the saved outputs from the kernel's whole IOPub stream
- * (`kernel.iopubMessage`), not from each cell's future: @jupyterlab/services
- * reroutes an update_display_data whose display_id was created by an earlier
- * cell to that cell's (finished, disposed) future, so a future-based executor
- * never sees live updates of displays made in earlier cells, and the saved
- * notebook would keep their first state.
+ * Executes a notebook top to bottom with the shared harness
+ * (../support/jupyter executeNotebook: outputs built from the kernel's whole
+ * IOPub stream, display updates applied across cells), stopping at the first
+ * failing cell.
  */
-export async function runNotebook(
+export function runNotebook(
   server: JupyterServer,
   notebookPath: string,
   options: { kernelName: string; cellTimeoutMs?: number; saveAs?: string; onCellDone?: (index: number) => void },
-): Promise<NotebookExecution> {
-  const contents = new ContentsManager({ serverSettings: server.settings });
-  const notebook = (await contents.get(notebookPath, { type: 'notebook', content: true })).content as Notebook;
-  const kernels = new KernelManager({ serverSettings: server.settings });
-  const sessions = new SessionManager({ serverSettings: server.settings, kernelManager: kernels });
-  await sessions.ready;
-  const session = await sessions.startNew({ path: notebookPath, type: 'notebook', name: path.posix.basename(notebookPath), kernel: { name: options.kernelName } });
-  const kernel = session.kernel;
-  if (!kernel) throw new Error(`session for ${notebookPath} has no kernel`);
-  const messages: KernelMessage.IIOPubMessage[] = [];
-  kernel.iopubMessage.connect((_, msg) => {
-    messages.push(msg);
+): Promise<NotebookRun> {
+  return executeNotebook(server, notebookPath, {
+    kernelName: options.kernelName,
+    cellTimeoutMs: options.cellTimeoutMs,
+    saveAs: options.saveAs,
+    onCell: options.onCellDone ? (index) => options.onCellDone!(index) : undefined,
   });
-  const requestIds = new Map<number, string>();
-  const failedCells: number[] = [];
-  try {
-    await withTimeout(kernel.info, 60_000, `kernel ${options.kernelName} did not start`);
-    for (let i = 0; i < notebook.cells.length; i++) {
-      const cell = notebook.cells[i];
-      if (cell.cell_type !== 'code') continue;
-      const code = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
-      const future = kernel.requestExecute({ code, stop_on_error: true, store_history: true });
-      requestIds.set(i, future.msg.header.msg_id);
-      const timeoutMs = options.cellTimeoutMs ?? 120_000;
-      let reply: KernelMessage.IExecuteReplyMsg;
-      try {
-        reply = await withTimeout(future.done, timeoutMs, `${notebookPath}: cell ${i} did not finish within ${timeoutMs} ms:\n${code}`);
-      } catch (error) {
-        await kernel.interrupt().catch(() => undefined);
-        throw error;
-      }
-      cell.execution_count = (reply.content as { execution_count?: number }).execution_count ?? null;
-      options.onCellDone?.(i);
-      if (reply.content.status !== 'ok') {
-        failedCells.push(i);
-        break;
-      }
-    }
-    await sleep(300); // display updates flushed just after the last cell
-  } finally {
-    await session.shutdown().catch(() => undefined);
-    sessions.dispose();
-    kernels.dispose();
-  }
-  const displayOwners = new Map<string, NotebookOutput[]>();
-  for (const [index, msgId] of requestIds) {
-    const own = messages.filter((m) => (m.parent_header as { msg_id?: string }).msg_id === msgId);
-    notebook.cells[index].outputs = outputsFromMessages(own, displayOwners);
-  }
-  notebook.metadata.kernelspec = { name: options.kernelName, display_name: 'HPC DL (TypeScript)', language: 'typescript' };
-  const savedPath = options.saveAs ?? notebookPath;
-  await contents.save(savedPath, { type: 'notebook', format: 'json', content: notebook });
-  return { notebook, savedPath, failedCells, messages };
 }

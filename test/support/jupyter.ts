@@ -242,10 +242,14 @@ export interface ExecuteOptions {
 }
 
 export class KernelSession {
+  private readonly recorder: IOPubRecorder;
+
   private constructor(
     readonly kernel: Kernel.IKernelConnection,
     private readonly manager: KernelManager,
-  ) {}
+  ) {
+    this.recorder = new IOPubRecorder(kernel);
+  }
 
   static async start(server: JupyterServer, kernelName: string, startTimeoutMs = 60_000): Promise<KernelSession> {
     const manager = new KernelManager({ serverSettings: server.settings });
@@ -256,13 +260,14 @@ export class KernelSession {
     return session;
   }
 
-  private readonly displayOwners = new Map<string, NotebookOutput[]>();
-
-  /** Executes `code`; rejects on timeout (the kernel is then interrupted). */
+  /**
+   * Executes `code`; rejects on timeout (the kernel is then interrupted).
+   * The record's outputs stay live: display updates sent later (by later
+   * cells or background work) are applied to them.
+   */
   execute(code: string, options: ExecuteOptions = {}): Promise<ExecutionRecord> {
-    return runCell(this.kernel, code, {
+    return runCell(this.kernel, this.recorder, code, {
       timeoutMs: options.timeoutMs ?? 60_000,
-      displayOwners: this.displayOwners,
       storeHistory: options.storeHistory ?? true,
       onIOPub: options.onIOPub,
     });
@@ -273,6 +278,7 @@ export class KernelSession {
   }
 
   async shutdown(): Promise<void> {
+    this.recorder.dispose();
     await this.kernel.shutdown().catch(() => undefined);
     this.kernel.dispose();
     this.manager.dispose();
@@ -280,66 +286,130 @@ export class KernelSession {
 }
 
 /**
- * Converts IOPub messages into nbformat outputs the way notebook frontends
- * do: consecutive stream chunks of the same name are merged, and
- * update_display_data replaces the data of every output with that display_id
- * (including outputs of earlier cells, passed in `displayOwners`).
+ * The outputs of a notebook's cells kept the way notebook frontends keep them:
+ * consecutive stream chunks of the same name are merged; an
+ * update_display_data replaces the data of every output with its display_id,
+ * in whichever cell it is (a display made in cell 1 and updated while cell 2
+ * runs is updated in cell 1); a display_data or execute_result with a known
+ * display_id updates the existing outputs too and is added as a new output.
  */
-export function outputsFromMessages(
-  messages: KernelMessage.IIOPubMessage[],
-  displayOwners: Map<string, NotebookOutput[]> = new Map(),
-): NotebookOutput[] {
-  const outputs: NotebookOutput[] = [];
-  const register = (content: { transient?: { display_id?: string } }, output: NotebookOutput) => {
-    const id = content.transient?.display_id;
-    if (!id) return;
-    const owners = displayOwners.get(id) ?? [];
-    owners.push(output);
-    displayOwners.set(id, owners);
-  };
-  for (const msg of messages) {
+export class OutputModel {
+  private readonly displays = new Map<string, NotebookOutput[]>();
+
+  /** Applies one IOPub message; `cellOutputs` is the output list of the cell that sent it (its parent request), if tracked. */
+  apply(msg: KernelMessage.IIOPubMessage, cellOutputs: NotebookOutput[] | undefined): void {
     const c = msg.content as Record<string, any>;
+    const displayId: string | undefined = c.transient?.display_id;
     switch (msg.header.msg_type) {
-      case 'stream': {
-        const last = outputs[outputs.length - 1];
-        if (last && last.output_type === 'stream' && last.name === c.name) last.text += c.text;
-        else outputs.push({ output_type: 'stream', name: c.name, text: c.text });
-        break;
-      }
-      case 'display_data': {
-        const out: NotebookOutput = { output_type: 'display_data', data: { ...c.data }, metadata: { ...c.metadata } };
-        outputs.push(out);
-        register(c, out);
-        break;
-      }
-      case 'update_display_data': {
-        for (const out of displayOwners.get(c.transient?.display_id) ?? []) {
-          if (out.output_type === 'display_data' || out.output_type === 'execute_result') {
-            out.data = { ...c.data };
-            out.metadata = { ...c.metadata };
-          }
-        }
-        break;
-      }
+      case 'update_display_data':
+        if (displayId) this.updateDisplays(displayId, c);
+        return;
+      case 'display_data':
       case 'execute_result': {
-        const out: NotebookOutput = {
-          output_type: 'execute_result', execution_count: c.execution_count, data: { ...c.data }, metadata: { ...c.metadata },
-        };
-        outputs.push(out);
-        register(c, out);
-        break;
+        if (displayId) this.updateDisplays(displayId, c);
+        if (!cellOutputs) return;
+        const out: NotebookOutput =
+          msg.header.msg_type === 'display_data'
+            ? { output_type: 'display_data', data: { ...c.data }, metadata: { ...c.metadata } }
+            : { output_type: 'execute_result', execution_count: c.execution_count, data: { ...c.data }, metadata: { ...c.metadata } };
+        cellOutputs.push(out);
+        if (displayId) this.displays.set(displayId, [...(this.displays.get(displayId) ?? []), out]);
+        return;
+      }
+      case 'stream': {
+        if (!cellOutputs) return;
+        const last = cellOutputs[cellOutputs.length - 1];
+        if (last && last.output_type === 'stream' && last.name === c.name) last.text += c.text;
+        else cellOutputs.push({ output_type: 'stream', name: c.name, text: c.text });
+        return;
       }
       case 'error':
-        outputs.push({ output_type: 'error', ename: c.ename, evalue: c.evalue, traceback: c.traceback });
-        break;
+        cellOutputs?.push({ output_type: 'error', ename: c.ename, evalue: c.evalue, traceback: c.traceback });
+        return;
       case 'clear_output':
-        outputs.length = 0;
-        break;
+        if (cellOutputs) cellOutputs.length = 0;
+        return;
       default:
-        break;
+        return;
     }
   }
+
+  private updateDisplays(displayId: string, content: Record<string, any>): void {
+    for (const out of this.displays.get(displayId) ?? []) {
+      if (out.output_type === 'display_data' || out.output_type === 'execute_result') {
+        out.data = { ...content.data };
+        out.metadata = { ...content.metadata };
+      }
+    }
+  }
+}
+
+/**
+ * Converts the IOPub messages of one cell into nbformat outputs (see
+ * OutputModel); pass the same `model` for consecutive cells so updates reach
+ * displays of earlier cells.
+ */
+export function outputsFromMessages(messages: KernelMessage.IIOPubMessage[], model = new OutputModel()): NotebookOutput[] {
+  const outputs: NotebookOutput[] = [];
+  for (const msg of messages) model.apply(msg, outputs);
   return outputs;
+}
+
+interface TrackedRequest {
+  messages: KernelMessage.IIOPubMessage[];
+  outputs: NotebookOutput[];
+  onIOPub?: (msg: KernelMessage.IIOPubMessage) => void;
+}
+
+/**
+ * Records a kernel's whole IOPub stream (`kernel.iopubMessage`) into an
+ * OutputModel. Not the per-request futures: @jupyterlab/services routes an
+ * update_display_data whose display_id was created by an earlier request to
+ * that request's future (finished and disposed by then), never to the future
+ * of the request that sent it, so a future-based recorder loses the updates
+ * of displays made in earlier cells.
+ */
+export class IOPubRecorder {
+  readonly model = new OutputModel();
+  /** Every IOPub message received, in arrival order. */
+  readonly messages: KernelMessage.IIOPubMessage[] = [];
+  private readonly requests = new Map<string, TrackedRequest>();
+  private lastMessageAt = Date.now();
+
+  constructor(private readonly kernel: Kernel.IKernelConnection) {
+    kernel.iopubMessage.connect(this.onMessage, this);
+  }
+
+  /** Starts collecting the outputs of the request `msgId` (call right after sending it). */
+  track(msgId: string, onIOPub?: (msg: KernelMessage.IIOPubMessage) => void): TrackedRequest {
+    const request: TrackedRequest = { messages: [], outputs: [], onIOPub };
+    this.requests.set(msgId, request);
+    return request;
+  }
+
+  /** Resolves once no IOPub message has arrived for `quietMs` (or after `maxMs`). */
+  async settle(quietMs: number, maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    while (Date.now() < deadline) {
+      const quietFor = Date.now() - this.lastMessageAt;
+      if (quietFor >= quietMs) return;
+      await sleep(Math.min(quietMs - quietFor, deadline - Date.now()));
+    }
+  }
+
+  dispose(): void {
+    this.kernel.iopubMessage.disconnect(this.onMessage, this);
+  }
+
+  private onMessage(_: unknown, msg: KernelMessage.IIOPubMessage): void {
+    this.lastMessageAt = Date.now();
+    this.messages.push(msg);
+    const parentId = (msg.parent_header as { msg_id?: string }).msg_id;
+    const request = parentId ? this.requests.get(parentId) : undefined;
+    request?.messages.push(msg);
+    this.model.apply(msg, request?.outputs);
+    request?.onIOPub?.(msg);
+  }
 }
 
 // ---- notebooks ---------------------------------------------------------
@@ -368,6 +438,8 @@ export interface ExecuteNotebookOptions {
   /** Stop at the first cell that fails (default true). */
   stopOnError?: boolean;
   onCell?: (index: number, record: ExecutionRecord) => void;
+  /** Before saving, wait until the IOPub stream has been quiet this long (late display updates; default 300 ms, at most 10 s). */
+  settleMs?: number;
 }
 
 export interface NotebookRun {
@@ -376,6 +448,8 @@ export interface NotebookRun {
   savedPath: string;
   /** Indices of code cells whose execution reported an error. */
   failedCells: number[];
+  /** Every IOPub message of the session, in arrival order. */
+  messages: KernelMessage.IIOPubMessage[];
 }
 
 /** Copies a local .ipynb into the server's root dir and returns its server-relative path. */
@@ -389,7 +463,9 @@ export function copyNotebookToServer(server: JupyterServer, localPath: string, r
 /**
  * Executes a notebook top to bottom on `server` (loaded and saved through the
  * contents API, run in a kernel started by the server with the notebook's
- * directory as working directory), storing outputs as a frontend would.
+ * directory as working directory), storing outputs as a frontend would:
+ * from the kernel's whole IOPub stream, with display updates applied by
+ * display_id across all cells (see IOPubRecorder).
  */
 export async function executeNotebook(server: JupyterServer, notebookPath: string, options: ExecuteNotebookOptions): Promise<NotebookRun> {
   const contents = new ContentsManager({ serverSettings: server.settings });
@@ -403,14 +479,14 @@ export async function executeNotebook(server: JupyterServer, notebookPath: strin
   const kernel = session.kernel;
   if (!kernel) throw new Error(`session for ${notebookPath} has no kernel`);
   const failedCells: number[] = [];
-  const displayOwners = new Map<string, NotebookOutput[]>();
+  const recorder = new IOPubRecorder(kernel);
   try {
     await withTimeout(kernel.info, 60_000, `kernel ${options.kernelName} did not start`);
     for (let i = 0; i < notebook.cells.length; i++) {
       const cell = notebook.cells[i];
       if (cell.cell_type !== 'code') continue;
       const source = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
-      const record = await runCell(kernel, source, { timeoutMs: options.cellTimeoutMs ?? 120_000, displayOwners, storeHistory: true });
+      const record = await runCell(kernel, recorder, source, { timeoutMs: options.cellTimeoutMs ?? 120_000, storeHistory: true });
       cell.outputs = record.outputs;
       cell.execution_count = (record.reply as { execution_count?: number }).execution_count ?? null;
       options.onCell?.(i, record);
@@ -419,7 +495,9 @@ export async function executeNotebook(server: JupyterServer, notebookPath: strin
         if (options.stopOnError !== false) break;
       }
     }
+    await recorder.settle(options.settleMs ?? 300, 10_000);
   } finally {
+    recorder.dispose();
     await session.shutdown().catch(() => undefined);
     session.dispose();
     sessions.dispose();
@@ -429,23 +507,18 @@ export async function executeNotebook(server: JupyterServer, notebookPath: strin
   const savedPath = options.saveAs ?? notebookPath;
   await contents.save(savedPath, { type: 'notebook', format: 'json', content: notebook });
   contents.dispose();
-  return { notebook, savedPath, failedCells };
+  return { notebook, savedPath, failedCells, messages: recorder.messages };
 }
 
 interface RunCellOptions {
   timeoutMs: number;
-  displayOwners: Map<string, NotebookOutput[]>;
   storeHistory: boolean;
   onIOPub?: (msg: KernelMessage.IIOPubMessage) => void;
 }
 
-async function runCell(kernel: Kernel.IKernelConnection, code: string, options: RunCellOptions): Promise<ExecutionRecord> {
+async function runCell(kernel: Kernel.IKernelConnection, recorder: IOPubRecorder, code: string, options: RunCellOptions): Promise<ExecutionRecord> {
   const future = kernel.requestExecute({ code, stop_on_error: true, store_history: options.storeHistory });
-  const messages: KernelMessage.IIOPubMessage[] = [];
-  future.onIOPub = (msg) => {
-    messages.push(msg);
-    options.onIOPub?.(msg);
-  };
+  const request = recorder.track(future.msg.header.msg_id, options.onIOPub);
   let reply: KernelMessage.IExecuteReplyMsg;
   try {
     reply = await withTimeout(future.done, options.timeoutMs, `cell did not finish within ${options.timeoutMs} ms:\n${code}`);
@@ -453,7 +526,7 @@ async function runCell(kernel: Kernel.IKernelConnection, code: string, options: 
     await kernel.interrupt().catch(() => undefined);
     throw error;
   }
-  return { reply: reply.content, messages, outputs: outputsFromMessages(messages, options.displayOwners) };
+  return { reply: reply.content, messages: request.messages, outputs: request.outputs };
 }
 
 /** Reads a saved notebook from the server's root dir (as written by the server). */
