@@ -65,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const peer = peerRuns.length ? averageRates(peerRuns) : undefined;
     const perThread = Math.ceil(opts.batch / opts.threads);
-    const passes = ours.imagesPerPass !== undefined && ours.imagesPerPass < perThread ? `, passes of ${ours.imagesPerPass} images` : '';
+    const passes = ours.imagesPerPass !== undefined && ours.imagesPerPass < perThread ? `, passes of at most ${ours.imagesPerPass} images` : '';
     const note = ` (batch split over ${opts.threads} thread(s)${passes})`;
     console.log(`hpcdl ${backend.name} ${opts.threads} thread(s) hep-cnn-${size}: train ${ours.train.toFixed(2)} img/s${note}, inference ${ours.infer.toFixed(2)} img/s`);
     if (peer) {

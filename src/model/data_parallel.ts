@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend } from '../backend';
 import type { HepCnn } from './hep_cnn';
 import { weightedCrossEntropySum } from './loss';
-import { addGradients } from './gradients';
+import { addGradients, passRanges } from './gradients';
 import type { WorkerReply, WorkerRequest } from './gradient_worker';
 
 export interface DataParallelOptions {
@@ -148,8 +148,8 @@ export class DataParallelGradients {
     let grads: tf.NamedTensorMap | undefined;
     let lossSum = 0;
     let nonZero = 0;
-    for (let from = start; from < end; from += this.imagesPerPass) {
-      const count = Math.min(this.imagesPerPass, end - from);
+    for (const [offset, count] of passRanges(end - start, this.imagesPerPass)) {
+      const from = start + offset;
       const x = tf.slice(images, from, count);
       const y = tf.slice(labels, from, count);
       const w = tf.slice(weights, from, count);

@@ -9,7 +9,7 @@ import { initBackend } from '../backend';
 import type { HepConfig } from '../config/types';
 import { buildHepCnn, HepCnn } from './hep_cnn';
 import { weightedCrossEntropySum } from './loss';
-import { addGradients } from './gradients';
+import { addGradients, passRanges } from './gradients';
 
 export interface WorkerInit {
   kind: 'init';
@@ -68,8 +68,7 @@ function step(message: WorkerStep): WorkerReply {
   const perImage = imageShape.reduce((a, b) => a * b, 1);
   let grads: tf.NamedTensorMap | undefined;
   let lossSum = 0;
-  for (let from = 0; from < count; from += imagesPerPass) {
-    const n = Math.min(imagesPerPass, count - from);
+  for (const [from, n] of passRanges(count, imagesPerPass)) {
     const images = tf.tensor4d(message.images.subarray(from * perImage, (from + n) * perImage), [n, ...imageShape] as [number, number, number, number]);
     const labels = tf.tensor1d(message.labels.subarray(from, from + n), 'int32');
     const weights = tf.tensor1d(message.weights.subarray(from, from + n), 'float32');

@@ -8,3 +8,16 @@ export function addGradients(total: tf.NamedTensorMap | undefined, more: tf.Name
   tf.dispose([...Object.values(previous), ...Object.values(more)]);
   return sum;
 }
+
+/** [start, count] of each pass over `total` images, at most `maxPerPass` each, sizes balanced. */
+export function passRanges(total: number, maxPerPass: number): [number, number][] {
+  const passes = Math.max(1, Math.ceil(total / maxPerPass));
+  const ranges: [number, number][] = [];
+  let start = 0;
+  for (let i = 0; i < passes; i++) {
+    const count = Math.floor(total / passes) + (i < total % passes ? 1 : 0);
+    ranges.push([start, count]);
+    start += count;
+  }
+  return ranges;
+}
