@@ -74,9 +74,14 @@ interface Slot {
   assigned: AssignedTask[];
 }
 
-/** Short tasks are sent to a worker several at a time (fewer thread wake-ups); long ones one by one. */
-const MAX_PIPELINE = 16;
+/**
+ * Short tasks are sent to a worker many at a time (one thread wake-up per
+ * refill instead of per task); long ones one by one. The depth is chosen so a
+ * worker holds about PIPELINE_BUDGET_MS of work that no other slot can take.
+ */
+const MAX_PIPELINE = 64;
 const SHORT_TASK_MS = 2;
+const PIPELINE_BUDGET_MS = 32;
 
 const WORKER_BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
@@ -244,7 +249,8 @@ export class TaskRunner {
 
   private pipelineDepth(): number {
     if (this.finishedCount < 8 || this.averageTaskMs > SHORT_TASK_MS) return 1;
-    return this.queue.length > this.slots.length ? MAX_PIPELINE : 1;
+    if (this.queue.length <= this.slots.length) return 1;
+    return Math.max(2, Math.min(MAX_PIPELINE, Math.floor(PIPELINE_BUDGET_MS / Math.max(this.averageTaskMs, 1e-3))));
   }
 
   private dispatch(): void {
@@ -262,8 +268,13 @@ export class TaskRunner {
     // One task to every idle slot first, then (short tasks only) top up round-robin.
     for (const slot of this.slots) if (slot.assigned.length === 0 && this.queue.length > 0) give(slot);
     const depth = this.pipelineDepth();
-    for (let level = 1; level < depth && this.queue.length > 0; level++) {
-      for (const slot of this.slots) if (slot.assigned.length <= level && slot.assigned.length < depth && this.queue.length > 0) give(slot);
+    if (depth > 1) {
+      // Only workers down to half their pipeline are topped up, and then to the full depth:
+      // one message per refill rather than one per finished task.
+      const refill = this.slots.filter((slot) => slot.assigned.length <= depth / 2);
+      for (let level = 1; level < depth && this.queue.length > 0; level++) {
+        for (const slot of refill) if (slot.assigned.length <= level && this.queue.length > 0) give(slot);
+      }
     }
     for (const [slot, tasks] of batches) this.send(slot, tasks);
   }
