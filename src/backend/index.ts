@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import './core_gradients';
 import { activateCandidate, BACKEND_ORDER, BackendChoice, isBackendChoice } from './select';
 import { registerWasmTrainingKernels } from './wasm';
@@ -46,9 +45,12 @@ export function currentBackend(): string {
   return chosenName;
 }
 
-/** Whether the active backend can compute in float16 (none of the JS/wasm backends can). */
-export function supportsFp16(backendName: string = currentBackend()): boolean {
-  return backendName === 'tensorflow-gpu';
+/**
+ * Whether a backend computes in float16. None of the TensorFlow.js backends does (tensors are
+ * float32, int32, bool, complex64 or string), so `--precision fp16` is refused everywhere.
+ */
+export function supportsFp16(_backendName: string = currentBackend()): boolean {
+  return false;
 }
 
 function envForced(): string | undefined {
@@ -96,9 +98,4 @@ function defaultDebug(): (line: string) => void {
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.split('\n')[0];
-}
-
-/** For tests: the tfjs backend currently active (may differ from currentBackend after tf.setBackend). */
-export function activeTfBackend(): string {
-  return tf.getBackend();
 }
