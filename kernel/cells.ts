@@ -71,6 +71,8 @@ export class CellRunner {
     this.interruptedSynchronously = false;
     const ok = await this.executor.execute(code);
     if (!ok) return { ok: false, error: this.describeFailure() };
+    // Interrupted, and the cell's work stopped by itself within the grace period.
+    if (this.interrupted) return { ok: false, error: INTERRUPTED };
     const warnings = this.diagnostics;
     const name = this.lastExpressionVar;
     if (name === undefined || !(name in this.executor.locals)) {
@@ -80,6 +82,11 @@ export class CellRunner {
     delete this.executor.locals[name];
     // Like tslab (and the Node REPL's habit of not echoing `undefined`), skip nullish values.
     return { ok: true, hasValue: value !== undefined && value !== null, value, warnings };
+  }
+
+  /** The running cell was interrupted: it fails with KernelInterrupted even if it then ends normally. */
+  markInterrupted(): void {
+    this.interrupted = true;
   }
 
   /** Aborts the awaited promise of the running cell (the cell fails with KernelInterrupted). */

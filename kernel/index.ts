@@ -6,5 +6,5 @@ export type { DisplayChannel, DisplayContent } from './display';
 export { installKernel, kernelInstallMain, parseKernelInstallArgs, kernelsDir, userJupyterDataDir } from './install';
 export { kernelJupyterMain, findJupyterFrontend } from './jupyter';
 export type { KernelInstallOptions, InstalledKernel, KernelSpecJson } from './install';
-export { KERNEL_DISPLAY_NAME } from './constants';
+export { INTERRUPT_GRACE_MS, KERNEL_DISPLAY_NAME } from './constants';
 export { MIME_BUNDLE } from './mime';

@@ -58,9 +58,12 @@ function controller(): AbortController {
 }
 
 /**
- * An AbortSignal that is aborted at the next kernel interrupt (after that,
- * call again for a fresh one). Long-running local work, such as a training
- * loop started from a cell, can stop on it: `train({..., signal: interruptSignal()})`.
+ * An AbortSignal that is aborted at the next kernel interrupt. Get it in the
+ * cell that starts long-running work and pass it on, e.g.
+ * `await train({..., signal: interruptSignal()})`: the kernel aborts it first
+ * and lets the cell end by itself for up to INTERRUPT_GRACE_MS, so the work
+ * stops inside the interrupted cell. After an interrupt, the next call
+ * returns a fresh signal (a stored one stays aborted).
  */
 export function interruptSignal(): AbortSignal {
   return controller().signal;

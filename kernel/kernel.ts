@@ -26,7 +26,7 @@ import {
   type JupyterMessage,
 } from './wire';
 
-import { KERNEL_DISPLAY_NAME } from './constants';
+import { INTERRUPT_GRACE_MS, KERNEL_DISPLAY_NAME } from './constants';
 import { MIME_BUNDLE } from './mime';
 export { KERNEL_DISPLAY_NAME };
 
@@ -52,7 +52,8 @@ export class HpcdlKernel {
   private abortThrough = 0;
   /** Request whose cell receives stdout/stderr/display output (the running or the last cell). */
   private outputParent: Msg | null = null;
-  private runningCell = false;
+  /** Settles when the running cell's code ends; null between cells. */
+  private runningCell: Promise<unknown> | null = null;
   private readonly originalStderrWrite = process.stderr.write.bind(process.stderr);
 
   constructor(private readonly options: KernelOptions) {
@@ -275,12 +276,13 @@ export class HpcdlKernel {
     if (!silent) this.publish(msg, 'execute_input', { code, execution_count: count });
 
     this.outputParent = silent ? null : msg;
-    this.runningCell = true;
     let outcome;
     try {
-      outcome = await this.cells.run(code);
+      const run = this.cells.run(code);
+      this.runningCell = run.catch(() => undefined);
+      outcome = await run;
     } finally {
-      this.runningCell = false;
+      this.runningCell = null;
       runCellEndHooks((error) => this.log('display flush failed:', error));
     }
     if (!outcome.ok) {
@@ -304,9 +306,28 @@ export class HpcdlKernel {
     return this.reply(socket, msg, 'execute_reply', { status: 'error', execution_count: count, ...error });
   }
 
+  /**
+   * Aborts interruptSignal() and runs the onInterrupt callbacks first, then
+   * gives the running cell INTERRUPT_GRACE_MS to end by itself: work that
+   * honours the signal (a training loop finishing its step and writing its
+   * checkpoint) then ends inside the cell, with its last output there. After
+   * that the cell's await is abandoned. Either way the cell fails with
+   * KernelInterrupted, so queued cells do not run.
+   */
   private async interrupt(reason: string): Promise<void> {
-    if (this.runningCell) this.cells.interrupt();
-    const outcome = await runInterruptCallbacks(reason);
+    const cell = this.runningCell;
+    if (cell) this.cells.markInterrupted();
+    const callbacks = runInterruptCallbacks(reason);
+    if (cell) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), INTERRUPT_GRACE_MS);
+      });
+      const endedByItself = await Promise.race([cell.then(() => true as const), grace]);
+      clearTimeout(timer);
+      if (!endedByItself && this.runningCell === cell) this.cells.interrupt();
+    }
+    const outcome = await callbacks;
     for (const error of outcome.errors) {
       process.stderr.write(`interrupt callback failed: ${format(error)}\n`);
     }

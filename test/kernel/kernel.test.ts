@@ -192,6 +192,62 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.equal((afterSync.outputs[0] as any).data['text/plain'], "[ 'SIGINT', 'SIGINT' ]");
   });
 
+  test('interrupt: a training loop given interruptSignal() stops within a step, inside the interrupted cell', { skip: hpcdlMainBuilt ? false : 'dist/src/index.js not built' }, async () => {
+    const setup = await session.execute(
+      'import * as tf from "@tensorflow/tfjs-core";\n' +
+        'import { initBackend, trainLoop, type BatchSource, type EventBatch, type TrainableModel } from "hpcdl";\n' +
+        `import { interruptSignal, onInterrupt } from ${JSON.stringify(kernelModuleSpecifier())};\n` +
+        'await initBackend({ force: "cpu", log: () => undefined });\n' +
+        'class Tiny implements TrainableModel {\n' +
+        '  readonly name = "tiny";\n  readonly inputLayout = "NHWC" as const;\n' +
+        '  readonly variables = [tf.variable(tf.zeros([3, 2]), true, "tiny_w"), tf.variable(tf.zeros([2]), true, "tiny_b")];\n' +
+        '  logits(images: tf.Tensor4D, _training: boolean): tf.Tensor2D {\n' +
+        '    return tf.tidy(() => tf.add(tf.matMul(tf.mean(images, [1, 2]) as tf.Tensor2D, this.variables[0] as tf.Tensor2D), this.variables[1]) as tf.Tensor2D);\n  }\n' +
+        '  dispose() { this.variables.forEach((v) => v.dispose()); }\n}\n' +
+        '/** Endless batches, 100 ms each. */\n' +
+        'class SlowSource implements BatchSource {\n  readonly batchSize = 4;\n  readonly numEvents = 4 * 100_000;\n  startEpoch(_epoch: number) {}\n' +
+        '  async next(): Promise<EventBatch> {\n    await new Promise((r) => setTimeout(r, 100));\n    const n = this.batchSize;\n' +
+        '    return { images: new Float32Array(n * 12).fill(0.5), shape: [n, 2, 2, 3], layout: "NHWC", label: Int32Array.from({ length: n }, (_, i) => i % 2),\n' +
+        '      normweight: new Float32Array(n).fill(1), weight: new Float32Array(n).fill(1), psr: new Uint8Array(n) };\n  }\n  async close() {}\n}\n' +
+        'const steps: number[] = [];\nlet stepsAtInterrupt = -1;\nconst offTrainingInterrupt = onInterrupt(() => { stepsAtInterrupt = steps.length; });',
+    );
+    assert.equal(setup.reply.status, 'ok', JSON.stringify(setup.outputs));
+
+    let third!: () => void;
+    const thirdStep = new Promise<void>((resolve) => (third = resolve));
+    const order: string[] = [];
+    const training = session.execute(
+      'const running = trainLoop({ model: new Tiny(), train: new SlowSource(), epochs: 1, displayInterval: 1_000_000,\n' +
+        '  onEvent: (e) => { if (e.type === "step") { steps.push(e.step); console.log(`step ${e.step}`); } }, signal: interruptSignal() });\n' +
+        'await running;',
+      {
+        timeoutMs: 60_000,
+        onIOPub: (msg) => {
+          const text = String((msg.content as any).text ?? '');
+          if (msg.header.msg_type === 'stream' && /step 3\b/.test(text)) third();
+          if (msg.header.msg_type === 'stream' && /interrupted at global step/.test(text)) order.push('loop stopped');
+          if (msg.header.msg_type === 'error') order.push('cell error');
+        },
+      },
+    );
+    await thirdStep;
+    await session.interrupt();
+    const interrupted = await training;
+    assert.equal((interrupted.outputs.find((o) => o.output_type === 'error') as any)?.ename, 'KernelInterrupted');
+    assert.deepEqual(order, ['loop stopped', 'cell error'], 'the loop stops (and says so) before the interrupted cell ends');
+
+    const check = await session.execute(
+      'const stopped = await running;\nconst stepsWhenStopped = steps.length;\nawait new Promise((r) => setTimeout(r, 500));\noffTrainingInterrupt();\n' +
+        'console.log(JSON.stringify({ interrupted: stopped.interrupted, globalStep: stopped.globalStep, stepsAtInterrupt, stepsWhenStopped, stepsLater: steps.length }));',
+    );
+    assert.equal(check.reply.status, 'ok', JSON.stringify(check.outputs));
+    const r = JSON.parse(streamText(check, 'stdout'));
+    assert.equal(r.interrupted, true);
+    assert.ok(r.stepsAtInterrupt >= 3, JSON.stringify(r));
+    assert.ok(r.globalStep - r.stepsAtInterrupt <= 1, `at most the step under way finishes after the interrupt: ${JSON.stringify(r)}`);
+    assert.equal(r.stepsLater, r.stepsWhenStopped, 'no steps after the loop returned');
+  });
+
   test('LiveFigure: one display_data, throttled in-place updates, final state kept', async () => {
     const spec = hpcdlMainBuilt ? 'hpcdl' : path.join(REPO_ROOT, 'dist', 'src', 'plots', 'live');
     const burst = await session.execute(
