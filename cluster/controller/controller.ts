@@ -90,7 +90,7 @@ export class Controller {
     this.clusterId = clusterId;
     this.key = key;
     const log = options.log ?? ((line: string) => process.stderr.write(`[hpcdl controller ${clusterId}] ${line}\n`));
-    this.ctx = { clusterId, opts: resolveOptions(options), log, journal: null, resuming: false };
+    this.ctx = { clusterId, opts: resolveOptions(options), log, journal: null, resuming: false, closed: false };
     this.connectionFile = connectionFilePath(clusterId, options.profileDir);
     this.journalFile = this.ctx.opts.journal ? this.connectionFile.replace(/\.json$/, '.journal.jsonl') : null;
     this.dashboardToken = createHmac('sha256', key).update('hpcdl-dashboard').digest('hex').slice(0, 32);
@@ -99,7 +99,7 @@ export class Controller {
     this.tasks = new TaskTable(this.ctx.opts.keepFinished);
     this.fanOut = new FanOut(this.ctx.opts.eventHistory);
     this.scheduler = new Scheduler<Task>((engine, task) => this.lifecycle.sendTask(engine as EngineInfo, task), { prefetch: this.ctx.opts.prefetch });
-    this.dispatch = new DispatchLoop(() => this.scheduler.dispatch());
+    this.dispatch = new DispatchLoop(() => this.scheduler.dispatch(), () => this.ctx.closed);
     this.lifecycle = new TaskLifecycle(this.ctx, this.tasks, this.engines, this.fanOut, this.scheduler, this.dispatch);
     this.engineSide = new EngineSessions(this.ctx, this.engines, this.tasks, this.lifecycle, this.fanOut, this.scheduler, this.dispatch);
     const clientSide = new ClientSessions(this.ctx, this.tasks, this.engines, this.lifecycle, this.fanOut, this.dispatch, {
@@ -234,8 +234,8 @@ export class Controller {
    * connection and will reconnect to a resumed controller.
    */
   async close(opts: { stopEngines?: boolean; removeConnectionFile?: boolean } = {}): Promise<void> {
-    if (this.dispatch.closed) return;
-    this.dispatch.closed = true;
+    if (this.ctx.closed) return;
+    this.ctx.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
     for (const task of this.tasks.values()) this.lifecycle.clearTimer(task);
     for (const engine of this.engines.alive()) if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);

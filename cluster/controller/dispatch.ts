@@ -12,16 +12,18 @@ export class DispatchLoop {
   private scheduled = false;
   private wanted = false;
   private inFrame = false;
-  closed = false;
 
-  constructor(private readonly dispatch: () => void) {}
+  constructor(
+    private readonly dispatch: () => void,
+    private readonly isClosed: () => boolean,
+  ) {}
 
   markDirty(outbox: Outbox): void {
     this.dirty.add(outbox);
   }
 
   request(): void {
-    if (this.closed) return;
+    if (this.isClosed()) return;
     if (this.inFrame) {
       this.wanted = true;
       return;

@@ -55,7 +55,7 @@ export class EngineSessions {
    * work at once; declare it dead unless it re-registers within the grace.
    */
   disconnected(engine: EngineInfo, peer: Peer): void {
-    if (this.dispatch.closed) return;
+    if (this.ctx.closed) return;
     if (this.ctx.opts.reconnectGraceMs <= 0) return this.died(engine, 'connection closed', 'died');
     this.scheduler.detach(engine.id);
     engine.disconnectTimer = setTimeout(() => {

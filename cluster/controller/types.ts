@@ -77,6 +77,8 @@ export interface ControllerContext {
   journal: Journal | null;
   /** true during the grace period after --resume, while engines find their way back */
   resuming: boolean;
+  /** set by close(): no more dispatching, and connections closing from then on are not engine deaths */
+  closed: boolean;
 }
 
 export const TERMINAL: ReadonlySet<TaskState> = new Set<TaskState>(['done', 'error', 'cancelled']);

@@ -17,22 +17,59 @@ export interface BatchItem {
   m?: Record<string, unknown>;
 }
 
+/**
+ * Collects messages as batch items (type, content, own buffers, parent id)
+ * without building a Message for each, then hands them out as one message:
+ * `take` sends a lone item as itself, `takeBatch` always wraps in a `batch`.
+ */
+export class BatchBuilder {
+  private items: BatchItem[] = [];
+  private buffers: Uint8Array[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** `ownBuffers` are this item's; packed refs in `content` index into them from 0. */
+  add(type: MessageType, content: unknown, ownBuffers?: Uint8Array[], parentId?: string, metadata?: Record<string, unknown>): void {
+    const item: BatchItem = { t: type, c: content };
+    if (ownBuffers && ownBuffers.length) {
+      item.nb = ownBuffers.length;
+      for (const b of ownBuffers) this.buffers.push(b);
+    }
+    if (parentId) item.p = parentId;
+    if (metadata && Object.keys(metadata).length) item.m = metadata;
+    this.items.push(item);
+  }
+
+  /** Everything added as one message (a lone item as itself), and start empty again. */
+  take(session?: string): Message {
+    if (this.items.length !== 1) return this.takeBatch(session);
+    const [item] = this.items;
+    const buffers = this.buffers;
+    this.clear();
+    return makeMessage(item.t, item.c, { session, buffers, parent: item.p ? { msg_id: item.p } : undefined });
+  }
+
+  /** Everything added as one `batch` message, and start empty again. */
+  takeBatch(session?: string): Message<{ items: BatchItem[] }> {
+    const items = this.items;
+    const buffers = this.buffers;
+    this.clear();
+    return makeMessage('batch', { items }, { session, buffers });
+  }
+
+  clear(): void {
+    this.items = [];
+    this.buffers = [];
+  }
+}
+
 /** Wrap several messages into one `batch` message (one signature, one WebSocket frame). */
 export function makeBatch(messages: Message[], opts: { session?: string } = {}): Message<{ items: BatchItem[] }> {
-  const items: BatchItem[] = new Array(messages.length);
-  const buffers: Uint8Array[] = [];
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i];
-    const item: BatchItem = { t: m.header.msg_type, c: m.content };
-    if (m.buffers.length) {
-      item.nb = m.buffers.length;
-      for (const b of m.buffers) buffers.push(b);
-    }
-    if (m.parent_header.msg_id) item.p = m.parent_header.msg_id;
-    if (Object.keys(m.metadata).length) item.m = m.metadata;
-    items[i] = item;
-  }
-  return makeMessage('batch', { items }, { session: opts.session, buffers });
+  const batch = new BatchBuilder();
+  for (const m of messages) batch.add(m.header.msg_type, m.content, m.buffers, m.parent_header.msg_id, m.metadata);
+  return batch.takeBatch(opts.session);
 }
 
 /** Split a decoded `batch` into its messages (each inherits the batch header's session/date); any other message → [msg]. */
