@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../backend/core_gradients';
 import type { HepConfig } from '../config/types';
 import type { TrainableModel } from './types';
+import { convBiasRelu } from './conv_block';
 import { dropoutMask, heNormalValues, Rng } from './random';
 
 export interface HepCnnOptions {
@@ -39,6 +40,8 @@ interface ConvBlock {
  * num_layers × (conv k×k, stride 1 → bias or per-element BN → ReLU → maxpool 2×2/2 → dropout),
  * then either the `scaling_improvements` head (conv + bias + ReLU → global average pool → FC 2)
  * or flatten → FC num_fc_units + ReLU → dropout → FC 2.
+ * Gradients flow to the variables only: the gradient with respect to the input images is not
+ * computed (it would be zero, for the first conv+bias+ReLU block).
  */
 export class HepCnn implements TrainableModel {
   readonly name: string;
@@ -88,7 +91,7 @@ export class HepCnn implements TrainableModel {
     return tf.tidy(() => {
       let x: tf.Tensor4D = this.inputLayout === 'NCHW' ? tf.transpose(images, [0, 2, 3, 1]) : images;
       for (const block of this.blocks) {
-        x = this.convUnit(x, block);
+        x = this.convUnit(x, block, block === this.blocks[0]);
         x = tf.maxPool(x, 2, 2, this.padding);
         x = this.dropout(x, training);
       }
@@ -109,7 +112,8 @@ export class HepCnn implements TrainableModel {
 
   // -- forward pieces ----------------------------------------------------------------
 
-  private convUnit(x: tf.Tensor4D, block: ConvBlock): tf.Tensor4D {
+  /** `isFirst`: its input is the images, which get no gradient (see class doc) */
+  private convUnit(x: tf.Tensor4D, block: ConvBlock, isFirst = false): tf.Tensor4D {
     const kernel = block.kernel as tf.Tensor4D;
     if (block.bn) {
       const { mean, variance, gamma, beta } = block.bn;
@@ -117,7 +121,7 @@ export class HepCnn implements TrainableModel {
       const normed = tf.add(tf.mul(tf.mul(tf.sub(y, mean), tf.rsqrt(tf.add(variance, BN_EPSILON))), gamma), beta);
       return tf.relu(normed as tf.Tensor4D);
     }
-    return tf.fused.conv2d({ x, filter: kernel, strides: 1, pad: this.padding, bias: block.bias, activation: 'relu' });
+    return convBiasRelu(x, kernel, block.bias as tf.Tensor1D, this.padding, { inputGradient: !isFirst });
   }
 
   private scalingHead(x: tf.Tensor4D): tf.Tensor2D {

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * relu(conv2d(x, filter, stride 1) + bias) as one op with its own gradient.
+ *
+ * Under a gradient tape tfjs does not fuse `tf.fused.conv2d` with a ReLU: it runs conv, bias add
+ * and ReLU separately and keeps all three outputs alive until the backward pass. This op runs
+ * the backend's FusedConv2D kernel (one pass over the output) and keeps only its input, filter
+ * and output: ReLU's derivative is step(output). The gradients go through the backend's
+ * Conv2DBackpropInput / Conv2DBackpropFilter kernels (hpcdl's on wasm).
+ */
+export function convBiasRelu(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D,
+  pad: 'same' | 'valid',
+  opts: { inputGradient?: boolean } = {},
+): tf.Tensor4D {
+  return fusedOp(pad, opts.inputGradient ?? true)(x, filter, bias);
+}
+
+type ConvOp = (x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor) => tf.Tensor4D;
+const ops = new Map<string, ConvOp>();
+
+/**
+ * `inputGradient: false` (the first layer, whose input is data) returns zeros for x instead of
+ * computing a gradient nobody uses: a custom gradient cannot see which inputs need one.
+ */
+function fusedOp(pad: 'same' | 'valid', inputGradient: boolean): ConvOp {
+  const key = `${pad}/${inputGradient}`;
+  const existing = ops.get(key);
+  if (existing) return existing;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, filter, bias, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
+    const y = tf.engine().runKernel(
+      tf.FusedConv2D,
+      { x, filter, bias },
+      { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' },
+    ) as tf.Tensor4D;
+    save([x, filter, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [input, kernel, output] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+        const dz = tf.mul(dy, tf.step(output)) as tf.Tensor4D;
+        const dx = inputGradient ? tf.conv2dTranspose(dz, kernel, input.shape, 1, pad) : tf.zerosLike(input);
+        const dFilter = tf.engine().runKernel(
+          tf.Conv2DBackpropFilter,
+          { x: input, dy: dz },
+          { strides: [1, 1], pad, dataFormat: 'NHWC', filterShape: kernel.shape },
+        ) as tf.Tensor4D;
+        const dBias = tf.sum(dz, [0, 1, 2]);
+        return [dx, dFilter, dBias];
+      },
+    };
+  }) as unknown as ConvOp;
+  ops.set(key, op);
+  return op;
+}
