@@ -83,6 +83,9 @@ export class Engine {
   private outbox: Message[] = [];
   private recentResults = new Map<string, SentResult>();
   private recentBytes = 0;
+  /** started tasks whose task_started is not sent yet (task id → start time, ms) */
+  private startedUnsent = new Map<string, number>();
+  private startedFlushScheduled = false;
   private unreachableSince: number | null = null;
   private reconnectDelayMs = 200;
   private readonly log: (line: string) => void;
@@ -93,7 +96,7 @@ export class Engine {
     this.runner = new TaskRunner(
       { slots: opts.slots, host: this.host, engineId: () => this.engineId, maxTaskMemoryMb: opts.maxTaskMemoryMb, prewarm: true },
       {
-        onStarted: (taskId) => this.send(makeMessage('task_started', { task_id: taskId })),
+        onStarted: (taskId) => this.noteStarted(taskId),
         onStream: (taskId, name, text) => this.send(makeMessage('task_stream', { task_id: taskId, name, text })),
         onReport: (taskId, data) => this.sendReport(taskId, data),
         onResult: (taskId, outcome) => this.sendResult(taskId, outcome),
@@ -226,6 +229,7 @@ export class Engine {
       return;
     }
     for (const msg of messages) this.handle(msg);
+    this.runner.dispatchNow(); // the tasks of this frame go to the workers now, not one event-loop turn later
   }
 
   private handle(msg: Message): void {
@@ -326,7 +330,26 @@ export class Engine {
     this.send(makeMessage('task_report', { task_id: taskId, data: plain }));
   }
 
+  /**
+   * task_started goes out one event-loop turn after the start; a task whose
+   * result is ready by then is reported by the result alone (it carries
+   * started_ms), which saves the controller and every status subscriber a
+   * message per short task.
+   */
+  private noteStarted(taskId: string): void {
+    this.startedUnsent.set(taskId, Date.now());
+    if (this.startedFlushScheduled) return;
+    this.startedFlushScheduled = true;
+    setImmediate(() => {
+      this.startedFlushScheduled = false;
+      for (const id of this.startedUnsent.keys()) this.send(makeMessage('task_started', { task_id: id }));
+      this.startedUnsent.clear();
+    });
+  }
+
   private sendResult(taskId: string, outcome: TaskOutcome): void {
+    const startedMs = this.startedUnsent.get(taskId);
+    this.startedUnsent.delete(taskId);
     const buffers: Uint8Array[] = [];
     let content: TaskResult;
     if (outcome.status === 'ok') {
@@ -339,6 +362,7 @@ export class Engine {
     } else {
       content = { task_id: taskId, status: outcome.status, error: this.errorInfo(outcome.error) };
     }
+    if (startedMs !== undefined) content.started_ms = startedMs;
     const msg = makeMessage('task_result', content, { buffers });
     this.remember(taskId, msg);
     if (this.engineId !== null && this.ws?.readyState === WebSocket.OPEN) this.send(msg);

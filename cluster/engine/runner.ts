@@ -247,6 +247,11 @@ export class TaskRunner {
     });
   }
 
+  /** Hand queued tasks to the workers now instead of at the end of this event-loop turn. */
+  dispatchNow(): void {
+    if (this.queue.length > 0) this.dispatch();
+  }
+
   private pipelineDepth(): number {
     if (this.finishedCount < 8 || this.averageTaskMs > SHORT_TASK_MS) return 1;
     if (this.queue.length <= this.slots.length) return 1;
