@@ -56,6 +56,14 @@ interface SentResult {
   bytes: number;
 }
 
+/**
+ * While a worker runs a pipeline of sub-millisecond tasks, results are held
+ * until this many are ready (or the pipeline ends, or this long passed), so
+ * they travel in a few big frames instead of one small frame per event-loop turn.
+ */
+const RESULT_HOLD_MAX = 32;
+const RESULT_HOLD_MS = 1;
+
 /** Results are kept this long (and within these bounds) to resend them after a controller restart. */
 const RESEND_WINDOW_MS = 30_000;
 const RESEND_MAX_RESULTS = 20_000;
@@ -81,6 +89,8 @@ export class Engine {
   readonly exited = new Promise<EngineExit>((resolve) => (this.exitResolve = resolve));
   /** Results finished while disconnected, or sent shortly before a disconnect (resent; the controller dedupes). */
   private outbox: Message[] = [];
+  private heldResults: Message[] = [];
+  private holdTimer: NodeJS.Timeout | null = null;
   private recentResults = new Map<string, SentResult>();
   private recentBytes = 0;
   /** started tasks whose task_started is not sent yet (task id → start time, ms) */
@@ -136,6 +146,7 @@ export class Engine {
     this.sampler.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.runner.close('engine shutting down');
+    this.releaseResults();
     if (this.ws?.readyState === WebSocket.OPEN) {
       this.send(makeMessage('engine_shutdown', {}));
       this.batcher?.flush();
@@ -365,8 +376,27 @@ export class Engine {
     if (startedMs !== undefined) content.started_ms = startedMs;
     const msg = makeMessage('task_result', content, { buffers });
     this.remember(taskId, msg);
-    if (this.engineId !== null && this.ws?.readyState === WebSocket.OPEN) this.send(msg);
-    else this.outbox.push(msg);
+    this.heldResults.push(msg);
+    if (this.heldResults.length < RESULT_HOLD_MAX && this.runner.moreResultsImminent) {
+      this.holdTimer ??= setTimeout(() => this.releaseResults(), RESULT_HOLD_MS);
+      return;
+    }
+    this.releaseResults();
+  }
+
+  private releaseResults(): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    const held = this.heldResults;
+    this.heldResults = [];
+    const connected = this.engineId !== null && this.ws?.readyState === WebSocket.OPEN;
+    for (const msg of held) {
+      if (connected) this.send(msg);
+      else this.outbox.push(msg);
+    }
+    // Nothing else running or queued: no other result can join this batch, so it leaves now
+    // rather than at the end of the event-loop turn (the single round trip's latency).
+    if (connected && this.runner.load === 0) this.batcher?.flush();
   }
 
   private errorInfo(error: TaskErrorInfo): TaskErrorInfo {

@@ -82,6 +82,7 @@ interface Slot {
 const MAX_PIPELINE = 64;
 const SHORT_TASK_MS = 2;
 const PIPELINE_BUDGET_MS = 32;
+const IMMINENT_TASK_MS = 0.5;
 
 const WORKER_BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
@@ -247,6 +248,16 @@ export class TaskRunner {
     });
   }
 
+  /**
+   * True when a worker still has pipelined tasks that usually take well under a
+   * millisecond: another result follows almost at once (the engine then sends
+   * results in bigger batches).
+   */
+  get moreResultsImminent(): boolean {
+    if (this.finishedCount < 8 || this.averageTaskMs > IMMINENT_TASK_MS) return false;
+    return this.slots.some((slot) => slot.assigned.length > 0);
+  }
+
   /** Hand queued tasks to the workers now instead of at the end of this event-loop turn. */
   dispatchNow(): void {
     if (this.queue.length > 0) this.dispatch();
@@ -274,9 +285,9 @@ export class TaskRunner {
     for (const slot of this.slots) if (slot.assigned.length === 0 && this.queue.length > 0) give(slot);
     const depth = this.pipelineDepth();
     if (depth > 1) {
-      // Only workers down to half their pipeline are topped up, and then to the full depth:
-      // one message per refill rather than one per finished task.
-      const refill = this.slots.filter((slot) => slot.assigned.length <= depth / 2);
+      // Only workers down to a quarter of their pipeline are topped up, and then to the full
+      // depth: one message per refill rather than one per finished task or arriving request.
+      const refill = this.slots.filter((slot) => slot.assigned.length <= depth / 4);
       for (let level = 1; level < depth && this.queue.length > 0; level++) {
         for (const slot of refill) if (slot.assigned.length <= level && this.queue.length > 0) give(slot);
       }
