@@ -372,8 +372,10 @@ export class Cluster {
     this.tasks.set(task.submission.task_id, task);
     this.toSubmit.push(task);
     if (!this.submitScheduled) {
+      // A microtask, not setImmediate: a synchronous burst (map) still goes out as one
+      // submit_request, and a lone submit leaves without waiting for the next loop turn.
       this.submitScheduled = true;
-      setImmediate(() => this.flushSubmissions());
+      queueMicrotask(() => this.flushSubmissions());
     }
   }
 
@@ -684,14 +686,27 @@ class ControllerConnectionHolder {
   conn: ControllerConnection | null = null;
 }
 
+/** A function's source cannot change: map() over many items converts it once. */
+const functionSpecs = new WeakMap<(...args: any[]) => unknown, TaskSpecInternal>();
+
 function normaliseSpec(spec: TaskSpec): TaskSpecInternal {
   if (typeof spec === 'function') {
-    const source = spec.toString();
-    if (/\{\s*\[native code\]\s*\}$/.test(source)) throw new TypeError('cannot send a native or bound function; pass a plain function or a module task');
-    // Method shorthand (`foo(x) {...}`) is not an expression; make it one.
-    const isExpression = /^(async\s+)?(function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(source) || /^class\b/.test(source);
-    return { kind: 'source', source: isExpression ? source : `function ${source}` };
+    let known = functionSpecs.get(spec);
+    if (!known) functionSpecs.set(spec, (known = functionSpec(spec)));
+    return known;
   }
+  return normaliseDescription(spec);
+}
+
+function functionSpec(spec: (...args: any[]) => unknown): TaskSpecInternal {
+  const source = spec.toString();
+  if (/\{\s*\[native code\]\s*\}$/.test(source)) throw new TypeError('cannot send a native or bound function; pass a plain function or a module task');
+  // Method shorthand (`foo(x) {...}`) is not an expression; make it one.
+  const isExpression = /^(async\s+)?(function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(source) || /^class\b/.test(source);
+  return { kind: 'source', source: isExpression ? source : `function ${source}` };
+}
+
+function normaliseDescription(spec: Exclude<TaskSpec, (...args: any[]) => unknown>): TaskSpecInternal {
   if (typeof spec === 'string') {
     const hash = spec.lastIndexOf('#');
     const module = hash > 0 ? spec.slice(0, hash) : spec;
