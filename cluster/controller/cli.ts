@@ -16,6 +16,8 @@ const USAGE = `usage: hpcdl controller [options]
   --prefetch N         extra tasks per engine beyond its slots when many are queued (default 64)
   --keep-finished N    finished tasks kept in memory for result_request (default 1000000;
                        the oldest are forgotten beyond that)
+  --client-grace-ms N  keep a disconnected client's session (subscriptions) N ms for a
+                       reconnect, then forget it (default 60000)
   --no-journal         run without a journal (no --resume possible)
   -h, --help           this text`;
 
@@ -47,6 +49,7 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--engine-timeout-ms': opts.engineTimeoutMs = int(flag); break;
       case '--prefetch': opts.prefetch = int(flag); break;
       case '--keep-finished': opts.keepFinished = int(flag); break;
+      case '--client-grace-ms': opts.clientGraceMs = int(flag); break;
       case '--no-journal': opts.journal = false; break;
       case '-h': case '--help': opts.help = true; break;
       default: throw new Error(`unknown option ${flag}\n${USAGE}`);

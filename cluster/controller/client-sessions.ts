@@ -48,6 +48,12 @@ export class ClientSessions {
     this.ctx.log(`client ${session} connected from ${peer.address}`);
   }
 
+  /** The client's connection closed; its session is kept for the client grace (fan-out.ts). */
+  disconnected(client: ClientInfo, peer: Peer): void {
+    this.fanOut.disconnected(client);
+    this.ctx.log(`client ${client.session} disconnected (${peer.address})`);
+  }
+
   handle(peer: Peer, client: ClientInfo, msg: Message): void {
     const c = msg.content;
     const parent = msg.header.msg_id;

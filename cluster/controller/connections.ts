@@ -99,7 +99,7 @@ export class Connections {
   private onClose(peer: Peer): void {
     if (this.peers.delete(peer)) this.framesSentByClosed += peer.outbox.sentMessages;
     if (peer.engine && peer.engine.alive && peer.engine.peer === peer) this.engineSide.disconnected(peer.engine, peer);
-    if (peer.client && peer.client.peer === peer) peer.client.peer = null;
+    if (peer.client && peer.client.peer === peer) this.clientSide.disconnected(peer.client, peer);
   }
 
   /** The first message decides the role: register_request → engine, connect_request → client. */

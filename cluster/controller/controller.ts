@@ -13,7 +13,7 @@
  *   task-lifecycle.ts   the task state machine, retries, timeouts
  *   task-table.ts       tasks and per-state counts, --keep-finished
  *   engine-registry.ts  engine ids, live and dead engines
- *   fan-out.ts          what each client hears
+ *   fan-out.ts          what each client hears, client sessions and their grace
  *   scheduler.ts        which engine runs which task
  *   dispatch.ts         when the scheduler runs and outboxes flush
  *   journal.ts, journal-records.ts   the journal and --resume replay
@@ -97,7 +97,7 @@ export class Controller {
     this.shutdownRequested = new Promise((resolve) => (this.resolveShutdown = resolve));
 
     this.tasks = new TaskTable(this.ctx.opts.keepFinished);
-    this.fanOut = new FanOut(this.ctx.opts.eventHistory);
+    this.fanOut = new FanOut(this.ctx.opts.eventHistory, this.ctx.opts.clientGraceMs, log);
     this.scheduler = new Scheduler<Task>((engine, task) => this.lifecycle.sendTask(engine as EngineInfo, task), { prefetch: this.ctx.opts.prefetch });
     this.dispatch = new DispatchLoop(() => this.scheduler.dispatch(), () => this.ctx.closed);
     this.lifecycle = new TaskLifecycle(this.ctx, this.tasks, this.engines, this.fanOut, this.scheduler, this.dispatch);
@@ -239,6 +239,7 @@ export class Controller {
     if (this.watchdog) clearInterval(this.watchdog);
     for (const task of this.tasks.values()) this.lifecycle.clearTimer(task);
     for (const engine of this.engines.alive()) if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);
+    this.fanOut.close();
     for (const peer of this.connections.peers) {
       if (opts.stopEngines && peer.role === 'engine') peer.outbox.push('shutdown_request', { reason: 'cluster shutdown' });
       peer.outbox.flush();

@@ -3,8 +3,15 @@
  * output and reports; subscribers get the topics they asked for (status,
  * streams, reports, resources, engines), optionally with the bounded history
  * of streams and reports for late subscribers.
+ *
+ * A disconnected client's session (its topics and task filter) is kept for
+ * `clientGraceMs` so a client that reconnects with the same session keeps its
+ * subscriptions; then it is forgotten. Its results stay with the tasks
+ * (result_request by task id, bounded by --keep-finished), and tasks it owns
+ * still route to the session id if it connects again.
  */
 import type { SubscribeTopic } from '../protocol';
+import { RingBuffer } from './ring-buffer';
 import { stringList } from './submission';
 import type { ClientInfo, EngineInfo, Peer, Task } from './types';
 
@@ -22,10 +29,17 @@ const TOPICS: readonly string[] = ['resources', 'reports', 'streams', 'engines',
 
 export class FanOut {
   private readonly clients = new Map<string, ClientInfo>();
-  private readonly events: RelayedEvent[] = [];
+  private readonly events: RingBuffer<RelayedEvent>;
 
-  constructor(private readonly eventHistory: number) {}
+  constructor(
+    eventHistory: number,
+    private readonly clientGraceMs: number,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    this.events = new RingBuffer(eventHistory);
+  }
 
+  /** Sessions known: connected ones and disconnected ones still within their grace. */
   get size(): number {
     return this.clients.size;
   }
@@ -42,13 +56,39 @@ export class FanOut {
   connect(session: string, peer: Peer): ClientInfo {
     let client = this.clients.get(session);
     if (client) {
+      this.cancelForget(client);
       if (client.peer && client.peer !== peer) client.peer.ws.close(1000, 'replaced by a new connection of the same session');
       client.peer = peer;
     } else {
-      client = { session, peer, topics: new Set(), taskFilter: null };
+      client = { session, peer, topics: new Set(), taskFilter: null, forgetTimer: null };
       this.clients.set(session, client);
     }
     return client;
+  }
+
+  /** The client's connection closed: keep its session for the grace period, then forget it. */
+  disconnected(client: ClientInfo): void {
+    client.peer = null;
+    this.cancelForget(client);
+    client.forgetTimer = setTimeout(() => this.forget(client), this.clientGraceMs);
+    client.forgetTimer.unref();
+  }
+
+  private forget(client: ClientInfo): void {
+    client.forgetTimer = null;
+    if (client.peer || this.clients.get(client.session) !== client) return;
+    this.clients.delete(client.session);
+    this.log(`forgot client session ${client.session} (disconnected for ${this.clientGraceMs} ms)`);
+  }
+
+  private cancelForget(client: ClientInfo): void {
+    if (client.forgetTimer) clearTimeout(client.forgetTimer);
+    client.forgetTimer = null;
+  }
+
+  /** Stop the forget timers (controller closing). */
+  close(): void {
+    for (const client of this.clients.values()) this.cancelForget(client);
   }
 
   sendResultToOwner(task: Task): void {
@@ -71,7 +111,6 @@ export class FanOut {
   /** Output or a report of a task: to its owner, to subscribers of the topic, and into the history. */
   relayEvent(topic: EventTopic, type: EventType, content: Record<string, any>, ownerSession: string | null | undefined): void {
     this.events.push({ topic, task_id: content.task_id, type, content });
-    if (this.events.length > this.eventHistory) this.events.splice(0, this.events.length - this.eventHistory);
     const owner = ownerSession ? this.clients.get(ownerSession) : undefined;
     if (owner?.peer) owner.peer.outbox.push(type, content);
     for (const client of this.clients.values()) {
@@ -122,7 +161,9 @@ export class FanOut {
 
   /** The last `limit` reports kept in the history, of one task or all. */
   reports(taskId: string | null, limit: number): Record<string, unknown>[] {
-    return this.events.filter((e) => e.topic === 'reports' && (!taskId || e.task_id === taskId)).slice(-limit).map((e) => e.content);
+    const found: Record<string, unknown>[] = [];
+    for (const e of this.events) if (e.topic === 'reports' && (!taskId || e.task_id === taskId)) found.push(e.content);
+    return found.slice(-limit);
   }
 }
 

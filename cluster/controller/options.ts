@@ -29,6 +29,8 @@ export interface ControllerOptions {
   keepFinished?: number;
   /** an engine whose connection closed may re-register within this long and keep its tasks (ms, default 1000) */
   reconnectGraceMs?: number;
+  /** a disconnected client's session (subscriptions) is kept this long for a reconnect, then forgotten (ms, default 60000) */
+  clientGraceMs?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
   timeoutGraceMs?: number;
   maxMessageBytes?: number;
@@ -49,6 +51,7 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     eventHistory: options.eventHistory ?? 10000,
     timeoutGraceMs: options.timeoutGraceMs ?? 2000,
     reconnectGraceMs: options.reconnectGraceMs ?? 1000,
+    clientGraceMs: options.clientGraceMs ?? 60_000,
     keepFinished: options.keepFinished ?? 1_000_000,
     maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
   };

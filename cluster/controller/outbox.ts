@@ -1,9 +1,10 @@
 /**
  * Per-connection outgoing queue: everything queued during one event-loop turn
- * is signed and sent as one `batch` message (a single item goes out as itself).
+ * is signed and sent as one `batch` message (a single item goes out as itself),
+ * or sooner once MAX_BATCH_ITEMS are queued.
  */
 import type WebSocket from 'ws';
-import { BatchBuilder, encodeMessage, type Key, type MessageType } from '../protocol';
+import { BatchBuilder, MAX_BATCH_ITEMS, encodeMessage, type Key, type MessageType } from '../protocol';
 
 export class Outbox {
   private readonly batch = new BatchBuilder();
@@ -23,7 +24,7 @@ export class Outbox {
   push(type: MessageType, content: unknown, buffers?: Uint8Array[], parentId?: string): void {
     this.batch.add(type, content, buffers, parentId);
     if (this.batch.size === 1) this.onDirty?.(this);
-    if (this.batch.size >= 8192) {
+    if (this.batch.size >= MAX_BATCH_ITEMS) {
       this.flush();
     } else if (!this.scheduled) {
       this.scheduled = true;

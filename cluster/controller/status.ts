@@ -34,6 +34,7 @@ export function controllerStatus(s: StatusSources): Record<string, unknown> {
     uptime_s: (Date.now() - s.startedMs) / 1000,
     engines: { alive: s.engines.size, dead: s.engines.deadCount, slots: s.engines.totalSlots() },
     clients: s.fanOut.connectedCount,
+    client_sessions: s.fanOut.size,
     tasks: { total: s.tasks.size, ...s.tasks.counts, forgotten: s.tasks.forgotten },
     queue: { plain: s.scheduler.queuedPlain, constrained: s.scheduler.queuedConstrained },
     journal: journal ? { file: s.journalFile, records: journal.records, bytes: journal.bytes } : null,

@@ -3,7 +3,7 @@
  * done | error | cancelled, with retries away from failing engines, the
  * timeout backstop, cancellation, and journalling of submissions and results.
  */
-import { relocatePacked, type Message, type TaskErrorInfo, type TaskResultStatus, type TaskState, type TaskSubmission } from '../protocol';
+import { relocatePacked, type Message, type PackedRef, type TaskErrorInfo, type TaskResultStatus, type TaskState, type TaskSubmission } from '../protocol';
 import type { DispatchLoop } from './dispatch';
 import type { EngineRegistry } from './engine-registry';
 import type { FanOut } from './fan-out';
@@ -108,14 +108,42 @@ export class TaskLifecycle {
     const status: TaskResultStatus = c.status === 'ok' || c.status === 'cancelled' ? c.status : 'error';
     if (task.engineId !== engine.id && !this.acceptLateResult(task, status)) return;
     this.clearTimer(task);
-    if (status === 'error' && task.retriesLeft > 0 && !task.cancelRequested) {
-      this.retryOrFail(task, engine, c.error);
+    const buffers: Uint8Array[] = [];
+    const parsed = this.readResult(engine, task, msg, buffers);
+    if ('bad' in parsed) {
+      this.retryOrFail(task, engine, parsed.bad);
       return;
     }
-    const buffers: Uint8Array[] = [];
-    const value = c.value ? relocatePacked(c.value, msg.buffers, buffers) : undefined;
-    const error = c.error ? { ...c.error, engine_id: c.error.engine_id ?? engine.id, host: c.error.host ?? engine.host } : undefined;
-    this.finish(task, { status, value, buffers, error, engine_id: engine.id, started_ms: c.started_ms ?? task.startedMs ?? undefined, finished_ms: c.finished_ms ?? Date.now() });
+    if (status === 'error' && task.retriesLeft > 0 && !task.cancelRequested) {
+      this.retryOrFail(task, engine, parsed.error!);
+      return;
+    }
+    this.finish(task, { status, value: parsed.value, buffers, error: parsed.error, engine_id: engine.id, started_ms: c.started_ms ?? task.startedMs ?? undefined, finished_ms: c.finished_ms ?? Date.now() });
+  }
+
+  /**
+   * The value and error of a task_result, its value's buffers moved into
+   * `buffers`. A result the controller cannot relay (a malformed packed value
+   * or error) is logged with the peer address and turned into a BadResult
+   * error naming the engine and host, so the task fails or retries instead
+   * of staying "running".
+   */
+  private readResult(engine: EngineInfo, task: Task, msg: Message, buffers: Uint8Array[]): { value?: PackedRef; error?: TaskErrorInfo } | { bad: TaskErrorInfo } {
+    const c = msg.content;
+    try {
+      const value = c.value !== undefined && c.value !== null ? relocatePacked(c.value, msg.buffers, buffers) : undefined;
+      if (c.error !== undefined && c.error !== null && (typeof c.error !== 'object' || Array.isArray(c.error))) {
+        throw new Error(`error is ${Array.isArray(c.error) ? 'an array' : typeof c.error}, not an object`);
+      }
+      const error = c.error ? { ...c.error, engine_id: c.error.engine_id ?? engine.id, host: c.error.host ?? engine.host } : undefined;
+      if (c.status !== 'ok' && c.status !== 'cancelled' && !error) return { value, error: errorInfo('TaskError', `engine ${engine.id} (${engine.host}) reported status ${JSON.stringify(c.status)} for task ${task.id} without an error`, engine) };
+      return { value, error };
+    } catch (err) {
+      buffers.length = 0;
+      const detail = (err as Error).message;
+      this.ctx.log(`bad task_result for task ${task.id} from engine ${engine.id} (${engine.host}) at ${engine.peer.address}: ${detail}`);
+      return { bad: errorInfo('BadResult', `engine ${engine.id} (${engine.host}) sent a malformed result for task ${task.id}: ${detail}`, engine) };
+    }
   }
 
   /**

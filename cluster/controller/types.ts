@@ -56,6 +56,8 @@ export interface ClientInfo {
   peer: Peer | null;
   topics: Set<SubscribeTopic>;
   taskFilter: Set<string> | null;
+  /** set while disconnected: forgets the session when the client grace ends */
+  forgetTimer: NodeJS.Timeout | null;
 }
 
 export interface Peer {

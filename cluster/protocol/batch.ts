@@ -4,6 +4,13 @@ import { decodeMessage, encodeMessage, type CodecOptions } from './framing';
 import type { Key } from './signing';
 
 /** One message inside a batch. Buffers of item i follow those of items 0..i-1. */
+/**
+ * Most messages in one batch: every sender (MessageBatcher here, the
+ * controller's Outbox) flushes when this many are queued, so no peer ever
+ * receives a bigger batch than any other peer sends.
+ */
+export const MAX_BATCH_ITEMS = 4096;
+
 export interface BatchItem {
   /** msg_type */
   t: MessageType;
@@ -100,7 +107,7 @@ export function decodeMessages(raw: Uint8Array | ArrayBuffer | Buffer[], key: Ke
 
 /**
  * Collects outgoing messages and sends them as one `batch` per event-loop turn
- * (or immediately when `maxItems` is reached). A single queued message is sent
+ * (or immediately when `maxItems`, default MAX_BATCH_ITEMS, is reached). A single queued message is sent
  * as itself. `send` receives the encoded bytes.
  */
 export class MessageBatcher {
@@ -115,7 +122,7 @@ export class MessageBatcher {
 
   push(msg: Message): void {
     this.queue.push(msg);
-    if (this.queue.length >= (this.opts.maxItems ?? 4096)) {
+    if (this.queue.length >= (this.opts.maxItems ?? MAX_BATCH_ITEMS)) {
       this.flush();
       return;
     }

@@ -22,30 +22,41 @@ export function packInto(value: unknown, messageBuffers: Uint8Array[]): PackedRe
   return { $v: json, $b: indexes };
 }
 
+/**
+ * The indexes of a packed ref's buffers, checked: `ref` must be `{$v, $b}`
+ * and every index an integer naming one of the message's `bufferCount`
+ * buffers. Both reading (unpackFrom) and relaying (relocatePacked) use this
+ * one rule.
+ */
+function checkedIndexes(ref: unknown, bufferCount: number): number[] {
+  if (!isPlainObject(ref) || !Array.isArray(ref.$b)) throw new ProtocolError('malformed', 'packed value is not {$v, $b}');
+  for (const i of ref.$b) {
+    if (!Number.isInteger(i) || i < 0 || i >= bufferCount) {
+      throw new ProtocolError('malformed', `packed value refers to buffer ${JSON.stringify(i)} but the message has ${bufferCount}`);
+    }
+  }
+  return ref.$b as number[];
+}
+
 /** Read a PackedRef out of a received message's buffers. */
 export function unpackFrom(ref: PackedRef | undefined, messageBuffers: Uint8Array[]): unknown {
   if (ref === undefined || ref === null) return undefined;
-  if (!isPlainObject(ref) || !Array.isArray(ref.$b)) throw new ProtocolError('malformed', 'packed value is not {$v, $b}');
-  const own = ref.$b.map((i) => {
-    if (!Number.isInteger(i) || i < 0 || i >= messageBuffers.length) {
-      throw new ProtocolError('malformed', `packed value refers to buffer ${i} but the message has ${messageBuffers.length}`);
-    }
-    return messageBuffers[i];
-  });
+  const own = checkedIndexes(ref, messageBuffers.length).map((i) => messageBuffers[i]);
   return unpackValue(ref.$v, own);
 }
 
 /**
  * Move a packed value from one message to another without touching its JSON
  * or copying bytes: the controller relays arguments and results this way.
+ * Throws ProtocolError('malformed') on exactly the refs unpackFrom rejects
+ * for their shape or buffer indexes.
  */
 export function relocatePacked(ref: PackedRef | undefined, from: Uint8Array[], to: Uint8Array[]): PackedRef | undefined {
   if (ref === undefined || ref === null) return ref;
-  if (ref.$b.length === 0) return ref;
-  const indexes = ref.$b.map((i) => {
-    const b = from[i];
-    if (b === undefined) throw new ProtocolError('malformed', `packed value refers to buffer ${i} but the message has ${from.length}`);
-    to.push(b);
+  const own = checkedIndexes(ref, from.length);
+  if (own.length === 0) return ref;
+  const indexes = own.map((i) => {
+    to.push(from[i]);
     return to.length - 1;
   });
   return { $v: ref.$v, $b: indexes };

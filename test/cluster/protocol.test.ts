@@ -163,6 +163,31 @@ test('relocatePacked moves buffers between messages without touching the JSON', 
   assert.deepEqual(Array.from((unpackFrom(moved, to) as any).a), [4, 5]);
 });
 
+test('relocatePacked and unpackFrom accept and reject exactly the same refs', () => {
+  const from: Uint8Array[] = [new Uint8Array([1]), new Uint8Array([2])];
+  const v = { $buf: 0, dtype: 'uint8', shape: [1] };
+  const bad: [string, unknown][] = [
+    ['fractional index', { $v: v, $b: [0.5] }],
+    ['numeric string index', { $v: v, $b: ['1'] }],
+    ['negative index', { $v: v, $b: [-1] }],
+    ['index past the end', { $v: v, $b: [2] }],
+    ['array property that finds a buffer', { $v: v, $b: ['length'] }],
+    ['$b missing', { $v: v }],
+    ['not an object', [0]],
+  ];
+  for (const [what, ref] of bad) {
+    for (const [name, read] of [['unpackFrom', () => unpackFrom(ref as any, from)], ['relocatePacked', () => relocatePacked(ref as any, from, [])]] as const) {
+      assert.throws(read, (err: unknown) => err instanceof ProtocolError && err.reason === 'malformed' && /packed value/.test(err.message), `${name} must reject a ${what}`);
+    }
+  }
+  const good = { $v: v, $b: [1] };
+  assert.deepEqual(Array.from(unpackFrom(good as any, from) as Uint8Array), [2]);
+  const to: Uint8Array[] = [];
+  assert.deepEqual(relocatePacked(good as any, from, to), { $v: v, $b: [0] });
+  assert.strictEqual(to[0], from[1]);
+  assert.strictEqual(relocatePacked(undefined, from, to), undefined);
+});
+
 test('tampered signature is rejected', () => {
   const wire = encodeMessage(makeMessage('heartbeat', { running: 0 }), KEY);
   wire[8] ^= 0xff;
