@@ -63,6 +63,8 @@ interface SentResult {
  */
 const RESULT_HOLD_MAX = 32;
 const RESULT_HOLD_MS = 1;
+/** how long task_started waits for the result of a task expected to be sub-millisecond */
+const STARTED_DELAY_MS = 2;
 
 /** Results are kept this long (and within these bounds) to resend them after a controller restart. */
 const RESEND_WINDOW_MS = 30_000;
@@ -342,20 +344,23 @@ export class Engine {
   }
 
   /**
-   * task_started goes out one event-loop turn after the start; a task whose
-   * result is ready by then is reported by the result alone (it carries
-   * started_ms), which saves the controller and every status subscriber a
-   * message per short task.
+   * task_started goes out one event-loop turn after the start (STARTED_DELAY_MS
+   * when tasks here are usually sub-millisecond); a task whose result is ready
+   * by then is reported by the result alone (it carries started_ms). That saves
+   * the controller and every status subscriber a message per short task, and
+   * keeps that message from competing with the result for the CPU.
    */
   private noteStarted(taskId: string): void {
     this.startedUnsent.set(taskId, Date.now());
     if (this.startedFlushScheduled) return;
     this.startedFlushScheduled = true;
-    setImmediate(() => {
+    const flush = (): void => {
       this.startedFlushScheduled = false;
       for (const id of this.startedUnsent.keys()) this.send(makeMessage('task_started', { task_id: id }));
       this.startedUnsent.clear();
-    });
+    };
+    if (this.runner.tasksAreShort) setTimeout(flush, STARTED_DELAY_MS);
+    else setImmediate(flush);
   }
 
   private sendResult(taskId: string, outcome: TaskOutcome): void {

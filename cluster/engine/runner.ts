@@ -254,8 +254,12 @@ export class TaskRunner {
    * results in bigger batches).
    */
   get moreResultsImminent(): boolean {
-    if (this.finishedCount < 8 || this.averageTaskMs > IMMINENT_TASK_MS) return false;
-    return this.slots.some((slot) => slot.assigned.length > 0);
+    return this.tasksAreShort && this.slots.some((slot) => slot.assigned.length > 0);
+  }
+
+  /** True when tasks here usually take well under a millisecond. */
+  get tasksAreShort(): boolean {
+    return this.finishedCount >= 8 && this.averageTaskMs <= IMMINENT_TASK_MS;
   }
 
   /** Hand queued tasks to the workers now instead of at the end of this event-loop turn. */
