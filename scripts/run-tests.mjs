@@ -1,7 +1,8 @@
 // Runs the test files under test/ with node's test runner (TypeScript through tsx).
-//   node scripts/run-tests.mjs            every test
+//   node scripts/run-tests.mjs            every test; a skipped test fails the run
+//                                         (the real components must run; HPCDL_ALLOW_SKIPS=1 to allow)
 //   node scripts/run-tests.mjs data model only test/data and test/model
-import { readdirSync, statSync, mkdirSync } from 'node:fs';
+import { readdirSync, statSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -23,9 +24,24 @@ if (files.length === 0) {
 }
 mkdirSync('test-artifacts', { recursive: true });
 console.log(`running ${files.length} test files`);
+const tapFile = join('test-artifacts', 'results.tap');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000', ...files],
+  [
+    '--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
+const skipped = readFileSync(tapFile, 'utf8').split('\n').filter((line) => /^\s*ok \d+ - .*# SKIP/.test(line));
+if (skipped.length > 0) {
+  console.log(`\n${skipped.length} skipped:\n${skipped.map((l) => `  ${l.trim()}`).join('\n')}`);
+  if (areas.length === 0 && process.env.HPCDL_ALLOW_SKIPS !== '1') {
+    console.error('the full suite must run every real component: a skip is a failure here (HPCDL_ALLOW_SKIPS=1 allows it)');
+    process.exit(1);
+  }
+}
+console.log(`results: ${tapFile}`);
 process.exit(result.status ?? 1);
