@@ -76,10 +76,11 @@ export class TaskHandle<T = unknown> implements PromiseLike<T> {
   private settle!: (o: Outcome<T>) => void;
   /** never rejects: awaiting the handle maps it to value / thrown error */
   readonly settled: Promise<Outcome<T>> = new Promise((resolve) => (this.settle = resolve));
-  private readonly stdoutListeners = new Set<StreamListener>();
-  private readonly stderrListeners = new Set<StreamListener>();
-  private readonly reportListeners = new Set<ReportListener>();
-  private readonly statusListeners = new Set<(status: TaskStatus) => void>();
+  // Created on first use: a map of thousands of tasks rarely listens to each one.
+  private stdoutListeners: Set<StreamListener> | null = null;
+  private stderrListeners: Set<StreamListener> | null = null;
+  private reportListeners: Set<ReportListener> | null = null;
+  private statusListeners: Set<(status: TaskStatus) => void> | null = null;
 
   constructor(
     readonly taskId: string,
@@ -114,22 +115,22 @@ export class TaskHandle<T = unknown> implements PromiseLike<T> {
   }
 
   onStdout(listener: StreamListener): this {
-    this.stdoutListeners.add(listener);
+    (this.stdoutListeners ??= new Set()).add(listener);
     return this;
   }
 
   onStderr(listener: StreamListener): this {
-    this.stderrListeners.add(listener);
+    (this.stderrListeners ??= new Set()).add(listener);
     return this;
   }
 
   onReport(listener: ReportListener): this {
-    this.reportListeners.add(listener);
+    (this.reportListeners ??= new Set()).add(listener);
     return this;
   }
 
   onStatus(listener: (status: TaskStatus) => void): this {
-    this.statusListeners.add(listener);
+    (this.statusListeners ??= new Set()).add(listener);
     return this;
   }
 
@@ -137,13 +138,13 @@ export class TaskHandle<T = unknown> implements PromiseLike<T> {
   _stream(name: 'stdout' | 'stderr', text: string, engineId: number | null): void {
     if (name === 'stdout') this.stdout += text;
     else this.stderr += text;
-    for (const l of name === 'stdout' ? this.stdoutListeners : this.stderrListeners) l(text, engineId, this.taskId);
+    for (const l of (name === 'stdout' ? this.stdoutListeners : this.stderrListeners) ?? []) l(text, engineId, this.taskId);
   }
 
   /** @internal */
   _report(data: Record<string, unknown>, engineId: number | null): void {
     this.lastReport = data;
-    for (const l of this.reportListeners) l(data, engineId, this.taskId);
+    for (const l of this.reportListeners ?? []) l(data, engineId, this.taskId);
   }
 
   /** @internal */
@@ -152,7 +153,7 @@ export class TaskHandle<T = unknown> implements PromiseLike<T> {
     if (engineId !== undefined && engineId !== null) this.engineId = engineId;
     if (status === this.status) return;
     this.status = status;
-    for (const l of this.statusListeners) l(status);
+    for (const l of this.statusListeners ?? []) l(status);
   }
 
   /** @internal Returns false when the task already had its result (a duplicate). */
@@ -162,7 +163,7 @@ export class TaskHandle<T = unknown> implements PromiseLike<T> {
     if (engineId !== null) this.engineId = engineId;
     this.finishedAt = Date.now();
     this.status = outcome.ok ? 'done' : outcome.error.cancelled ? 'cancelled' : 'error';
-    for (const l of this.statusListeners) l(this.status);
+    for (const l of this.statusListeners ?? []) l(this.status);
     this.settle(outcome);
     return true;
   }
@@ -226,10 +227,19 @@ export class GroupHandle<T = unknown> implements PromiseLike<T[]> {
 
   /** Values as tasks complete (fastest first); a failed task throws when reached. */
   async *asCompleted(): AsyncGenerator<T, void, undefined> {
-    const remaining = new Map(this.tasks.map((t, i) => [i, t.settled.then((o) => ({ i, o }))]));
-    while (remaining.size > 0) {
-      const { i, o } = await Promise.race(remaining.values());
-      remaining.delete(i);
+    // Outcomes queue up as tasks settle (O(n) overall; a Promise.race per step would be O(n²)).
+    const ready: Outcome<T>[] = [];
+    let wake: (() => void) | null = null;
+    for (const t of this.tasks) {
+      void t.settled.then((o) => {
+        ready.push(o);
+        wake?.();
+      });
+    }
+    for (let yielded = 0; yielded < this.tasks.length; yielded++) {
+      while (ready.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      const o = ready.shift()!;
       if (!o.ok) throw o.error;
       yield o.value;
     }
@@ -261,9 +271,19 @@ export class GroupHandle<T = unknown> implements PromiseLike<T[]> {
 
   /** Called with the group's progress each time one of its tasks finishes (for progress bars). */
   onProgress(listener: (progress: Progress) => void): this {
+    // Counted as tasks finish (recomputing `progress` each time would be O(n²) over a big map).
+    let { done } = this.progress;
+    let last = 0;
+    for (const t of this.tasks) if (t.isDone) last = Math.max(last, t.finishedAt!);
+    const total = this.tasks.length;
     for (const t of this.tasks) {
+      if (t.isDone) continue;
       t.onStatus((status) => {
-        if (FINAL.has(status)) listener(this.progress);
+        if (!FINAL.has(status)) return;
+        done += 1;
+        last = Math.max(last, t.finishedAt ?? Date.now());
+        const end = done === total ? last : Date.now();
+        listener({ done, total, elapsed: (end - this.submittedAt) / 1000 });
       });
     }
     return this;
