@@ -767,7 +767,8 @@ function startController(o: { clusterId: string; profileDir: string; ip?: string
   if (o.ip) args.push('--ip', o.ip);
   const { command, args: full } = hpcdlProcessCommand('controller', args);
   const log = fs.openSync(path.join(o.workDir, 'controller.log'), 'a');
-  const child = spawn(command, full, { stdio: ['ignore', log, log], env: { ...process.env, HPCDL_PARENT_PID: String(process.pid) } });
+  // Own process group: a Jupyter kernel interrupt signals the kernel's whole group, and must not stop the controller.
+  const child = spawn(command, full, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, HPCDL_PARENT_PID: String(process.pid) } });
   fs.closeSync(log);
   return child;
 }

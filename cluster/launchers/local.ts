@@ -53,6 +53,7 @@ export class LocalLauncher implements EngineLauncher {
     const log = fs.createWriteStream(logFile, { flags: 'a' });
     const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group: an interrupt of the client's group (a Jupyter kernel) must not stop engines
       env: {
         ...process.env,
         ...ctx.env,

@@ -95,6 +95,7 @@ export class SrunLauncher implements EngineLauncher {
     const logFile = fs.createWriteStream(path.join(ctx.workDir, `srun-step-${this.steps.length}.log`), { flags: 'a' });
     const child = spawn(this.opts.srun ?? 'srun', args, {
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group: srun passes a client-group SIGINT on to the engines
       env: { ...process.env, ...this.opts.env, ...ctx.env, ...labelsEnv(ctx) },
     });
     const tail = this.tails.get(tailKey) ?? [];
