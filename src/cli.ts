@@ -181,7 +181,9 @@ const train: Command = {
   --max-steps N           stop at global step N
   --resume                continue from the newest checkpoint in <output>/models
   --rank R --size S       train on shard R of S (default 0 of 1)
-  --backend B             force tensorflow-gpu|tensorflow|wasm|cpu (also HPCDL_BACKEND)`,
+  --backend B             force tensorflow-gpu|tensorflow|wasm|cpu (also HPCDL_BACKEND)
+  --threads N             threads computing the gradients (default: HPCDL_TRAIN_THREADS,
+                          else the cores, at most 8)`,
   async run(argv) {
     const { values } = parse(argv, {
       config: { type: 'string' },
@@ -198,6 +200,7 @@ const train: Command = {
       rank: { type: 'string' },
       size: { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
     });
     if (values.help) return help(this);
     const v = values;
@@ -222,6 +225,7 @@ const train: Command = {
       rank,
       size,
       backend: text(v.backend),
+      threads: integer(text(v.threads), '--threads', 1),
       progress: true,
     });
     stop.release();

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchSource } from '../data/types';
 import type { TrainableModel } from '../model/types';
-import { weightedSoftmaxCrossEntropy } from '../model';
+import { DataParallelGradients, HepCnn, weightedSoftmaxCrossEntropy } from '../model';
 import { Adam } from './adam';
 import { loadCheckpoint, namedVariablesOf, saveCheckpoint, type NamedVariable } from './checkpoint';
 import { binaryMetrics, batchImages, collectPredictions, type BinaryMetrics } from './evaluate';
 import { formatG, timestamp } from './format';
 import { ProgressBar } from './progress';
+import { gradientThreads } from './threads';
 import { steadyThroughput, throughputLines } from './timing';
 
 /** Structured progress, for callers that stream metrics (notebooks, the cluster). */
@@ -51,7 +52,15 @@ export interface TrainLoopOptions {
   rank?: number;
   /** images one iteration processes, for the throughput lines (default: the batch size) */
   imagesPerIteration?: number;
+  /** a custom loss; the HEP CNN then takes the plain single-thread path (see `threads`) */
   loss?: LossFunction;
+  /**
+   * threads computing the HEP CNN's gradients (DataParallelGradients: the batch is split over
+   * this thread and worker threads with their own wasm heaps, each shard in passes that fit the
+   * heap). Default: HPCDL_TRAIN_THREADS, else the cores (at most 8); never more than the batch.
+   * Other models, and a custom `loss`, use tf.variableGrads on this thread over the whole batch.
+   */
+  threads?: number;
   /** data-parallel hook: e.g. an allreduce mean of the gradients across ranks */
   reduceGradients?: (gradients: tf.Tensor[], step: number) => Promise<tf.Tensor[]>;
   log?: (line: string) => void;
@@ -108,124 +117,167 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   const imagesPerIteration = opts.imagesPerIteration ?? opts.train.batchSize;
 
   const state = await restoreState(opts, named, optimizer, stepsPerEpoch, log);
-  const history: EpochRecord[] = [];
-  const iterationSeconds: number[] = [];
-  let lastCheckpoint: string | undefined;
-  let stoppedEarly = false;
-  const runStart = performance.now();
-  emit({ type: 'start', rank, model: opts.model.name, epochs: opts.epochs, stepsPerEpoch, startStep: state.globalStep, startEpoch: state.firstEpoch });
-  log(`Rank ${rank} : starting training using ADAM optimizer`);
-
-  const checkpoint = async (epoch: number, stepInEpoch: number, epochComplete: boolean, metrics?: Record<string, number>) => {
-    if (!opts.checkpoint || rank !== 0) return;
-    const saved = await saveCheckpoint({
-      dir: opts.checkpoint.dir,
-      model: opts.model.name,
-      variables: named,
-      step: state.globalStep,
-      epoch,
-      stepInEpoch,
-      epochComplete,
-      optimizer: { state: await optimizer.getState(variables), beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.epsilon },
-      configHash: opts.checkpoint.configHash,
-      metrics,
-    });
-    lastCheckpoint = saved.manifestPath;
-    log(`Rank ${rank} : saved checkpoint ${saved.manifestPath} (global step ${state.globalStep})`);
-    emit({ type: 'checkpoint', rank, epoch, step: state.globalStep, path: saved.manifestPath });
-  };
-  const reachedMaxSteps = () => (opts.maxSteps ?? 0) > 0 && state.globalStep >= opts.maxSteps!;
-  const interrupted = () => opts.signal?.aborted ?? false;
-
-  for (let epoch = state.firstEpoch; epoch < opts.epochs && !reachedMaxSteps() && !interrupted(); epoch++) {
-    opts.train.startEpoch(epoch);
-    let stepInEpoch = 0;
-    for (; state.skipBatches > 0; state.skipBatches--, stepInEpoch++) {
-      const skipped = await opts.train.next(); // batches the checkpoint had already trained on
-      if (!skipped) break;
-      opts.train.recycle?.(skipped);
-    }
-    let lossSum = 0;
-    let computeSeconds = 0;
-    let batches = 0;
-    let lastSavedStep = -1;
-    const maxSteps = opts.maxSteps ?? 0;
-    const barTotal = maxSteps > 0 ? Math.min(stepsPerEpoch, stepInEpoch + Math.max(0, maxSteps - state.globalStep)) : stepsPerEpoch;
-    let exhausted = false;
-    while (!reachedMaxSteps() && !interrupted()) {
-      const iterationStart = performance.now();
-      const batch = await opts.train.next();
-      if (!batch) {
-        exhausted = true;
-        break;
-      }
-      const computeStart = performance.now();
-      const learningRate = optimizer.currentLearningRate();
-      const batchEvents = batch.label.length;
-      const loss = await trainStep(opts, lossFn, optimizer, variables, batch, state.globalStep);
-      opts.train.recycle?.(batch); // its tensors are disposed by now
-      const now = performance.now();
-      computeSeconds += (now - computeStart) / 1000;
-      iterationSeconds.push((now - iterationStart) / 1000);
-      lossSum += loss;
-      batches++;
-      stepInEpoch++;
-      state.globalStep = optimizer.step;
-      const secPerBatch = computeSeconds / batches;
-      const imagesPerSec = batchEvents / iterationSeconds[iterationSeconds.length - 1];
-      emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec });
-      if (state.globalStep % displayInterval === 0) {
-        log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
-      }
-      bar?.update(stepInEpoch, barTotal, {
-        epoch: String(epoch + 1),
-        loss: (lossSum / batches).toFixed(4),
-        'img/s': imagesPerSec.toFixed(1),
-      });
-      const interval = opts.checkpoint?.interval ?? 0;
-      if (interval > 0 && state.globalStep % interval === 0) {
-        await checkpoint(epoch, stepInEpoch, false);
-        lastSavedStep = state.globalStep;
-      }
-    }
-    const epochFinished = exhausted || stepInEpoch >= stepsPerEpoch;
-    if (!epochFinished) stoppedEarly = true;
-    const trainLoss = batches > 0 ? lossSum / batches : NaN;
-    const secPerBatch = batches > 0 ? computeSeconds / batches : 0;
-    if (interrupted() && !epochFinished) {
-      log(`Rank ${rank} : interrupted at global step ${state.globalStep} (epoch ${epoch + 1}, batch ${stepInEpoch})`);
-      if (lastSavedStep !== state.globalStep && batches > 0) await checkpoint(epoch, stepInEpoch, false, { train_loss: trainLoss });
-      break;
-    }
-    log(`${timestamp()} COMPLETED rank ${rank} epoch ${epoch + 1}, average training loss ${formatG(trainLoss)} (${secPerBatch.toFixed(3)} sec/batch)`);
-    emit({ type: 'epoch', rank, epoch, step: state.globalStep, trainLoss, secPerBatch });
-    const record: EpochRecord = { epoch, step: state.globalStep, trainLoss, secPerBatch };
-    if (opts.validation) {
-      record.validation = await validate(opts, opts.validation, epoch);
-      const v = record.validation;
-      log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation loss ${formatG(v.loss)}`);
-      log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation accu ${formatG(v.accuracy)}`);
-      log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation auc ${formatG(v.auc)}`);
-      emit({ type: 'validation', rank, epoch, step: state.globalStep, loss: v.loss, accuracy: v.accuracy, auc: v.auc, events: v.events });
-    }
-    history.push(record);
-    if (lastSavedStep !== state.globalStep && batches > 0) {
-      const metrics: Record<string, number> = { train_loss: trainLoss };
-      if (record.validation) {
-        metrics.validation_loss = record.validation.loss;
-        metrics.validation_accuracy = record.validation.accuracy;
-        metrics.validation_auc = record.validation.auc;
-      }
-      await checkpoint(epoch, epochFinished ? stepsPerEpoch : stepInEpoch, epochFinished, metrics);
-    }
+  const gradients = await gradientComputer(opts, lossFn, variables, rank, log);
+  try {
+    return await runEpochs();
+  } finally {
+    await gradients.dispose(); // the worker threads would otherwise keep the process alive
   }
 
-  const totalSeconds = (performance.now() - runStart) / 1000;
-  for (const line of throughputLines(iterationSeconds, imagesPerIteration)) log(line);
-  log(`FINISHED Training. Total time ${formatG(totalSeconds)}`);
-  const imagesPerSec = steadyThroughput(iterationSeconds, imagesPerIteration);
-  emit({ type: 'done', rank, step: state.globalStep, epochs: history.length, totalSeconds, imagesPerSec });
-  return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted() };
+  async function runEpochs(): Promise<TrainResult> {
+    const history: EpochRecord[] = [];
+    const iterationSeconds: number[] = [];
+    let lastCheckpoint: string | undefined;
+    let stoppedEarly = false;
+    const runStart = performance.now();
+    emit({ type: 'start', rank, model: opts.model.name, epochs: opts.epochs, stepsPerEpoch, startStep: state.globalStep, startEpoch: state.firstEpoch });
+    log(`Rank ${rank} : starting training using ADAM optimizer`);
+
+    const checkpoint = async (epoch: number, stepInEpoch: number, epochComplete: boolean, metrics?: Record<string, number>) => {
+      if (!opts.checkpoint || rank !== 0) return;
+      const saved = await saveCheckpoint({
+        dir: opts.checkpoint.dir,
+        model: opts.model.name,
+        variables: named,
+        step: state.globalStep,
+        epoch,
+        stepInEpoch,
+        epochComplete,
+        optimizer: { state: await optimizer.getState(variables), beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.epsilon },
+        configHash: opts.checkpoint.configHash,
+        metrics,
+      });
+      lastCheckpoint = saved.manifestPath;
+      log(`Rank ${rank} : saved checkpoint ${saved.manifestPath} (global step ${state.globalStep})`);
+      emit({ type: 'checkpoint', rank, epoch, step: state.globalStep, path: saved.manifestPath });
+    };
+    const reachedMaxSteps = () => (opts.maxSteps ?? 0) > 0 && state.globalStep >= opts.maxSteps!;
+    const interrupted = () => opts.signal?.aborted ?? false;
+
+    for (let epoch = state.firstEpoch; epoch < opts.epochs && !reachedMaxSteps() && !interrupted(); epoch++) {
+      opts.train.startEpoch(epoch);
+      let stepInEpoch = 0;
+      for (; state.skipBatches > 0; state.skipBatches--, stepInEpoch++) {
+        const skipped = await opts.train.next(); // batches the checkpoint had already trained on
+        if (!skipped) break;
+        opts.train.recycle?.(skipped);
+      }
+      let lossSum = 0;
+      let computeSeconds = 0;
+      let batches = 0;
+      let lastSavedStep = -1;
+      const maxSteps = opts.maxSteps ?? 0;
+      const barTotal = maxSteps > 0 ? Math.min(stepsPerEpoch, stepInEpoch + Math.max(0, maxSteps - state.globalStep)) : stepsPerEpoch;
+      let exhausted = false;
+      while (!reachedMaxSteps() && !interrupted()) {
+        const iterationStart = performance.now();
+        const batch = await opts.train.next();
+        if (!batch) {
+          exhausted = true;
+          break;
+        }
+        const computeStart = performance.now();
+        const learningRate = optimizer.currentLearningRate();
+        const batchEvents = batch.label.length;
+        const loss = await trainStep(opts, gradients, optimizer, variables, batch, state.globalStep);
+        opts.train.recycle?.(batch); // its tensors are disposed by now
+        const now = performance.now();
+        computeSeconds += (now - computeStart) / 1000;
+        iterationSeconds.push((now - iterationStart) / 1000);
+        lossSum += loss;
+        batches++;
+        stepInEpoch++;
+        state.globalStep = optimizer.step;
+        const secPerBatch = computeSeconds / batches;
+        const imagesPerSec = batchEvents / iterationSeconds[iterationSeconds.length - 1];
+        emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec });
+        if (state.globalStep % displayInterval === 0) {
+          log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
+        }
+        bar?.update(stepInEpoch, barTotal, {
+          epoch: String(epoch + 1),
+          loss: (lossSum / batches).toFixed(4),
+          'img/s': imagesPerSec.toFixed(1),
+        });
+        const interval = opts.checkpoint?.interval ?? 0;
+        if (interval > 0 && state.globalStep % interval === 0) {
+          await checkpoint(epoch, stepInEpoch, false);
+          lastSavedStep = state.globalStep;
+        }
+      }
+      const epochFinished = exhausted || stepInEpoch >= stepsPerEpoch;
+      if (!epochFinished) stoppedEarly = true;
+      const trainLoss = batches > 0 ? lossSum / batches : NaN;
+      const secPerBatch = batches > 0 ? computeSeconds / batches : 0;
+      if (interrupted() && !epochFinished) {
+        log(`Rank ${rank} : interrupted at global step ${state.globalStep} (epoch ${epoch + 1}, batch ${stepInEpoch})`);
+        if (lastSavedStep !== state.globalStep && batches > 0) await checkpoint(epoch, stepInEpoch, false, { train_loss: trainLoss });
+        break;
+      }
+      log(`${timestamp()} COMPLETED rank ${rank} epoch ${epoch + 1}, average training loss ${formatG(trainLoss)} (${secPerBatch.toFixed(3)} sec/batch)`);
+      emit({ type: 'epoch', rank, epoch, step: state.globalStep, trainLoss, secPerBatch });
+      const record: EpochRecord = { epoch, step: state.globalStep, trainLoss, secPerBatch };
+      if (opts.validation) {
+        record.validation = await validate(opts, opts.validation, epoch);
+        const v = record.validation;
+        log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation loss ${formatG(v.loss)}`);
+        log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation accu ${formatG(v.accuracy)}`);
+        log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation auc ${formatG(v.auc)}`);
+        emit({ type: 'validation', rank, epoch, step: state.globalStep, loss: v.loss, accuracy: v.accuracy, auc: v.auc, events: v.events });
+      }
+      history.push(record);
+      if (lastSavedStep !== state.globalStep && batches > 0) {
+        const metrics: Record<string, number> = { train_loss: trainLoss };
+        if (record.validation) {
+          metrics.validation_loss = record.validation.loss;
+          metrics.validation_accuracy = record.validation.accuracy;
+          metrics.validation_auc = record.validation.auc;
+        }
+        await checkpoint(epoch, epochFinished ? stepsPerEpoch : stepInEpoch, epochFinished, metrics);
+      }
+    }
+
+    const totalSeconds = (performance.now() - runStart) / 1000;
+    for (const line of throughputLines(iterationSeconds, imagesPerIteration)) log(line);
+    log(`FINISHED Training. Total time ${formatG(totalSeconds)}`);
+    const imagesPerSec = steadyThroughput(iterationSeconds, imagesPerIteration);
+    emit({ type: 'done', rank, step: state.globalStep, epochs: history.length, totalSeconds, imagesPerSec });
+    return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted() };
+  }
+}
+
+type EventBatch = NonNullable<Awaited<ReturnType<BatchSource['next']>>>;
+
+/** Loss value and gradients (keyed by variable name) of one batch. */
+interface GradientComputer {
+  compute(images: tf.Tensor4D, labels: tf.Tensor1D, weights: tf.Tensor1D): Promise<{ value: tf.Scalar; grads: tf.NamedTensorMap }>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The HEP CNN with the standard loss: data-parallel over threads, in passes that fit the wasm
+ * heap. Anything else: tf.variableGrads over the whole batch on this thread.
+ */
+async function gradientComputer(
+  opts: TrainLoopOptions,
+  lossFn: LossFunction,
+  variables: tf.Variable[],
+  rank: number,
+  log: (line: string) => void,
+): Promise<GradientComputer> {
+  const model = opts.model;
+  if (model instanceof HepCnn && !opts.loss) {
+    const threads = gradientThreads(opts.threads, opts.train.batchSize);
+    const parallel = await DataParallelGradients.create(model, { threads });
+    const passes = parallel.imagesPerPass < Math.ceil(opts.train.batchSize / threads) ? `, passes of at most ${parallel.imagesPerPass} images` : '';
+    log(`Rank ${rank} : computing gradients on ${parallel.threads} thread${parallel.threads === 1 ? '' : 's'}${passes}`);
+    return { compute: (x, y, w) => parallel.compute(x, y, w), dispose: () => parallel.dispose() };
+  }
+  if (opts.threads !== undefined) gradientThreads(opts.threads, 1); // still reject a bad value
+  return {
+    compute: async (x, y, w) => tf.variableGrads(() => lossFn(model.logits(x, true), y, w), variables),
+    dispose: async () => undefined,
+  };
 }
 
 async function restoreState(
@@ -257,19 +309,24 @@ async function restoreState(
 
 async function trainStep(
   opts: TrainLoopOptions,
-  lossFn: LossFunction,
+  gradientsOf: GradientComputer,
   optimizer: Adam,
   variables: tf.Variable[],
-  batch: NonNullable<Awaited<ReturnType<BatchSource['next']>>>,
+  batch: EventBatch,
   step: number,
 ): Promise<number> {
   const images = batchImages(batch, opts.model.inputLayout);
   const labels = tf.tensor1d(batch.label, 'int32');
   const weights = opts.useWeights ? tf.tensor1d(batch.normweight) : tf.ones([batch.label.length]) as tf.Tensor1D;
-  const { value, grads } = tf.variableGrads(() => lossFn(opts.model.logits(images, true), labels, weights), variables);
-  images.dispose();
-  labels.dispose();
-  weights.dispose();
+  let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
+  try {
+    result = await gradientsOf.compute(images, labels, weights);
+  } finally {
+    images.dispose();
+    labels.dispose();
+    weights.dispose();
+  }
+  const { value, grads } = result;
   let gradients = variables.map((v) => {
     const g = grads[v.name];
     if (!g) throw new Error(`model ${opts.model.name}: no gradient for variable ${v.name} (is it used by logits()?)`);

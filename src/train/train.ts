@@ -39,6 +39,11 @@ export interface TrainOptions {
   size?: number;
   /** force a backend (else HPCDL_BACKEND, else the best available) */
   backend?: string;
+  /**
+   * threads computing the gradients (default: HPCDL_TRAIN_THREADS, else the cores, at most 8).
+   * Give 1 per rank when several ranks share a machine.
+   */
+  threads?: number;
   log?: (line: string) => void;
   onEvent?: (event: TrainEvent) => void;
   /** progress bar on this stream; `true` = stdout when it is a terminal */
@@ -196,6 +201,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       progress: progressStream(opts.progress),
       reduceGradients: opts.reduceGradients,
       signal: opts.signal,
+      threads: opts.threads,
     });
     const curvesPath = rank === 0 ? recorder.writeCurves(path.join(outputDir, 'plots'), `hpcdl training — ${model.name}`) : undefined;
     if (curvesPath) runLog(`Training curves: ${curvesPath}`);
