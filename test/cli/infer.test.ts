@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { hpcdl, ROOT } from './support';
+import { alive } from '../support/pids';
 
 let dir: string;
 let tinyConfig: string;
@@ -112,15 +113,6 @@ function assertDemoSummary(stdout: string, demoDir: string): void {
   assert.ok(fs.existsSync(path.join(demoDir, 'run', 'predictions.csv')));
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('hpcdl demo: a local cluster trains local_small on an engine, streams its output and reports, evaluates, and stops', async () => {
   const demoDir = path.join(dir, 'demo');
   const r = await hpcdl(['demo', '--dir', demoDir, '--events', '600', '--epochs', '1', '--engines', '2'], { timeoutMs: 300_000 });
@@ -132,7 +124,7 @@ test('hpcdl demo: a local cluster trains local_small on an engine, streams its o
   assert.match(r.stdout, new RegExp(`^\\[report:\\d+\\] epoch 1: validation loss ${numberRe}, accuracy ${numberRe}, AUC ${numberRe}$`, 'm'));
   assertDemoSummary(r.stdout, demoDir);
   assert.match(r.stdout, /^== cluster stopped$/m);
-  assert.deepEqual(enginePids.filter(isRunning), [], 'engines still running after the demo');
+  assert.deepEqual(enginePids.filter(alive), [], 'engines still running after the demo');
 });
 
 test('hpcdl demo --local: the same job without a cluster', async () => {

@@ -5,21 +5,13 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { alive } from '../support/pids';
 
 const ROOT = path.join(__dirname, '..', '..');
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function startClient(mode: 'wait' | 'exit'): Promise<{ pids: { controller: number; engines: number[] }; child: ReturnType<typeof spawn>; exited: Promise<unknown> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));

@@ -5,20 +5,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster, RemoteTaskError, TaskGroupError } from '../../cluster';
+import { alive } from '../support/pids';
 
 const TASKS = path.join(__dirname, 'support', 'engine-tasks.ts');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
 const lines: string[] = [];
 let cluster: Cluster;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 before(async () => {
   cluster = await Cluster.start({ engines: 2, profileDir: dir, output: (line) => lines.push(line), log: () => undefined });

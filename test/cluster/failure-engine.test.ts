@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster, RemoteTaskError, type ReplacementEvent, type TaskHandle } from '../../cluster';
 import type { EngineEvent } from '../../cluster/protocol';
+import { alive } from '../support/pids';
 
 const TASKS = path.join(__dirname, 'support', 'engine-tasks.ts');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
@@ -171,11 +172,3 @@ test('a hung engine (SIGSTOP) is declared dead by heartbeat within 3 s, killed a
   }
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -24,6 +24,7 @@ import {
   type JupyterServer,
   type TestKernel,
 } from '../support/jupyter';
+import { alive } from '../support/pids';
 
 const USER = 'hpcdl-hubuser';
 const PASSWORD = randomBytes(8).toString('hex');
@@ -86,16 +87,6 @@ function descendants(pid: number): number[] {
   };
   visit(pid);
   return out;
-}
-
-/** Running (zombies, waiting for their reaper, count as ended). */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 async function waitUntilEnded(pids: number[], ms: number): Promise<number[]> {
