@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { hpcdl, ROOT } from './support';
+import { hpcdl, ROOT, NUMBER_RE, writeTinyConfig } from './support';
 import { alive } from '../support/pids';
 
 let dir: string;
@@ -13,22 +13,10 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
-  const config = JSON.parse(fs.readFileSync(path.join(ROOT, 'configs', 'local_small.json'), 'utf8'));
-  Object.assign(config, {
-    num_layers: 1,
-    num_fc_units: 8,
-    train_batch_size: 50,
-    validation_batch_size: 250,
-    display_interval: 5,
-    num_epochs: 1,
-    outputpath: path.join(dir, 'unused'),
-  });
-  config.conv_params.num_filters = 4;
-  tinyConfig = path.join(dir, 'tiny.json');
-  fs.writeFileSync(tinyConfig, JSON.stringify(config, null, 2));
+  tinyConfig = writeTinyConfig(dir);
 });
 
-const numberRe = '[0-9.e+-]+';
+const numberRe = NUMBER_RE;
 
 test('synthetic data → train → infer: metrics, predictions for every test event, ROC report with the AUC', async () => {
   const data = path.join(dir, 'synth');
