@@ -13,7 +13,7 @@ const USAGE = `usage: hpcdl controller [options]
                        reusing its key and port, so engines and clients reconnect
   --heartbeat-ms N     engine heartbeat interval (default 500)
   --engine-timeout-ms N  declare a silent engine dead after N ms (default 2500)
-  --prefetch N         extra tasks per engine beyond its slots when many are queued (default 64)
+  --prefetch N         extra tasks per engine beyond its slots when many are queued (default 256)
   --keep-finished N    finished tasks kept in memory for result_request (default 1000000;
                        the oldest are forgotten beyond that)
   --client-grace-ms N  keep a disconnected client's session (subscriptions) N ms for a

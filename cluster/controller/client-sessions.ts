@@ -19,6 +19,9 @@ export interface ClientRequestHooks {
   shutdown(): void;
 }
 
+/** Longest an all-accepted submit_reply waits for other traffic to the client before it is sent alone. */
+const SUBMIT_REPLY_MAX_DELAY_MS = 5;
+
 /** What one submit_request turned into. */
 interface SubmitOutcome {
   accepted: string[];
@@ -102,7 +105,11 @@ export class ClientSessions {
     this.dispatch.request();
     const reply = { accepted: out.accepted, rejected, expanded: out.expanded };
     const parent = msg.header.msg_id;
-    const send = () => peer.outbox.push('submit_reply', reply, undefined, parent);
+    // The client only acts on rejections; a reply with none rides along with the
+    // next frame to this client (usually the first result) instead of its own.
+    const send = rejected.length
+      ? () => peer.outbox.push('submit_reply', reply, undefined, parent)
+      : () => peer.outbox.pushLate('submit_reply', reply, parent, SUBMIT_REPLY_MAX_DELAY_MS);
     if (this.ctx.journal) void this.ctx.journal.durable().then(send);
     else send();
   }

@@ -15,7 +15,7 @@ export interface ControllerOptions {
   heartbeatMs?: number;
   /** an engine silent this long is declared dead (ms, default 2500) */
   engineTimeoutMs?: number;
-  /** extra tasks an engine may hold beyond its slots when many are queued (default 64) */
+  /** extra tasks an engine may hold beyond its slots when many are queued (default 256) */
   prefetch?: number;
   /** after --resume, wait this long for engines to come back before dispatching (ms, default 1500) */
   resumeGraceMs?: number;
@@ -44,7 +44,7 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     resume: options.resume ?? false,
     heartbeatMs: options.heartbeatMs ?? 500,
     engineTimeoutMs: options.engineTimeoutMs ?? 2500,
-    prefetch: options.prefetch ?? 64,
+    prefetch: options.prefetch ?? 256,
     resumeGraceMs: options.resumeGraceMs ?? 1500,
     journal: options.journal ?? true,
     resourceHistory: options.resourceHistory ?? 600,

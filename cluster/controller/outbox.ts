@@ -9,6 +9,7 @@ import { BatchBuilder, MAX_BATCH_ITEMS, encodeMessage, type Key, type MessageTyp
 export class Outbox {
   private readonly batch = new BatchBuilder();
   private scheduled = false;
+  private lateTimer: NodeJS.Timeout | null = null;
   sentMessages = 0;
 
   constructor(
@@ -23,17 +24,33 @@ export class Outbox {
   /** `buffers` are this item's own; packed refs in `content` index into them from 0. */
   push(type: MessageType, content: unknown, buffers?: Uint8Array[], parentId?: string): void {
     this.batch.add(type, content, buffers, parentId);
-    if (this.batch.size === 1) this.onDirty?.(this);
     if (this.batch.size >= MAX_BATCH_ITEMS) {
       this.flush();
     } else if (!this.scheduled) {
       this.scheduled = true;
+      this.onDirty?.(this);
       setImmediate(() => this.flush());
     }
   }
 
+  /**
+   * Queue an item that is not urgent: it rides along with the next flush of
+   * this outbox, or goes out on its own after `maxDelayMs` if nothing else is
+   * sent by then. Saves a frame (and a wake-up of both ends) per reply the
+   * peer does not wait on.
+   */
+  pushLate(type: MessageType, content: unknown, parentId: string | undefined, maxDelayMs: number): void {
+    this.batch.add(type, content, undefined, parentId);
+    if (this.batch.size >= MAX_BATCH_ITEMS) this.flush();
+    else if (!this.scheduled && !this.lateTimer) this.lateTimer = setTimeout(() => this.flush(), maxDelayMs);
+  }
+
   flush(): void {
     this.scheduled = false;
+    if (this.lateTimer) {
+      clearTimeout(this.lateTimer);
+      this.lateTimer = null;
+    }
     if (this.batch.size === 0) return;
     if (this.ws.readyState !== this.ws.OPEN) {
       this.batch.clear();
