@@ -51,42 +51,57 @@ export interface CodecOptions {
 /** Encode and sign a message. Throws ProtocolError('too_large') above the size limit. */
 export function encodeMessage(msg: Message, key: Key, opts: CodecOptions = {}): Buffer {
   const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
-  const frames = envelopeFrames(msg);
-  if (frames.length > MAX_FRAMES) throw new ProtocolError('too_large', `message has ${frames.length} frames; the limit is ${MAX_FRAMES}`);
-  const { offsets, total } = layoutFrames(frames);
+  const json = envelopeJson(msg);
+  const buffers = msg.buffers ?? [];
+  const frameCount = ENVELOPE_FRAMES + buffers.length;
+  if (frameCount > MAX_FRAMES) throw new ProtocolError('too_large', `message has ${frameCount} frames; the limit is ${MAX_FRAMES}`);
+  const lengths = new Array<number>(frameCount);
+  for (let i = 0; i < ENVELOPE_FRAMES; i++) lengths[i] = Buffer.byteLength(json[i], 'utf8');
+  for (let i = 0; i < buffers.length; i++) lengths[ENVELOPE_FRAMES + i] = buffers[i].byteLength;
+  const { offsets, total } = layoutFrames(lengths);
   if (total > maxBytes) {
     throw new ProtocolError('too_large', `${msg.header.msg_type} message is ${total} bytes; the limit is ${maxBytes}`);
   }
-  const out = Buffer.alloc(total);
+  // Not zero-filled: every byte is written below (the frames, the padding between them, then the signature).
+  const out = Buffer.allocUnsafe(total);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt8(FRAMING_VERSION, 4);
   out.writeUInt8(0, 5);
-  out.writeUInt16LE(frames.length, 6);
-  for (let i = 0; i < frames.length; i++) {
-    out.writeUInt32LE(frames[i].byteLength, PREFIX_BYTES + 4 * i);
-    out.set(frames[i], offsets[i]);
+  out.writeUInt16LE(frameCount, 6);
+  let end = PREFIX_BYTES;
+  for (let i = 0; i < frameCount; i++) {
+    out.writeUInt32LE(lengths[i], PREFIX_BYTES + 4 * i);
+    end = PREFIX_BYTES + 4 * (i + 1);
   }
+  for (let i = 0; i < frameCount; i++) {
+    out.fill(0, end, offsets[i]);
+    if (i < ENVELOPE_FRAMES) out.write(json[i], offsets[i], 'utf8');
+    else out.set(buffers[i - ENVELOPE_FRAMES], offsets[i]);
+    end = offsets[i] + lengths[i];
+  }
+  out.fill(0, end, total);
   sign(key, out, PREFIX_BYTES).copy(out, 8);
   return out;
 }
 
-function envelopeFrames(msg: Message): Uint8Array[] {
+const EMPTY_OBJECT_JSON = '{}';
+
+function envelopeJson(msg: Message): string[] {
   return [
-    Buffer.from(JSON.stringify(msg.header), 'utf8'),
-    Buffer.from(JSON.stringify(msg.parent_header ?? {}), 'utf8'),
-    Buffer.from(JSON.stringify(msg.metadata ?? {}), 'utf8'),
-    Buffer.from(JSON.stringify(msg.content ?? {}), 'utf8'),
-    ...(msg.buffers ?? []),
+    JSON.stringify(msg.header),
+    msg.parent_header ? JSON.stringify(msg.parent_header) : EMPTY_OBJECT_JSON,
+    msg.metadata ? JSON.stringify(msg.metadata) : EMPTY_OBJECT_JSON,
+    msg.content ? JSON.stringify(msg.content) : EMPTY_OBJECT_JSON,
   ];
 }
 
 /** Where each frame starts (8-byte aligned, after the prefix and frame table) and the total size. */
-function layoutFrames(frames: Uint8Array[]): { offsets: number[]; total: number } {
-  let offset = align8(PREFIX_BYTES + 4 * frames.length);
-  const offsets = new Array<number>(frames.length);
-  for (let i = 0; i < frames.length; i++) {
+function layoutFrames(lengths: number[]): { offsets: number[]; total: number } {
+  let offset = align8(PREFIX_BYTES + 4 * lengths.length);
+  const offsets = new Array<number>(lengths.length);
+  for (let i = 0; i < lengths.length; i++) {
     offsets[i] = offset;
-    offset = align8(offset + frames[i].byteLength);
+    offset = align8(offset + lengths[i]);
   }
   return { offsets, total: offset };
 }
