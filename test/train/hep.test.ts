@@ -1,7 +1,6 @@
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../src/backend';
 import { loadConfig, type HepConfig } from '../../src/config';
@@ -9,6 +8,7 @@ import { openEventSource } from '../../src/data';
 import { buildHepCnn } from '../../src/model';
 import { Adam, latestCheckpoint, loadCheckpoint, namedVariablesOf, train, trainLoop, type TrainEvent } from '../../src/train';
 import { variableValues } from './support';
+import { tempDirMaker } from '../support/tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 let config: HepConfig;
@@ -19,15 +19,7 @@ before(async () => {
   config = { ...config, num_layers: 1, num_fc_units: 8, conv_params: { ...config.conv_params, num_filters: 4 } };
 });
 
-const tempDirs: string[] = [];
-const tmp = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
-  tempDirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirMaker();
 
 async function runHep(epochs: number, dir: string, seed: number, resume: boolean) {
   const model = buildHepCnn(config, { seed });

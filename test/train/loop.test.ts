@@ -1,7 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
@@ -9,20 +8,13 @@ import { Adam } from '../../src/train/adam';
 import { listCheckpoints, readManifest } from '../../src/train/checkpoint';
 import { trainLoop, type TrainEvent } from '../../src/train/loop';
 import { ChannelMeanModel, MemorySource, variableValues } from './support';
+import { tempDirMaker } from '../support/tmp';
 
 before(async () => {
   await initBackend({ force: 'cpu', log: () => undefined });
 });
 
-const tempDirs: string[] = [];
-const tmp = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
-  tempDirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirMaker();
 
 test('a custom model trains through the generic loop, with the seed log lines and events', async () => {
   const model = new ChannelMeanModel();

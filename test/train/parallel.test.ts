@@ -1,8 +1,7 @@
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../src/backend';
 import { loadConfig, type HepConfig } from '../../src/config';
@@ -10,6 +9,7 @@ import type { EventBatch } from '../../src/data/types';
 import { buildHepCnn, weightedSoftmaxCrossEntropy } from '../../src/model';
 import { Adam, latestCheckpoint, train, trainLoop, type TrainEvent } from '../../src/train';
 import { MemorySource, variableValues } from './support';
+import { tempDirMaker } from '../support/tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 let tiny: HepConfig;
@@ -20,15 +20,7 @@ before(async () => {
   tiny = { ...config, num_layers: 1, num_fc_units: 8, conv_params: { ...config.conv_params, num_filters: 4 } };
 });
 
-const tempDirs: string[] = [];
-const tmp = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
-  tempDirs.push(dir);
-  return dir;
-};
-after(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirMaker();
 
 /** 64×64 events with uneven training weights, zeros included (TF1 divides by the non-zero count). */
 class UnevenWeights extends MemorySource {
