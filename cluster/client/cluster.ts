@@ -3,7 +3,6 @@
  * `Cluster.connect(fileOrId)`, views to send work (`all()`, `engine(id)`,
  * `balanced()`), handles, output/report/resource streams, interrupts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,12 +28,12 @@ import {
   type TaskStatusContent,
   type TaskSubmission,
 } from '../protocol';
-import { hpcdlProcessCommand } from '../launchers/command';
-import { LocalLauncher, waitForExit } from '../launchers/local';
+import { LocalLauncher } from '../launchers/local';
 import { SrunLauncher, SbatchLauncher, type SlurmLauncherOptions } from '../launchers/slurm';
 import { EngineSupervisor, type ReplacementEvent } from '../launchers/supervisor';
 import type { EngineLauncher } from '../launchers/types';
 import { ControllerConnection } from './connection';
+import { startController, type ControllerPlacement, type StartedController } from './started-controller';
 import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './handles';
 import { BalancedView, DirectView, EngineView, type TaskOptions } from './views';
 
@@ -73,6 +72,12 @@ export interface StartOptions extends ConnectOptions {
   startTimeoutMs?: number;
   /** do not wait for the engines to register */
   noWait?: boolean;
+  /**
+   * where the controller runs: 'in-process' (default; lowest latency, stops with
+   * this process) or 'process' (a separate `hpcdl controller` that keeps
+   * dispatching while this process is busy with long synchronous work)
+   */
+  controller?: ControllerPlacement;
 }
 
 type TaskSpecInternal = { kind: 'module'; module: string; exportName: string } | { kind: 'source'; source: string };
@@ -114,7 +119,7 @@ export class Cluster {
   private exitHandler: (() => void) | null = null;
   private lineBuffers = new Map<string, string>();
   /** set when this client started the cluster */
-  private controllerChild: ChildProcess | null = null;
+  private startedController: StartedController | null = null;
   private supervisor: EngineSupervisor | null = null;
   private launcherId: string | null = null;
   private launchedCount = 0;
@@ -137,7 +142,7 @@ export class Cluster {
     const file = resolveConnectionFile(fileOrId, opts.profileDir);
     const info = readConnectionFile(file);
     const cluster = new Cluster(new ControllerConnectionHolder(), info, file, opts);
-    await cluster.open();
+    await cluster.open(null);
     return cluster;
   }
 
@@ -151,24 +156,22 @@ export class Cluster {
     const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const workDir = path.join(profileDir, 'clusters', clusterId);
     fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    const placement = opts.controller ?? 'in-process';
+    if (placement !== 'in-process' && placement !== 'process') throw new RangeError(`Cluster.start: controller must be 'in-process' or 'process', got ${JSON.stringify(placement)}`);
+    const controller = await startController(placement, { clusterId, profileDir, ip: controllerAddress(opts, log), port: opts.port, workDir, timeoutMs });
     const file = connectionFilePath(clusterId, profileDir);
-    if (fs.existsSync(file)) fs.rmSync(file); // a stale file would point at a dead controller
-    const controller = startController({ clusterId, profileDir, ip: controllerAddress(opts, log), port: opts.port, workDir });
     let cluster: Cluster | null = null;
     try {
-      await waitForConnectionFile(file, controller, timeoutMs, path.join(workDir, 'controller.log'));
-      cluster = await Cluster.connect(file, { ...opts, profileDir });
-      cluster.controllerChild = controller;
+      cluster = new Cluster(new ControllerConnectionHolder(), readConnectionFile(file), file, { ...opts, profileDir });
+      cluster.startedController = controller;
       cluster.installExitHandler();
+      await cluster.open(controller.dial);
       if (engines > 0) await cluster.launchEngines(engines, opts, workDir, log);
       if (engines > 0 && !opts.noWait) await cluster.waitForEngines(engines, timeoutMs);
       return cluster;
     } catch (err) {
       if (cluster) await cluster.close().catch(() => undefined);
-      else {
-        controller.kill('SIGKILL');
-        await waitForExit(controller);
-      }
+      else await controller.stop();
       throw err;
     }
   }
@@ -192,7 +195,7 @@ export class Cluster {
     await this.supervisor.start(count);
   }
 
-  private async open(): Promise<void> {
+  private async open(dial: StartedController['dial']): Promise<void> {
     this.connection.conn = new ControllerConnection(
       this.info,
       {
@@ -201,7 +204,7 @@ export class Cluster {
         onDisconnected: () => undefined,
         onFatal: (message) => this.onFatal(message),
       },
-      { reconnectTimeoutMs: this.opts.reconnectTimeoutMs, log: this.log },
+      { reconnectTimeoutMs: this.opts.reconnectTimeoutMs, log: this.log, dial: dial ?? undefined },
     );
     await this.connection.conn.open();
     if (this.opts.handleSigint !== false) this.installSigint();
@@ -624,7 +627,7 @@ export class Cluster {
     // Last resort if the process exits without close(): no orphan controller or engines.
     this.exitHandler = () => {
       this.supervisor?.killNow();
-      if (this.controllerChild && this.controllerChild.exitCode === null) this.controllerChild.kill('SIGKILL');
+      this.startedController?.stopNow();
     };
     process.on('exit', this.exitHandler);
   }
@@ -639,20 +642,14 @@ export class Cluster {
     liveClusters.delete(this);
     if (liveClusters.size === 0) unregisterKernelInterrupt();
     if (this.sigintHandler) process.removeListener('SIGINT', this.sigintHandler);
-    const started = this.controllerChild !== null;
+    const started = this.startedController !== null;
     const conn = this.connection.conn;
     if (started && conn?.connected) {
       await conn.request('shutdown_request', {}, [], 3000).catch(() => undefined);
     }
     conn?.close();
     if (this.supervisor) await this.supervisor.stop();
-    if (this.controllerChild) {
-      const child = this.controllerChild;
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await waitForExit(child);
-      clearTimeout(timer);
-    }
+    await this.startedController?.stop();
     if (this.exitHandler) process.removeListener('exit', this.exitHandler);
     for (const id of [...this.tasks.keys()]) this.resolveCancelled(id, 'the client closed');
   }
@@ -762,33 +759,3 @@ function controllerAddress(opts: StartOptions, log: (line: string) => void): str
   throw new Error('Cluster.start: the sbatch launcher needs an address compute nodes can reach, and this machine has no non-loopback IPv4 interface; pass ip');
 }
 
-function startController(o: { clusterId: string; profileDir: string; ip?: string; port?: number; workDir: string }): ChildProcess {
-  const args = ['--cluster-id', o.clusterId, '--profile-dir', o.profileDir, '--port', String(o.port ?? 0)];
-  if (o.ip) args.push('--ip', o.ip);
-  const { command, args: full } = hpcdlProcessCommand('controller', args);
-  const log = fs.openSync(path.join(o.workDir, 'controller.log'), 'a');
-  // Own process group: a Jupyter kernel interrupt signals the kernel's whole group, and must not stop the controller.
-  const child = spawn(command, full, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, HPCDL_PARENT_PID: String(process.pid) } });
-  fs.closeSync(log);
-  return child;
-}
-
-async function waitForConnectionFile(file: string, controller: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (controller.exitCode !== null || controller.signalCode !== null) {
-      const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n') : '';
-      throw new Error(`the controller exited (${controller.exitCode ?? controller.signalCode}) before writing ${file}${tail ? `:\n${tail}` : ''}`);
-    }
-    if (fs.existsSync(file)) {
-      try {
-        readConnectionFile(file);
-        return;
-      } catch {
-        // being written; try again
-      }
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the controller did not write ${file} within ${timeoutMs / 1000} s (log: ${logFile})`);
-}

@@ -4,6 +4,7 @@
  * reconnection with backoff (the controller may be restarted with --resume).
  */
 import WebSocket from 'ws';
+import { SOCKET_STATE, type MessageSocket } from '../transport/socket';
 import {
   CLOSE_CODES,
   MAX_MESSAGE_BYTES,
@@ -34,6 +35,8 @@ export interface ConnectionOptions {
   /** first connection attempt timeout (ms, default 15 s) */
   connectTimeoutMs?: number;
   log?: (line: string) => void;
+  /** open the connection some other way than a WebSocket to `info.url` (the in-process controller) */
+  dial?: () => MessageSocket;
 }
 
 interface PendingRequest {
@@ -44,7 +47,7 @@ interface PendingRequest {
 
 export class ControllerConnection {
   readonly session = newSession();
-  private ws: WebSocket | null = null;
+  private ws: MessageSocket | null = null;
   private batcher: MessageBatcher | null = null;
   private readonly pending = new Map<string, PendingRequest>();
   private closed = false;
@@ -67,7 +70,7 @@ export class ControllerConnection {
   }
 
   get connected(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN && this.everConnected;
+    return this.ws?.readyState === SOCKET_STATE.OPEN && this.everConnected;
   }
 
   /** Connect and perform the connect_request handshake. Rejects with the URL tried when the controller cannot be reached. */
@@ -101,7 +104,9 @@ export class ControllerConnection {
 
   private dial(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.url, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 });
+    const ws: MessageSocket = this.opts.dial
+      ? this.opts.dial()
+      : new WebSocket(this.url, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 });
     this.ws = ws;
     let lastError: Error | null = null;
     ws.on('open', () => {
@@ -115,7 +120,7 @@ export class ControllerConnection {
     ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString(), lastError));
   }
 
-  private async handshake(ws: WebSocket): Promise<void> {
+  private async handshake(ws: MessageSocket): Promise<void> {
     const msg = makeMessage('connect_request', { client_session: this.session }, { session: this.session });
     const reply = this.expectReply(msg, 15_000);
     ws.send(encodeMessage(msg, this.info.key)); // alone, so the controller can check our key on it
@@ -161,7 +166,7 @@ export class ControllerConnection {
     }
   }
 
-  private onClose(ws: WebSocket, code: number, reason: string, err: Error | null): void {
+  private onClose(ws: MessageSocket, code: number, reason: string, err: Error | null): void {
     if (ws !== this.ws) return;
     this.batcher?.clear();
     this.batcher = null;
@@ -217,14 +222,14 @@ export class ControllerConnection {
 
   /** Fire and forget (dropped while disconnected; callers re-send what matters on reconnect). */
   send(type: MessageType, content: unknown, buffers: Uint8Array[] = []): boolean {
-    if (!this.batcher || this.ws?.readyState !== WebSocket.OPEN) return false;
+    if (!this.batcher || this.ws?.readyState !== SOCKET_STATE.OPEN) return false;
     this.batcher.push(makeMessage(type, content, { session: this.session, buffers }));
     return true;
   }
 
   /** Send and wait for the reply (matched by parent msg_id). */
   request(type: MessageType, content: unknown, buffers: Uint8Array[] = [], timeoutMs: number | null = 30_000): Promise<Message> {
-    if (!this.batcher || this.ws?.readyState !== WebSocket.OPEN) {
+    if (!this.batcher || this.ws?.readyState !== SOCKET_STATE.OPEN) {
       return Promise.reject(new Error(`not connected to the controller at ${this.url}`));
     }
     const msg = makeMessage(type, content, { session: this.session, buffers });

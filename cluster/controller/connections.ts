@@ -4,8 +4,7 @@
  * messages to the engine or client side by the peer's role, and keep the
  * wire counters.
  */
-import type * as http from 'node:http';
-import type { WebSocket } from 'ws';
+import type { MessageSocket } from '../transport/socket';
 import { CLOSE_CODES, ProtocolError, decodeMessages, newSession, type Message } from '../protocol';
 import type { ClientSessions } from './client-sessions';
 import type { DispatchLoop } from './dispatch';
@@ -37,8 +36,8 @@ export class Connections {
     return n;
   }
 
-  accept(ws: WebSocket, req: http.IncomingMessage): void {
-    const address = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+  /** Serve a new connection; `address` names the peer in logs. */
+  accept(ws: MessageSocket, address: string): void {
     const onSendError = (err: Error) => this.ctx.log(`send to ${address} failed: ${err.message}`);
     const peer: Peer = {
       ws,

@@ -34,6 +34,8 @@ import {
   type ConnectionInfo,
   type EngineSummary,
 } from '../protocol';
+import { inProcessPair } from '../transport/in-process';
+import type { MessageSocket } from '../transport/socket';
 import { handleDashboardRequest } from '../dashboard';
 import { chooseBindAddress } from './bind-address';
 import { ClientSessions } from './client-sessions';
@@ -149,14 +151,14 @@ export class Controller {
     const api = dashboardApi(this.statusSources, this.dashboardToken);
     this.server = http.createServer((req, res) => handleDashboardRequest(req, res, api));
     this.wss = new WebSocketServer({ server: this.server, maxPayload: this.ctx.opts.maxMessageBytes + 1024 * 1024, perMessageDeflate: false });
-    this.wss.on('connection', (ws, req) => this.connections.accept(ws, req));
+    this.wss.on('connection', (ws, req) => this.connections.accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
     await listen(this.server, port, bind);
     this.port = (this.server.address() as { port: number }).port;
     const host = advertise.includes(':') ? `[${advertise}]` : advertise;
     this.url = `ws://${host}:${this.port}`;
     this.dashboardUrl = `http://${host}:${this.port}/?token=${this.dashboardToken}`;
     writeConnectionFile(this.connectionFile, this.connectionInfo());
-    this.watchdog = setInterval(() => this.engineSide.checkHeartbeats(), Math.max(100, Math.floor(this.ctx.opts.heartbeatMs / 2)));
+    this.watchdog = setInterval(() => this.engineSide.checkHeartbeats(), this.engineSide.heartbeatCheckMs);
     this.watchdog.unref();
     if (this.ctx.opts.resume) this.startResumeGrace();
     this.ctx.log(`listening on ${this.url} (dashboard ${this.dashboardUrl}); connection file ${this.connectionFile}`);
@@ -226,6 +228,17 @@ export class Controller {
 
   taskInfo(id: string): Record<string, unknown> | null {
     return taskInfo(this.tasks.get(id));
+  }
+
+  /**
+   * A client connection inside this process: the client end of an in-process
+   * pair carrying the same signed frames as a WebSocket, without the TCP hops.
+   */
+  connectInProcess(): MessageSocket {
+    const { client, server } = inProcessPair();
+    if (this.ctx.closed) server.terminate();
+    else this.connections.accept(server, 'in-process client');
+    return client;
   }
 
   /**

@@ -15,6 +15,7 @@ import { TERMINAL, errorInfo, errorResult, type ControllerContext, type EngineIn
 type EngineGone = 'died' | 'unregistered';
 
 export class EngineSessions {
+  private lastHeartbeatCheck = Date.now();
   constructor(
     private readonly ctx: ControllerContext,
     private readonly engines: EngineRegistry,
@@ -148,8 +149,26 @@ export class EngineSessions {
     this.fanOut.publishResources(engine.id, sample);
   }
 
+  /** how often the controller runs checkHeartbeats */
+  get heartbeatCheckMs(): number {
+    return Math.max(100, Math.floor(this.ctx.opts.heartbeatMs / 2));
+  }
+
+  /**
+   * Declare engines silent for longer than engineTimeoutMs dead. If this check
+   * itself ran late (the controller's event loop was blocked, e.g. by
+   * synchronous notebook code next to an in-process controller), nothing could
+   * be heard meanwhile: the silence is ours, so every engine gets a fresh timeout.
+   */
   checkHeartbeats(): void {
     const now = Date.now();
+    const lateBy = now - this.lastHeartbeatCheck - this.heartbeatCheckMs;
+    this.lastHeartbeatCheck = now;
+    if (lateBy > this.ctx.opts.engineTimeoutMs / 2) {
+      this.ctx.log(`the controller's event loop was blocked for ${lateBy} ms; engine heartbeats are counted from now`);
+      for (const engine of this.engines.alive()) engine.lastSeen = now;
+      return;
+    }
     for (const engine of this.engines.alive()) {
       if (now - engine.lastSeen > this.ctx.opts.engineTimeoutMs) {
         this.died(engine, `no heartbeat for ${now - engine.lastSeen} ms`, 'died');

@@ -68,13 +68,20 @@ export class Journal {
     });
   }
 
+  /**
+   * The write starts one check phase later than the append: the messages
+   * queued in the same turn (the task to its engine, the result to its client)
+   * leave first, so the journal never sits on a task's round trip.
+   */
   private schedule(): void {
     if (this.scheduled || this.writing) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.writeLoop();
-    });
+    setImmediate(() =>
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.writeLoop();
+      }),
+    );
   }
 
   private async writeLoop(): Promise<void> {

@@ -3,7 +3,7 @@
  * is signed and sent as one `batch` message (a single item goes out as itself),
  * or sooner once MAX_BATCH_ITEMS are queued.
  */
-import type WebSocket from 'ws';
+import type { MessageSocket } from '../transport/socket';
 import { BatchBuilder, MAX_BATCH_ITEMS, encodeMessage, type Key, type MessageType } from '../protocol';
 
 export class Outbox {
@@ -13,7 +13,7 @@ export class Outbox {
   sentMessages = 0;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: MessageSocket,
     private readonly key: Key,
     private readonly session: string,
     private readonly onError: (err: Error) => void,

@@ -1,5 +1,5 @@
 /** The controller's in-memory records of tasks, engines, clients and connections. */
-import type { WebSocket } from 'ws';
+import type { MessageSocket } from '../transport/socket';
 import type { PackedRef, SubscribeTopic, TaskErrorInfo, TaskResultStatus, TaskState, TaskSubmission } from '../protocol';
 import type { Journal } from './journal';
 import type { ResolvedOptions } from './options';
@@ -61,7 +61,7 @@ export interface ClientInfo {
 }
 
 export interface Peer {
-  ws: WebSocket;
+  ws: MessageSocket;
   address: string;
   role: 'unknown' | 'engine' | 'client';
   authenticated: boolean;

@@ -2,11 +2,11 @@
  * The API a task sees while it runs on an engine: `report()` publishes metrics
  * that stream to subscribed clients, `taskContext()` tells which task/engine it is.
  *
- * Both work through `globalThis` and the worker's `parentPort`, not through module
+ * Both work through `globalThis` and the port the engine gave the worker, not through module
  * state, so a task module that imports this file from `dist/` and the engine that
  * runs it from source (or the other way round) still agree.
  */
-import { isMainThread, parentPort } from 'node:worker_threads';
+import { isMainThread, workerData, type MessagePort } from 'node:worker_threads';
 
 export interface TaskContext {
   taskId: string;
@@ -40,8 +40,9 @@ export function report(data: Record<string, unknown>): boolean {
     throw new TypeError(`report() expects a plain object of metrics, got ${Array.isArray(data) ? 'an array' : typeof data}`);
   }
   const ctx = taskContext();
-  if (!isMainThread && parentPort && ctx) {
-    parentPort.postMessage({ t: REPORT_MESSAGE, taskId: ctx.taskId, data });
+  const toEngine = isMainThread ? null : (workerData as { toEngine?: MessagePort } | null)?.toEngine;
+  if (toEngine && ctx) {
+    toEngine.postMessage({ t: REPORT_MESSAGE, taskId: ctx.taskId, data });
     return true;
   }
   for (const listener of localListeners) listener(data);

@@ -16,11 +16,12 @@ import { SHARED_KEY, TASK_CONTEXT_KEY } from './task-api';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
+const toEngine = init.toEngine;
 let currentTaskId: string | null = null;
 let tsxRegistered = false;
 
 function post(msg: WorkerToEngine, transfer?: ArrayBuffer[]): void {
-  port.postMessage(msg, transfer);
+  toEngine.postMessage(msg, transfer);
 }
 
 function threadId(): number | null {

@@ -1,10 +1,13 @@
 /** Messages between an engine's TaskRunner and its worker threads (in-process only, never on the wire). */
+import type { MessagePort } from 'node:worker_threads';
 
 export interface WorkerInit {
   host: string;
   slot: number;
   /** absolute path of tsx's CJS register API, used when a task module is TypeScript */
   tsxCjsApi: string | null;
+  /** where the worker sends everything (WorkerToEngine); the engine can read it synchronously */
+  toEngine: MessagePort;
 }
 
 export interface TaskErrorInfo {

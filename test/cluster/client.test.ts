@@ -2,6 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster, RemoteTaskError, TaskGroupError } from '../../cluster';
@@ -148,13 +149,56 @@ test('a wrong key is refused with a clear message, an unreachable controller nam
   await assert.rejects(Cluster.connect(gone, { handleSigint: false, log: () => undefined, reconnectTimeoutMs: 1000 }), /ws:\/\/127\.0\.0\.1:9/);
 });
 
-test('close() of a started cluster stops the controller and every engine', async () => {
+test('close() of a started cluster stops its in-process controller and every engine; another client reaches it over WebSocket meanwhile', async () => {
   const small = await Cluster.start({ engines: 1, profileDir: dir, output: 'none', log: () => undefined, handleSigint: false });
   const pids = (await small.engines()).map((e) => e.pid);
+  const info = JSON.parse(fs.readFileSync(small.connectionFile, 'utf8'));
+  assert.equal(info.pid, process.pid, 'the default controller runs in the client process');
+  assert.ok(pids.every(alive));
+  const other = await Cluster.connect(small.connectionFile, { handleSigint: false, output: 'none', log: () => undefined });
+  assert.equal(await other.balanced().apply((x: number) => x + 1, 41), 42);
+  assert.deepEqual(other.engineIds, small.engineIds);
+  await other.close();
+  await small.close();
+  assert.deepEqual(pids.filter(alive), []);
+  assert.equal(fs.existsSync(small.connectionFile), false, 'connection file removed');
+  const port = Number(new URL(info.url).port);
+  const refused = await new Promise<string>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve('connected'));
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+  assert.equal(refused, 'ECONNREFUSED', 'the controller no longer listens');
+});
+
+test("close() of a started cluster with controller: 'process' stops the controller process and every engine", async () => {
+  const small = await Cluster.start({ engines: 1, profileDir: dir, output: 'none', log: () => undefined, handleSigint: false, controller: 'process' });
+  const pids = (await small.engines()).map((e) => e.pid);
   const controllerPid = JSON.parse(fs.readFileSync(small.connectionFile, 'utf8')).pid as number;
+  assert.notEqual(controllerPid, process.pid);
   assert.ok(pids.every(alive) && alive(controllerPid));
+  assert.equal(await small.balanced().apply((x: number) => x * 3, 14), 42);
   await small.close();
   assert.deepEqual([...pids, controllerPid].filter(alive), []);
+});
+
+test('Cluster.start names a bad controller placement', async () => {
+  await assert.rejects(Cluster.start({ engines: 0, profileDir: dir, controller: 'thread' as never, log: () => undefined }), /controller must be 'in-process' or 'process', got "thread"/);
+});
+
+test('synchronous work blocking the in-process controller for longer than the engine timeout does not declare the engines dead', async () => {
+  const events: string[] = [];
+  const off = cluster.onEngineEvent((e) => events.push(`${e.event} ${e.engine_id}`));
+  const before = [...cluster.engineIds];
+  const until = Date.now() + 3500; // engine timeout 2.5 s; engines give up on a silent controller after 4.5 s
+  while (Date.now() < until) {
+    // a notebook cell doing synchronous work
+  }
+  const results = await cluster.balanced().map((x: number) => x * 2, [1, 2, 3, 4]);
+  assert.deepEqual(results, [2, 4, 6, 8]);
+  await new Promise((r) => setTimeout(r, 600)); // two more heartbeat checks
+  off();
+  assert.deepEqual(events, []);
+  assert.deepEqual(cluster.engineIds, before);
 });
 
 test('a kernel interrupt (the hpcdl kernel interrupt registry) cancels the running remote tasks of connected clients', async () => {

@@ -1,0 +1,117 @@
+/**
+ * The controller `Cluster.start` owns, in one of two forms:
+ *
+ * - 'in-process' (default): the controller runs on this process's event loop,
+ *   as Dask's LocalCluster runs its scheduler. Engines and other clients
+ *   still reach it over WebSocket through the connection file; this client
+ *   talks to it over an in-process pair, which takes two TCP hops and two
+ *   process wake-ups off every task's round trip. It stops with this process.
+ * - 'process': a separate `hpcdl controller` child in its own process group,
+ *   which keeps dispatching while this process is busy with synchronous work.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { connectionFilePath, readConnectionFile } from '../protocol';
+import { Controller } from '../controller';
+import { hpcdlProcessCommand } from '../launchers/command';
+import { waitForExit } from '../launchers/local';
+import type { MessageSocket } from '../transport/socket';
+
+export type ControllerPlacement = 'in-process' | 'process';
+
+export interface ControllerStartOptions {
+  clusterId: string;
+  profileDir: string;
+  ip?: string;
+  port?: number;
+  /** holds controller.log */
+  workDir: string;
+  timeoutMs: number;
+}
+
+export interface StartedController {
+  readonly placement: ControllerPlacement;
+  /** how this client connects: in-process pair, or null for a WebSocket to the URL in the connection file */
+  readonly dial: (() => MessageSocket) | null;
+  /** stop it for good (engines are told to shut down) and wait until it has */
+  stop(): Promise<void>;
+  /** last resort on process exit */
+  stopNow(): void;
+}
+
+export async function startController(placement: ControllerPlacement, o: ControllerStartOptions): Promise<StartedController> {
+  const file = connectionFilePath(o.clusterId, o.profileDir);
+  if (fs.existsSync(file)) fs.rmSync(file); // a stale file would point at a dead controller
+  return placement === 'in-process' ? startInProcess(o) : startChildProcess(o, file);
+}
+
+async function startInProcess(o: ControllerStartOptions): Promise<StartedController> {
+  const logFile = path.join(o.workDir, 'controller.log');
+  const controller = await Controller.start({
+    clusterId: o.clusterId,
+    profileDir: o.profileDir,
+    ip: o.ip,
+    port: o.port ?? 0,
+    log: (line) => fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`),
+  });
+  return {
+    placement: 'in-process',
+    dial: () => controller.connectInProcess(),
+    stop: () => controller.close({ stopEngines: true, removeConnectionFile: true }),
+    stopNow: () => controller.flushJournalSync(),
+  };
+}
+
+async function startChildProcess(o: ControllerStartOptions, file: string): Promise<StartedController> {
+  const args = ['--cluster-id', o.clusterId, '--profile-dir', o.profileDir, '--port', String(o.port ?? 0)];
+  if (o.ip) args.push('--ip', o.ip);
+  const { command, args: full } = hpcdlProcessCommand('controller', args);
+  const logFile = path.join(o.workDir, 'controller.log');
+  const log = fs.openSync(logFile, 'a');
+  // Own process group: a Jupyter kernel interrupt signals the kernel's whole group, and must not stop the controller.
+  const child = spawn(command, full, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, HPCDL_PARENT_PID: String(process.pid) } });
+  fs.closeSync(log);
+  try {
+    await waitForConnectionFile(file, child, o.timeoutMs, logFile);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await waitForExit(child);
+    throw err;
+  }
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  return {
+    placement: 'process',
+    dial: null,
+    // The client's shutdown_request has asked it to stop; SIGTERM in case it could not.
+    stop: async () => {
+      if (!exited()) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await waitForExit(child);
+      clearTimeout(timer);
+    },
+    stopNow: () => {
+      if (!exited()) child.kill('SIGKILL');
+    },
+  };
+}
+
+async function waitForConnectionFile(file: string, controller: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (controller.exitCode !== null || controller.signalCode !== null) {
+      const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n') : '';
+      throw new Error(`the controller exited (${controller.exitCode ?? controller.signalCode}) before writing ${file}${tail ? `:\n${tail}` : ''}`);
+    }
+    if (fs.existsSync(file)) {
+      try {
+        readConnectionFile(file);
+        return;
+      } catch {
+        // being written; try again
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the controller did not write ${file} within ${timeoutMs / 1000} s (log: ${logFile})`);
+}

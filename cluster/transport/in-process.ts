@@ -1,0 +1,87 @@
+/**
+ * Two connected MessageSockets in one process: what one end sends, the other
+ * receives, in order, as a microtask after the sender's code returns (never
+ * inside the sender's call). Used between a client and the controller it
+ * started in its own process, so the hot path skips the loopback TCP hops, the
+ * WebSocket framing and two process wake-ups; the frames themselves are the
+ * same signed protocol bytes as on the network.
+ */
+import { EventEmitter } from 'node:events';
+import { SOCKET_STATE, type MessageSocket } from './socket';
+
+export class InProcessSocket extends EventEmitter implements MessageSocket {
+  readonly OPEN = SOCKET_STATE.OPEN;
+  readyState: number = SOCKET_STATE.OPEN;
+  peer: InProcessSocket | null = null;
+  private inbox: Buffer[] = [];
+  private draining = false;
+
+  constructor(readonly address: string) {
+    super();
+  }
+
+  send(data: Buffer | Uint8Array): void {
+    if (this.readyState !== SOCKET_STATE.OPEN) throw new Error(`in-process connection ${this.address} is not open`);
+    this.peer!.deliver(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.shut(code, reason);
+  }
+
+  terminate(): void {
+    this.shut(1006, '');
+  }
+
+  private deliver(data: Buffer): void {
+    this.inbox.push(data);
+    if (this.draining) return;
+    this.draining = true;
+    queueMicrotask(() => this.drain());
+  }
+
+  private drain(): void {
+    this.draining = false;
+    const frames = this.inbox;
+    this.inbox = [];
+    // Frames sent before a close still arrive (closing ends drain before their 'close').
+    for (const frame of frames) {
+      if (this.readyState === SOCKET_STATE.CLOSED) return;
+      this.emit('message', frame, true);
+    }
+  }
+
+  /** Both ends close; each sees 'close' once, after what was already sent to it. */
+  private shut(code: number, reason: string): void {
+    const ends = [this, this.peer].filter((s): s is InProcessSocket => s !== null && s.readyState < SOCKET_STATE.CLOSING);
+    for (const end of ends) end.readyState = SOCKET_STATE.CLOSING;
+    queueMicrotask(() => {
+      for (const end of ends) {
+        end.drainBeforeClose();
+        end.readyState = SOCKET_STATE.CLOSED;
+        end.emit('close', code, Buffer.from(reason));
+      }
+    });
+  }
+
+  private drainBeforeClose(): void {
+    const frames = this.inbox;
+    this.inbox = [];
+    for (const frame of frames) this.emit('message', frame, true);
+  }
+}
+
+/**
+ * A connected pair, open at once. The client end also emits 'open' on the next
+ * microtask, so a dialer written for WebSockets works unchanged.
+ */
+export function inProcessPair(address = 'in-process'): { client: InProcessSocket; server: InProcessSocket } {
+  const client = new InProcessSocket(address);
+  const server = new InProcessSocket(address);
+  client.peer = server;
+  server.peer = client;
+  client.readyState = SOCKET_STATE.OPEN;
+  server.readyState = SOCKET_STATE.OPEN;
+  queueMicrotask(() => client.readyState === SOCKET_STATE.OPEN && client.emit('open'));
+  return { client, server };
+}
