@@ -4,19 +4,19 @@
  * reconnection with backoff (the controller may be restarted with --resume).
  */
 import WebSocket from 'ws';
-import { SOCKET_STATE, type MessageSocket } from '../transport/socket';
+import { SOCKET_STATE, sendMessage, type MessageSocket } from '../transport/socket';
 import {
   CLOSE_CODES,
   MAX_MESSAGE_BYTES,
   MessageBatcher,
   decodeMessages,
   describeClose,
-  encodeMessage,
   makeMessage,
   newSession,
   type ConnectionInfo,
   type Message,
   type MessageType,
+  type Received,
 } from '../protocol';
 
 export interface ConnectionEvents {
@@ -110,10 +110,10 @@ export class ControllerConnection {
     this.ws = ws;
     let lastError: Error | null = null;
     ws.on('open', () => {
-      this.batcher = new MessageBatcher(this.info.key, (data) => ws.send(data), { session: this.session });
+      this.batcher = new MessageBatcher(this.info.key, (data) => ws.send(data), { session: this.session, sendLocal: ws.sendLocal?.bind(ws) });
       void this.handshake(ws);
     });
-    ws.on('message', (data: Buffer) => this.onData(data));
+    ws.on('message', (data: Received) => this.onData(data));
     ws.on('error', (err) => {
       lastError = err;
     });
@@ -123,7 +123,7 @@ export class ControllerConnection {
   private async handshake(ws: MessageSocket): Promise<void> {
     const msg = makeMessage('connect_request', { client_session: this.session }, { session: this.session });
     const reply = this.expectReply(msg, 15_000);
-    ws.send(encodeMessage(msg, this.info.key)); // alone, so the controller can check our key on it
+    sendMessage(ws, msg, this.info.key); // alone, so the controller can check our key on it
     let connectReply: Message;
     try {
       connectReply = await reply;
@@ -143,7 +143,7 @@ export class ControllerConnection {
     }
   }
 
-  private onData(data: Buffer): void {
+  private onData(data: Received): void {
     let messages: Message[];
     try {
       messages = decodeMessages(data, this.info.key);
@@ -237,7 +237,7 @@ export class ControllerConnection {
     // Sent on its own (after anything queued): inside a batch the controller would see another msg_id as the parent.
     this.batcher.flush();
     try {
-      this.ws!.send(encodeMessage(msg, this.info.key));
+      sendMessage(this.ws!, msg, this.info.key);
     } catch (err) {
       this.pending.get(msg.header.msg_id)?.reject(err as Error);
       this.pending.delete(msg.header.msg_id);

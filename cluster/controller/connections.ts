@@ -5,14 +5,13 @@
  * wire counters.
  */
 import type { MessageSocket } from '../transport/socket';
-import { CLOSE_CODES, ProtocolError, decodeMessages, newSession, type Message } from '../protocol';
+import { CLOSE_CODES, ProtocolError, decodeMessages, newSession, type Message, type Received } from '../protocol';
 import type { ClientSessions } from './client-sessions';
 import type { DispatchLoop } from './dispatch';
 import type { EngineSessions } from './engine-sessions';
 import { Outbox } from './outbox';
 import type { ControllerContext, Peer } from './types';
 
-type WireData = Buffer | ArrayBuffer | Buffer[];
 
 export class Connections {
   readonly peers = new Set<Peer>();
@@ -49,16 +48,16 @@ export class Connections {
       client: null,
     };
     this.peers.add(peer);
-    ws.on('message', (data: WireData, isBinary: boolean) => this.onData(peer, data, isBinary));
+    ws.on('message', (data: Received, isBinary: boolean) => this.onData(peer, data, isBinary));
     ws.on('close', () => this.onClose(peer));
     ws.on('error', (err) => this.ctx.log(`connection ${address}: ${err.message}`));
   }
 
-  private onData(peer: Peer, data: WireData, isBinary: boolean): void {
+  private onData(peer: Peer, data: Received, isBinary: boolean): void {
     let messages: Message[];
     try {
       if (!isBinary) throw new ProtocolError('malformed', 'text WebSocket frame (protocol messages are binary)');
-      messages = decodeMessages(data as Buffer, this.key, { maxBytes: this.ctx.opts.maxMessageBytes });
+      messages = decodeMessages(data, this.key, { maxBytes: this.ctx.opts.maxMessageBytes });
     } catch (err) {
       this.onBadMessage(peer, err);
       return;

@@ -1,8 +1,8 @@
 /**
  * When the scheduler runs and outboxes flush. Work that becomes runnable
- * while an incoming frame is being handled is dispatched once the whole frame
- * is handled; otherwise dispatch runs on the next check phase, and then
- * every outbox that got something flushes.
+ * while an incoming frame is being handled is dispatched, and the outboxes
+ * flushed, once the whole frame is handled; work that becomes runnable
+ * otherwise (timers, disconnects) is dispatched on the next check phase.
  */
 import type { Outbox } from './outbox';
 
@@ -38,9 +38,10 @@ export class DispatchLoop {
   }
 
   /**
-   * Handle one incoming frame, then dispatch what became runnable right away;
-   * the outboxes flush in this loop iteration's check phase (setImmediate), so
-   * every frame read in one poll phase is answered with one batch per peer.
+   * Handle one incoming frame, dispatch what became runnable, and send what
+   * the frame produced at once: a frame already carries a batch (engines and
+   * clients batch per turn), and waiting for the check phase cost every round
+   * trip two more loop phases for little extra batching.
    */
   duringFrame(handleAll: () => void): void {
     this.inFrame = true;
@@ -50,6 +51,7 @@ export class DispatchLoop {
       this.wanted = false;
       this.dispatch();
     }
+    this.flushDirty();
   }
 
   private flushDirty(): void {

@@ -14,7 +14,8 @@ export interface JournalReplay {
 
 export class Journal {
   private fd: number;
-  private pending: string[] = [];
+  /** records not yet written; serialised when written, off the message path */
+  private pending: (string | Record<string, unknown>)[] = [];
   private waiters: (() => void)[] = [];
   private writing = false;
   private scheduled = false;
@@ -54,7 +55,7 @@ export class Journal {
 
   append(record: Record<string, unknown>): void {
     if (this.closed) return;
-    this.pending.push(JSON.stringify(record));
+    this.pending.push(record);
     this.records += 1;
     this.schedule();
   }
@@ -91,7 +92,7 @@ export class Journal {
     let waiters: (() => void)[] = [];
     try {
       while (this.pending.length > 0 && !this.closed) {
-        lines = this.pending;
+        lines = this.pending.map(toLine);
         this.pending = [];
         waiters = this.waiters;
         this.waiters = [];
@@ -133,7 +134,7 @@ export class Journal {
     try {
       // a leading newline isolates a possibly torn partial write of the same chunk
       if (this.inflight) fs.writeSync(this.fd, Buffer.concat([Buffer.from('\n'), this.inflight]));
-      if (this.pending.length) fs.writeSync(this.fd, this.pending.join('\n') + '\n');
+      if (this.pending.length) fs.writeSync(this.fd, this.pending.map(toLine).join('\n') + '\n');
       this.pending = [];
       this.inflight = null;
       fs.fdatasyncSync(this.fd);
@@ -156,4 +157,13 @@ function writeAll(fd: number, data: Buffer): Promise<void> {
     };
     step(0);
   });
+}
+
+function toLine(record: string | Record<string, unknown>): string {
+  if (typeof record === 'string') return record;
+  try {
+    return JSON.stringify(record);
+  } catch (err) {
+    return JSON.stringify({ r: 'unserialisable', error: (err as Error).message });
+  }
 }

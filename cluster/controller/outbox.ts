@@ -3,8 +3,8 @@
  * is signed and sent as one `batch` message (a single item goes out as itself),
  * or sooner once MAX_BATCH_ITEMS are queued.
  */
-import type { MessageSocket } from '../transport/socket';
-import { BatchBuilder, MAX_BATCH_ITEMS, encodeMessage, type Key, type MessageType } from '../protocol';
+import { sendMessage, type MessageSocket } from '../transport/socket';
+import { BatchBuilder, MAX_BATCH_ITEMS, type Key, type MessageType } from '../protocol';
 
 export class Outbox {
   private readonly batch = new BatchBuilder();
@@ -58,7 +58,7 @@ export class Outbox {
     }
     const msg = this.batch.take(this.session);
     try {
-      this.ws.send(encodeMessage(msg, this.key), { binary: true });
+      sendMessage(this.ws, msg, this.key);
       this.sentMessages += 1;
     } catch (err) {
       this.onError(err as Error);

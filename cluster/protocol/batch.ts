@@ -1,6 +1,6 @@
 /** Batching: many small messages in one signed frame set. */
 import { makeMessage, type Message, type MessageType } from './envelope';
-import { decodeMessage, encodeMessage, type CodecOptions } from './framing';
+import { decodeLocal, decodeMessage, encodeLocal, encodeMessage, isLocalFrame, type CodecOptions, type LocalFrame, type Received } from './framing';
 import type { Key } from './signing';
 
 /** One message inside a batch. Buffers of item i follow those of items 0..i-1. */
@@ -100,9 +100,14 @@ export function expandBatch(msg: Message): Message[] {
   return out;
 }
 
-/** decodeMessage followed by expandBatch: what most receivers want. */
-export function decodeMessages(raw: Uint8Array | ArrayBuffer | Buffer[], key: Key, opts: CodecOptions = {}): Message[] {
-  return expandBatch(decodeMessage(raw, key, opts));
+/** decodeMessage (or decodeLocal) followed by expandBatch: what most receivers want. */
+export function decodeMessages(raw: Received, key: Key, opts: CodecOptions = {}): Message[] {
+  return expandBatch(isLocalFrame(raw) ? decodeLocal(raw) : decodeMessage(raw, key, opts));
+}
+
+/** Signed wire bytes, or a LocalFrame for a peer in this process (`local`). */
+export function encodeFor(local: boolean, msg: Message, key: Key, opts: CodecOptions = {}): Buffer | LocalFrame {
+  return local ? encodeLocal(msg, opts) : encodeMessage(msg, key, opts);
 }
 
 /**
@@ -117,7 +122,8 @@ export class MessageBatcher {
   constructor(
     private readonly key: Key,
     private readonly send: (data: Buffer) => void,
-    private readonly opts: { maxItems?: number; session?: string; maxBytes?: number } = {},
+    /** `sendLocal`: the peer is in this process and gets LocalFrames instead (see framing.ts) */
+    private readonly opts: { maxItems?: number; session?: string; maxBytes?: number; sendLocal?: (frame: LocalFrame) => void } = {},
   ) {}
 
   push(msg: Message): void {
@@ -142,7 +148,9 @@ export class MessageBatcher {
     const queued = this.queue;
     this.queue = [];
     const msg = queued.length === 1 ? queued[0] : makeBatch(queued, { session: this.opts.session });
-    this.send(encodeMessage(msg, this.key, { maxBytes: this.opts.maxBytes }));
+    const codec = { maxBytes: this.opts.maxBytes };
+    if (this.opts.sendLocal) this.opts.sendLocal(encodeLocal(msg, codec));
+    else this.send(encodeMessage(msg, this.key, codec));
   }
 
   /** Drop everything queued (e.g. the socket closed). */

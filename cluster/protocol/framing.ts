@@ -114,11 +114,54 @@ function toBuffer(data: Uint8Array | ArrayBuffer | Buffer[]): Buffer {
 }
 
 function parseJsonFrame(frame: Buffer, what: string): any {
+  return parseJson(frame.toString('utf8'), what);
+}
+
+function parseJson(text: string, what: string): any {
   try {
-    return JSON.parse(frame.toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
     throw new ProtocolError('malformed', `${what} frame is not valid JSON (${(err as Error).message})`);
   }
+}
+
+/**
+ * A message between a client and the controller running in the same process
+ * (an in-process socket pair): the same JSON frames and copies of the binary
+ * buffers, as decodeMessage would hand them over, but no framing bytes and no
+ * signature, since nothing crosses a process or machine boundary. Saves four
+ * HMACs per task round trip (each ~20 µs when the CPU caches are cold).
+ */
+export interface LocalFrame {
+  readonly json: string[];
+  readonly buffers: Uint8Array[];
+}
+
+/** What a receiver gets: wire bytes from a WebSocket, or a LocalFrame from an in-process socket. */
+export type Received = Uint8Array | ArrayBuffer | Buffer[] | LocalFrame;
+
+export function isLocalFrame(data: Received): data is LocalFrame {
+  return !Array.isArray(data) && !(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data) && Array.isArray((data as LocalFrame).json);
+}
+
+export function encodeLocal(msg: Message, opts: CodecOptions = {}): LocalFrame {
+  const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
+  const json = envelopeJson(msg);
+  const buffers = (msg.buffers ?? []).map((b) => b.slice());
+  let total = 0;
+  for (const j of json) total += j.length;
+  for (const b of buffers) total += b.byteLength;
+  if (total > maxBytes) throw new ProtocolError('too_large', `${msg.header.msg_type} message is ${total} bytes; the limit is ${maxBytes}`);
+  return { json, buffers };
+}
+
+export function decodeLocal(frame: LocalFrame): Message {
+  if (frame.json.length !== ENVELOPE_FRAMES) throw new ProtocolError('malformed', `in-process message has ${frame.json.length} JSON frames, not ${ENVELOPE_FRAMES}`);
+  const [header, parent, metadata, content] = frame.json.map((text, i) => parseJson(text, ['header', 'parent_header', 'metadata', 'content'][i]));
+  checkEnvelope(header, parent, metadata, content);
+  const msg: Message = { header, parent_header: parent, metadata, content, buffers: frame.buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) };
+  checkContent(msg.header.msg_type, msg.content, msg.buffers.length);
+  return msg;
 }
 
 /**

@@ -7,7 +7,8 @@
  *   content.ts          content shape of each message type
  *   errors.ts           ProtocolError, WebSocket close codes and their sentences
  *   signing.ts          cluster key, HMAC-SHA256 signature
- *   framing.ts          encodeMessage / decodeMessage (binary framing, size limit)
+ *   framing.ts          encodeMessage / decodeMessage (binary framing, size limit);
+ *                       encodeLocal / decodeLocal (same process: JSON frames, no signature)
  *   validation.ts       envelope and required-field checks on decode
  *   batch.ts            many messages in one signed frame set
  *   values.ts           packValue / unpackValue (JSON + binary buffers)
@@ -32,8 +33,8 @@ export {
 export * from './content';
 export { ProtocolError, CLOSE_CODES, describeClose, type ProtocolErrorReason } from './errors';
 export { generateKey, type Key } from './signing';
-export { MAX_MESSAGE_BYTES, encodeMessage, decodeMessage, type CodecOptions } from './framing';
-export { BatchBuilder, MAX_BATCH_ITEMS, makeBatch, expandBatch, decodeMessages, MessageBatcher, type BatchItem } from './batch';
+export { MAX_MESSAGE_BYTES, encodeMessage, decodeMessage, encodeLocal, decodeLocal, isLocalFrame, type CodecOptions, type LocalFrame, type Received } from './framing';
+export { BatchBuilder, MAX_BATCH_ITEMS, makeBatch, expandBatch, decodeMessages, encodeFor, MessageBatcher, type BatchItem } from './batch';
 export { packValue, unpackValue, type PackedValue } from './values';
 export { packInto, unpackFrom, relocatePacked, buffersOf, standalonePacked } from './packed-ref';
 export {

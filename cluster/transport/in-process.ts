@@ -3,17 +3,18 @@
  * receives, in order, as a microtask after the sender's code returns (never
  * inside the sender's call). Used between a client and the controller it
  * started in its own process, so the hot path skips the loopback TCP hops, the
- * WebSocket framing and two process wake-ups; the frames themselves are the
- * same signed protocol bytes as on the network.
+ * WebSocket framing, the signatures and two process wake-ups. The protocol's
+ * LocalFrames travel as they are; bytes (send) are delivered too.
  */
 import { EventEmitter } from 'node:events';
+import type { LocalFrame, Received } from '../protocol';
 import { SOCKET_STATE, type MessageSocket } from './socket';
 
 export class InProcessSocket extends EventEmitter implements MessageSocket {
   readonly OPEN = SOCKET_STATE.OPEN;
   readyState: number = SOCKET_STATE.OPEN;
   peer: InProcessSocket | null = null;
-  private inbox: Buffer[] = [];
+  private inbox: Received[] = [];
   private draining = false;
 
   constructor(readonly address: string) {
@@ -21,8 +22,17 @@ export class InProcessSocket extends EventEmitter implements MessageSocket {
   }
 
   send(data: Buffer | Uint8Array): void {
-    if (this.readyState !== SOCKET_STATE.OPEN) throw new Error(`in-process connection ${this.address} is not open`);
+    this.checkOpen();
     this.peer!.deliver(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  sendLocal(frame: LocalFrame): void {
+    this.checkOpen();
+    this.peer!.deliver(frame);
+  }
+
+  private checkOpen(): void {
+    if (this.readyState !== SOCKET_STATE.OPEN) throw new Error(`in-process connection ${this.address} is not open`);
   }
 
   close(code = 1000, reason = ''): void {
@@ -33,7 +43,7 @@ export class InProcessSocket extends EventEmitter implements MessageSocket {
     this.shut(1006, '');
   }
 
-  private deliver(data: Buffer): void {
+  private deliver(data: Received): void {
     this.inbox.push(data);
     if (this.draining) return;
     this.draining = true;

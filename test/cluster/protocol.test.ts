@@ -6,7 +6,9 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   decodeMessage,
+  decodeLocal,
   decodeMessages,
+  encodeLocal,
   encodeMessage,
   expandBatch,
   generateKey,
@@ -305,6 +307,31 @@ test('MessageBatcher sends one frame per event-loop turn', async () => {
   batcher.push(makeMessage('heartbeat', { running: 7 }));
   batcher.flush();
   assert.equal(decodeMessage(sent[1], KEY).header.msg_type, 'heartbeat');
+});
+
+test('local frames (same process): the same message as the wire gives, buffers copied at encode, no signature', () => {
+  const data = new Float32Array([1, 2, 3]);
+  const buffers: Uint8Array[] = [];
+  const msg = makeMessage('task_report', { task_id: 't1', data: { v: packInto(data, buffers) } }, { buffers, parent: { msg_id: 'p:1' } });
+  const frame = encodeLocal(msg);
+  data[0] = 99; // changed after sending: the receiver still sees what was sent
+  const local = decodeMessages(frame, 'some other key');
+  const wire = decodeMessages(encodeMessage(makeMessage('task_report', msg.content, { buffers: [new Uint8Array(new Float32Array([1, 2, 3]).buffer)], parent: { msg_id: 'p:1' } }), KEY), KEY);
+  assert.deepEqual(local[0].content, wire[0].content);
+  assert.deepEqual(local[0].parent_header, wire[0].parent_header);
+  assert.deepEqual(Array.from(unpackFrom((local[0].content as any).data.v, local[0].buffers) as Float32Array), [1, 2, 3]);
+  const batch = decodeMessages(encodeLocal(makeBatch([makeMessage('heartbeat', { running: 1 }), msg])), KEY);
+  assert.deepEqual(batch.map((m) => m.header.msg_type), ['heartbeat', 'task_report']);
+  assert.equal(batch[1].buffers.length, 1);
+});
+
+test('local frames are validated like wire messages: bad JSON, unknown type, size limit', () => {
+  const good = encodeLocal(makeMessage('heartbeat', { running: 0 }));
+  rejects(() => decodeLocal({ json: [good.json[0], '{}', '{}', '{oops'], buffers: [] }), 'malformed', /content frame is not valid JSON/);
+  rejects(() => decodeLocal({ json: good.json.slice(0, 3), buffers: [] }), 'malformed', /3 JSON frames/);
+  rejects(() => decodeLocal({ json: [JSON.stringify(validHeader('nope')), '{}', '{}', '{}'], buffers: [] }), 'unknown_type', /nope/);
+  const big = makeMessage('task_report', { task_id: 't', data: {} }, { buffers: [new Uint8Array(2048)] });
+  rejects(() => encodeLocal(big, { maxBytes: 1024 }), 'too_large', /limit is 1024/);
 });
 
 test('MESSAGE_TYPES lists each type once and includes the documented ones', () => {
