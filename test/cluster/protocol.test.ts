@@ -334,6 +334,28 @@ test('local frames are validated like wire messages: bad JSON, unknown type, siz
   rejects(() => encodeLocal(big, { maxBytes: 1024 }), 'too_large', /limit is 1024/);
 });
 
+test('the JavaScript HMAC-SHA256 for small messages is bit-for-bit node:crypto, across block boundaries and key lengths', async () => {
+  const { createHmac, randomBytes } = await import('node:crypto');
+  const { hmacKeyState, hmacSha256 } = await import('../../cluster/protocol/hmac-small');
+  for (let t = 0; t < 600; t++) {
+    const key = randomBytes(1 + (t % 64));
+    const parts = [randomBytes(t % 9), randomBytes((t * 37) % 300), randomBytes(t % 130)];
+    const want = createHmac('sha256', key);
+    for (const p of parts) want.update(p);
+    assert.deepEqual(hmacSha256(hmacKeyState(key), parts), want.digest(), `key ${key.length} B, parts ${parts.map((p) => p.length)}`);
+  }
+  // either side of the size where signing switches to node:crypto, both verified by decode
+  for (const size of [100, 2000, 2100, 70_000]) {
+    const msg = makeMessage('task_report', { task_id: 't', data: {} }, { buffers: [randomBytes(size)] });
+    const wire = encodeMessage(msg, KEY);
+    const h = createHmac('sha256', KEY);
+    h.update(wire.subarray(0, 8));
+    h.update(wire.subarray(40));
+    assert.deepEqual(wire.subarray(8, 40), h.digest(), `signature of a ${wire.length}-byte message`);
+    assert.equal(decodeMessage(wire, KEY).buffers[0].length, size);
+  }
+});
+
 test('MESSAGE_TYPES lists each type once and includes the documented ones', () => {
   assert.equal(new Set(MESSAGE_TYPES).size, MESSAGE_TYPES.length);
   for (const t of ['register_request', 'task_request', 'task_result', 'submit_request', 'engine_event', 'batch']) assert.ok(MESSAGE_TYPES.includes(t as any), t);
