@@ -97,7 +97,8 @@ export class Engine {
   private recentBytes = 0;
   /** started tasks whose task_started is not sent yet (task id → start time, ms) */
   private startedUnsent = new Map<string, number>();
-  private startedFlushScheduled = false;
+  /** cancels the pending task_started flush; null when none is pending */
+  private cancelStartedFlush: (() => void) | null = null;
   private unreachableSince: number | null = null;
   private reconnectDelayMs = 200;
   private readonly log: (line: string) => void;
@@ -352,20 +353,32 @@ export class Engine {
    */
   private noteStarted(taskId: string): void {
     this.startedUnsent.set(taskId, Date.now());
-    if (this.startedFlushScheduled) return;
-    this.startedFlushScheduled = true;
+    if (this.cancelStartedFlush) return;
     const flush = (): void => {
-      this.startedFlushScheduled = false;
+      this.cancelStartedFlush = null;
       for (const id of this.startedUnsent.keys()) this.send(makeMessage('task_started', { task_id: id }));
       this.startedUnsent.clear();
     };
-    if (this.runner.tasksAreShort) setTimeout(flush, STARTED_DELAY_MS);
-    else setImmediate(flush);
+    if (this.runner.tasksAreShort) {
+      const timer = setTimeout(flush, STARTED_DELAY_MS);
+      this.cancelStartedFlush = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(flush);
+      this.cancelStartedFlush = () => clearImmediate(immediate);
+    }
+  }
+
+  /** Nothing left to announce: no timer should wake this engine later for nothing. */
+  private cancelIdleStartedFlush(): void {
+    if (this.startedUnsent.size > 0 || !this.cancelStartedFlush) return;
+    this.cancelStartedFlush();
+    this.cancelStartedFlush = null;
   }
 
   private sendResult(taskId: string, outcome: TaskOutcome): void {
     const startedMs = this.startedUnsent.get(taskId);
     this.startedUnsent.delete(taskId);
+    this.cancelIdleStartedFlush();
     const buffers: Uint8Array[] = [];
     let content: TaskResult;
     if (outcome.status === 'ok') {
