@@ -393,13 +393,13 @@ export class Engine {
     }
     if (startedMs !== undefined) content.started_ms = startedMs;
     const msg = makeMessage('task_result', content, { buffers });
-    this.remember(taskId, msg);
     this.heldResults.push(msg);
     if (this.heldResults.length < RESULT_HOLD_MAX && this.runner.moreResultsImminent) {
       this.holdTimer ??= setTimeout(() => this.releaseResults(), RESULT_HOLD_MS);
-      return;
+    } else {
+      this.releaseResults();
     }
-    this.releaseResults();
+    this.remember(taskId, msg); // after the send: the bookkeeping is not on the round trip
   }
 
   private releaseResults(): void {
