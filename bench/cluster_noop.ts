@@ -8,11 +8,13 @@
  *
  * Throughput = tasks / seconds for one map of `--tasks` no-op tasks (median of
  * `--repeats`, after a warm-up); latency = sequential submit→result round trips.
- * The headline is the first line: the real client (Cluster.start) with the
- * real controller and 2 real `hpcdl engine` processes. The "controller alone"
- * line swaps the engines for lightweight protocol engines that run the no-op
- * inline (bench/support/cluster_peers.ts), to show the controller's own
- * ceiling apart from the engine's worker-thread cost; it is not the headline.
+ * The headline is the first line: the real client with Cluster.start's
+ * defaults (controller in the client's process) and 2 real `hpcdl engine`
+ * processes. The "controller alone" line runs a separate `hpcdl controller`
+ * process, a bare protocol client over WebSocket and lightweight protocol
+ * engines that run the no-op inline (bench/support/cluster_peers.ts), to show
+ * the controller's own throughput ceiling apart from the engines' worker-thread
+ * cost; it is not the headline.
  * The "floor" line is the same round trip with no hpcdl code at all
  * (bench/support/latency_floor.ts): what the kernel, the VM and Node cost here.
  */
@@ -142,7 +144,7 @@ async function benchControllerAlone(tasks: number, repeats: number, samples: num
     }
     lat.sort((a, b) => a - b);
     client.close();
-    return { system: 'hpcdl controller alone', detail: 'lightweight inline engines (no worker threads)', throughput: median(runs), runs, p50_ms: percentile(lat, 0.5), p99_ms: percentile(lat, 0.99) };
+    return { system: 'hpcdl controller alone', detail: 'separate controller process, bare protocol client over WebSocket, lightweight inline engines (no worker threads)', throughput: median(runs), runs, p50_ms: percentile(lat, 0.5), p99_ms: percentile(lat, 0.99) };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));

@@ -1,6 +1,7 @@
 /** Engines as child processes of this process (the embedded default). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { hpcdlProcessCommand } from './command';
 import type { EngineExit, EngineLauncher, LaunchContext } from './types';
@@ -21,10 +22,12 @@ export class LocalLauncher implements EngineLauncher {
   private onExit: ((exit: EngineExit) => void) | null = null;
   private readonly engines = new Map<number, LocalEngine>();
   private stopping = false;
+  private count = 1;
 
   async start(count: number, ctx: LaunchContext, onExit: (exit: EngineExit) => void): Promise<void> {
     this.ctx = ctx;
     this.onExit = onExit;
+    this.count = count;
     fs.mkdirSync(ctx.workDir, { recursive: true });
     for (let slot = 0; slot < count; slot++) this.spawnEngine(slot);
   }
@@ -46,6 +49,16 @@ export class LocalLauncher implements EngineLauncher {
     return this.engines.get(launchSlot)?.tail.slice() ?? [];
   }
 
+  /**
+   * Engines on this host share its cores: unless the user chose, training
+   * inside each engine computes gradients on its share of them.
+   */
+  private trainThreads(ctx: LaunchContext): Record<string, string> {
+    if (process.env.HPCDL_TRAIN_THREADS || ctx.env?.HPCDL_TRAIN_THREADS) return {};
+    const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    return { HPCDL_TRAIN_THREADS: String(Math.max(1, Math.floor(cores / (this.count * ctx.slots)))) };
+  }
+
   private spawnEngine(slot: number): void {
     const ctx = this.ctx!;
     const { command, args } = hpcdlProcessCommand('engine', ['--connect', ctx.connectionFile, '--slots', String(ctx.slots), ...(ctx.engineArgs ?? [])]);
@@ -57,6 +70,7 @@ export class LocalLauncher implements EngineLauncher {
       env: {
         ...process.env,
         ...ctx.env,
+        ...this.trainThreads(ctx),
         HPCDL_PARENT_PID: String(process.pid),
         HPCDL_ENGINE_LABELS: JSON.stringify({ launcher: ctx.launcherId, launch_slot: String(slot) }),
       },

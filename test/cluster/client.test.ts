@@ -201,6 +201,12 @@ test('synchronous work blocking the in-process controller for longer than the en
   assert.deepEqual(cluster.engineIds, before);
 });
 
+test('local engines share the cores for training: each gets HPCDL_TRAIN_THREADS = cores / engines', async () => {
+  const expected = String(Math.max(1, Math.floor(os.availableParallelism() / 2)));
+  const seen = await cluster.all().apply(() => process.env.HPCDL_TRAIN_THREADS);
+  assert.deepEqual(seen, [expected, expected]);
+});
+
 test('a kernel interrupt (the hpcdl kernel interrupt registry) cancels the running remote tasks of connected clients', async () => {
   const { runInterruptCallbacks } = await import('../../kernel/interrupt');
   const handle = cluster.balanced().submit({ module: TASKS, export: 'spin' }, 120_000);
