@@ -24,8 +24,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import WebSocket from 'ws';
-import { KernelManager, ServerConnection, type Kernel, type KernelMessage } from '@jupyterlab/services';
+import { KernelManager, type Kernel, type KernelMessage, type ServerConnection } from '@jupyterlab/services';
+import { jupyterServerSettings } from '../kernel/server-connection';
 import { installKernel } from '../kernel/install';
 import { hpcdlPackageRoot } from '../kernel/package-root';
 
@@ -213,16 +213,7 @@ async function startServer(work: string): Promise<{ child: ChildProcess; setting
     }
     await sleep(250);
   }
-  const settings = ServerConnection.makeSettings({
-    baseUrl: `${base}/`,
-    wsUrl: `ws://127.0.0.1:${port}/`,
-    token,
-    appendToken: true,
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    fetch: globalThis.fetch.bind(globalThis),
-    Request: globalThis.Request,
-    Headers: globalThis.Headers,
-  });
+  const settings = jupyterServerSettings(`${base}/`, token);
   return { child, settings };
 }
 

@@ -12,13 +12,13 @@
  *
  * Requires the package to be built (dist/kernel/launcher.js).
  */
+import { jupyterServerSettings } from '../../kernel/server-connection';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
 import {
   ContentsManager,
   KernelManager,
@@ -114,19 +114,7 @@ export interface StartServerOptions {
   readyTimeoutMs?: number;
 }
 
-export function makeSettings(baseUrl: string, token: string): ServerConnection.ISettings {
-  return ServerConnection.makeSettings({
-    baseUrl,
-    wsUrl: baseUrl.replace(/^http/, 'ws'),
-    token,
-    appendToken: true,
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    fetch: globalThis.fetch.bind(globalThis),
-    Request: globalThis.Request,
-    Headers: globalThis.Headers,
-    init: { cache: 'no-store' },
-  });
-}
+export const makeSettings = jupyterServerSettings;
 
 export async function startJupyterServer(options: StartServerOptions): Promise<JupyterServer> {
   const home = tempDir('hpcdl-jhome-');
