@@ -204,7 +204,7 @@ export class Cluster {
         onDisconnected: () => undefined,
         onFatal: (message) => this.onFatal(message),
       },
-      { reconnectTimeoutMs: this.opts.reconnectTimeoutMs, log: this.log, dial: dial ?? undefined },
+      { reconnectTimeoutMs: this.opts.reconnectTimeoutMs, log: this.log, dial: dial ?? undefined, controllerGone: this.startedController ? () => this.startedController!.exitReason() : undefined },
     );
     await this.connection.conn.open();
     if (this.opts.handleSigint !== false) this.installSigint();

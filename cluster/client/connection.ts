@@ -37,6 +37,8 @@ export interface ConnectionOptions {
   log?: (line: string) => void;
   /** open the connection some other way than a WebSocket to `info.url` (the in-process controller) */
   dial?: () => MessageSocket;
+  /** for a controller this client started: why it can no longer answer (it exited), else null; stops retrying at once */
+  controllerGone?: () => string | null;
 }
 
 interface PendingRequest {
@@ -181,6 +183,15 @@ export class ControllerConnection {
       return;
     }
     const why = err ? `cannot reach the controller at ${this.url} (${err.message})` : describeClose(this.url, code, reason);
+    const gone = this.opts.controllerGone?.();
+    if (gone) {
+      this.closed = true;
+      const message = `${why}: ${gone}`;
+      this.firstConnect?.reject(new Error(message));
+      this.firstConnect = null;
+      this.events.onFatal?.(message);
+      return;
+    }
     this.events.onDisconnected?.(why);
     const now = Date.now();
     if (this.unreachableSince === null) this.unreachableSince = now;

@@ -38,6 +38,8 @@ export interface StartedController {
   stop(): Promise<void>;
   /** last resort on process exit */
   stopNow(): void;
+  /** why it can no longer answer (it exited, with its last log lines), else null */
+  exitReason(): string | null;
 }
 
 export async function startController(placement: ControllerPlacement, o: ControllerStartOptions): Promise<StartedController> {
@@ -60,6 +62,7 @@ async function startInProcess(o: ControllerStartOptions): Promise<StartedControl
     dial: () => controller.connectInProcess(),
     stop: () => controller.close({ stopEngines: true, removeConnectionFile: true }),
     stopNow: () => controller.flushJournalSync(),
+    exitReason: () => null, // it lives as long as this process
   };
 }
 
@@ -93,6 +96,7 @@ async function startChildProcess(o: ControllerStartOptions, file: string): Promi
     stopNow: () => {
       if (!exited()) child.kill('SIGKILL');
     },
+    exitReason: () => (exited() ? `the controller process exited (${child.exitCode ?? child.signalCode})${logTail(logFile)}` : null),
   };
 }
 
@@ -100,8 +104,7 @@ async function waitForConnectionFile(file: string, controller: ChildProcess, tim
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (controller.exitCode !== null || controller.signalCode !== null) {
-      const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n') : '';
-      throw new Error(`the controller exited (${controller.exitCode ?? controller.signalCode}) before writing ${file}${tail ? `:\n${tail}` : ''}`);
+      throw new Error(`the controller exited (${controller.exitCode ?? controller.signalCode}) before writing ${file}${logTail(logFile)}`);
     }
     if (fs.existsSync(file)) {
       try {
@@ -114,4 +117,10 @@ async function waitForConnectionFile(file: string, controller: ChildProcess, tim
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`the controller did not write ${file} within ${timeoutMs / 1000} s (log: ${logFile})`);
+}
+
+/** ":\n<last lines>" of a log file, or '' when there is none. */
+function logTail(logFile: string): string {
+  const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n') : '';
+  return tail ? `:\n${tail}` : '';
 }

@@ -181,6 +181,27 @@ test("close() of a started cluster with controller: 'process' stops the controll
   assert.deepEqual([...pids, controllerPid].filter(alive), []);
 });
 
+test("a started controller process that dies fails the client's tasks at once, naming the exit, instead of reconnecting for minutes", async () => {
+  const logs: string[] = [];
+  const small = await Cluster.start({ engines: 1, profileDir: dir, output: 'none', log: (l) => logs.push(l), handleSigint: false, controller: 'process' });
+  try {
+    const controllerPid = JSON.parse(fs.readFileSync(small.connectionFile, 'utf8')).pid as number;
+    const handle = small.balanced().submit({ module: TASKS, export: 'spin' }, 60_000);
+    const t0 = Date.now();
+    while (handle.status !== 'running' && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    process.kill(controllerPid, 'SIGKILL');
+    const failedAt = Date.now();
+    await assert.rejects(handle, (err: Error) => {
+      assert.match(err.message, /the controller process exited \(SIGKILL\)/);
+      return true;
+    });
+    assert.ok(Date.now() - failedAt < 5000, `took ${Date.now() - failedAt} ms`);
+    assert.throws(() => small.balanced().submit(() => 1), /the controller process exited/);
+  } finally {
+    await small.close();
+  }
+});
+
 test('Cluster.start names a bad controller placement', async () => {
   await assert.rejects(Cluster.start({ engines: 0, profileDir: dir, controller: 'thread' as never, log: () => undefined }), /controller must be 'in-process' or 'process', got "thread"/);
 });
