@@ -67,17 +67,11 @@ export class InProcessSocket extends EventEmitter implements MessageSocket {
     for (const end of ends) end.readyState = SOCKET_STATE.CLOSING;
     queueMicrotask(() => {
       for (const end of ends) {
-        end.drainBeforeClose();
+        end.drain();
         end.readyState = SOCKET_STATE.CLOSED;
         end.emit('close', code, Buffer.from(reason));
       }
     });
-  }
-
-  private drainBeforeClose(): void {
-    const frames = this.inbox;
-    this.inbox = [];
-    for (const frame of frames) this.emit('message', frame, true);
   }
 }
 
