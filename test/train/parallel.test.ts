@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runTsx } from '../support/run';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../../src/backend';
@@ -143,29 +143,11 @@ import { trainLoop } from ${src('train')};
   return file;
 }
 
-function runToExit(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${file} did not exit by itself (worker threads left running?)\n${stdout}\n${stderr}`));
-    }, 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 for (const abort of [false, true]) {
   test(`the gradient worker threads are disposed when training ${abort ? 'is aborted' : 'ends'}: the process exits by itself`, async () => {
     const dir = tmp();
-    const r = await runToExit(trainingScript(dir, abort));
+    const file = trainingScript(dir, abort);
+    const r = await runTsx(file, [], { cwd: ROOT, timeoutMs: 90_000, timeoutMessage: `${file} did not exit by itself (worker threads left running?)` });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.includes('Rank 0 : computing gradients on 2 threads'), r.stdout);
     const result = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('RESULT '))!.slice('RESULT '.length));
