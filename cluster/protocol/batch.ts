@@ -105,11 +105,6 @@ export function decodeMessages(raw: Received, key: Key, opts: CodecOptions = {})
   return expandBatch(isLocalFrame(raw) ? decodeLocal(raw) : decodeMessage(raw, key, opts));
 }
 
-/** Signed wire bytes, or a LocalFrame for a peer in this process (`local`). */
-export function encodeFor(local: boolean, msg: Message, key: Key, opts: CodecOptions = {}): Buffer | LocalFrame {
-  return local ? encodeLocal(msg, opts) : encodeMessage(msg, key, opts);
-}
-
 /**
  * Collects outgoing messages and sends them as one `batch` per event-loop turn
  * (or immediately when `maxItems`, default MAX_BATCH_ITEMS, is reached). A single queued message is sent
