@@ -6,7 +6,7 @@
  * cluster client in the kernel → LiveFigure (throttled) → kernel IOPub →
  * jupyter-server → WebSocket → client.
  *
- *   node dist/src/cli.js bench display_latency [--reports N] [--gap-ms G] [--burst-gap-ms B] [--rate R]
+ *   node dist/cli/index.js bench display_latency [--reports N] [--gap-ms G] [--burst-gap-ms B] [--rate R]
  *   npx tsx bench/display_latency.ts ...
  *
  * Each report carries the engine's wall clock (same machine as the client);

@@ -8,14 +8,13 @@
  * `execute_input`, `history_request`, `interrupt_request` and a correctly
  * typed `comm_info_reply` are supported; shell requests run one at a time so
  * busy/idle bracket each request's outputs; interrupts run the callbacks
- * registered with kernel/interrupt.ts.
+ * registered with src/notebook-hooks/interrupt-registry.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { format, inspect } from 'node:util';
 import { CellRunner, type CellError } from './cells';
-import { runCellEndHooks, setDisplayChannel, type DisplayContent } from './display';
+import { MIME_BUNDLE, runCellEndHooks, runInterruptCallbacks, setDisplayChannel, type DisplayContent } from '../src/notebook-hooks';
 import { History, type HistoryQuery } from './history';
-import { runInterruptCallbacks } from './interrupt';
 import { loadTslab, loadZeromq, type ZmqSocket } from './tslab';
 import {
   childMessage,
@@ -27,7 +26,6 @@ import {
 } from './wire';
 
 import { INTERRUPT_GRACE_MS, KERNEL_DISPLAY_NAME } from './constants';
-import { MIME_BUNDLE } from './mime';
 export { KERNEL_DISPLAY_NAME };
 
 type Msg = JupyterMessage<Record<string, unknown>>;

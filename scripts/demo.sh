@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-node dist/src/cli.js demo "$@"
+node dist/cli/index.js demo "$@"

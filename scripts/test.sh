@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --system
+# the dependency rules (.dependency-cruiser.cjs) first: a break fails with the rule's name
+npm run --silent lint:deps
 node scripts/run-tests.mjs "$@"

@@ -36,6 +36,7 @@ import { ControllerConnection } from './connection';
 import { startController, type ControllerPlacement, type StartedController } from './started-controller';
 import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './handles';
 import { BalancedView, DirectView, EngineView, type TaskOptions } from './views';
+import { INTERRUPT_REGISTRY_KEY } from '../../src/notebook-hooks';
 
 /** 'none' and 'drop' are the same: task output stays on the handles only. */
 export type OutputMode = 'print' | 'none' | 'drop' | ((line: string, stream: 'stdout' | 'stderr') => void);
@@ -98,8 +99,8 @@ const SUBMIT_CHUNK = 2000;
 let clientCounter = 0;
 /** Every connected client of this process (for a kernel-wide interrupt). */
 const liveClusters = new Set<Cluster>();
-/** The hpcdl kernel's interrupt registry (kernel/interrupt.ts): callbacks on globalThis under this well-known symbol. */
-const KERNEL_INTERRUPT_REGISTRY = Symbol.for('hpcdl.kernel.interruptCallbacks');
+/** The hpcdl kernel's interrupt registry (src/notebook-hooks): callbacks on globalThis under this well-known symbol. */
+const KERNEL_INTERRUPT_REGISTRY = INTERRUPT_REGISTRY_KEY;
 
 export class Cluster {
   private readonly tasks = new Map<string, TrackedTask>();

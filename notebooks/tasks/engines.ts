@@ -15,10 +15,10 @@ export interface EngineProcess {
   readonly exited: boolean;
 }
 
-/** The hpcdl CLI of the installed package (dist/src/cli.js). */
+/** The hpcdl CLI of the installed package (its package.json `bin`). */
 export function hpcdlCli(): string {
-  const root = path.dirname(require.resolve('hpcdl/package.json'));
-  const cli = path.join(root, 'dist', 'src', 'cli.js');
+  const manifest = require.resolve('hpcdl/package.json');
+  const cli = path.join(path.dirname(manifest), (require(manifest) as { bin: { hpcdl: string } }).bin.hpcdl);
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: build hpcdl (npm run build)`);
   return cli;
 }

@@ -6,8 +6,7 @@
  * final state).
  */
 import { randomBytes } from 'node:crypto';
-import { beforeCellEnds, currentDisplayChannel, type DisplayChannel } from '../../kernel/display';
-import { MIME_BUNDLE } from '../../kernel/mime';
+import { beforeCellEnds, currentDisplayChannel, MIME_BUNDLE, type DisplayChannel } from '../notebook-hooks';
 
 export type MimeBundle = Record<string, unknown>;
 

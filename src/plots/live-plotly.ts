@@ -19,7 +19,7 @@
  * text/plain summary until the notebook is trusted.
  */
 import fs from 'node:fs';
-import type { DisplayChannel } from '../../kernel/display';
+import type { DisplayChannel } from '../notebook-hooks';
 import { scriptSafeJson, type MimeBundle } from './live-output';
 
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';

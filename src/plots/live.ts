@@ -8,7 +8,7 @@
  *   for (...) { ...; fig.update(trainingCurvesFigure(series)); }
  *   fig.close();   // optional: the kernel flushes pending updates when the cell ends
  */
-import type { DisplayChannel } from '../../kernel/display';
+import type { DisplayChannel } from '../notebook-hooks';
 import { escapeHtml, LiveOutput, type LiveOutputOptions, type MimeBundle } from './live-output';
 import { ensurePlotlyLoader, figureBundle, type FigureJson } from './live-plotly';
 

@@ -6,9 +6,9 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 
 export type { RunResult } from '../support/run';
 
-/** Run `hpcdl ARGS` from the sources (node --import tsx src/cli.ts), stdout/stderr piped. */
+/** Run `hpcdl ARGS` from the sources (node --import tsx cli/index.ts), stdout/stderr piped. */
 export function hpcdl(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
-  return runTsx(path.join(ROOT, 'src', 'cli.ts'), args, { ...opts, cwd: opts.cwd ?? ROOT, timeoutMessage: `hpcdl ${args.join(' ')} timed out` });
+  return runTsx(path.join(ROOT, 'cli', 'index.ts'), args, { ...opts, cwd: opts.cwd ?? ROOT, timeoutMessage: `hpcdl ${args.join(' ')} timed out` });
 }
 
 /** stderr of a failed command: exactly one non-empty line. */

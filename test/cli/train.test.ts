@@ -95,7 +95,7 @@ test('--rank/--size: the rank is in the log lines and only rank 0 writes checkpo
 test('Ctrl-C (SIGINT) stops training after the current step, writes a checkpoint and exits 130', async () => {
   const { spawn } = await import('node:child_process');
   const out = path.join(dir, 'sigint');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), 'train', '--config', tinyConfig, '--dummy-data', '--output', out], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli', 'index.ts'), 'train', '--config', tinyConfig, '--dummy-data', '--output', out], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

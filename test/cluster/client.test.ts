@@ -229,7 +229,7 @@ test('local engines share the cores for training: each gets HPCDL_TRAIN_THREADS 
 });
 
 test('a kernel interrupt (the hpcdl kernel interrupt registry) cancels the running remote tasks of connected clients', async () => {
-  const { runInterruptCallbacks } = await import('../../kernel/interrupt');
+  const { runInterruptCallbacks } = await import('../../src/notebook-hooks');
   const handle = cluster.balanced().submit({ module: TASKS, export: 'spin' }, 120_000);
   const t0 = Date.now();
   while (handle.status !== 'running' && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));

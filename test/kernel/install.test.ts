@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { kernelsDir, parseKernelInstallArgs, userJupyterDataDir } from '../../kernel/install';
-import { interruptCallbackCount, interruptSignal, onInterrupt, runInterruptCallbacks } from '../../kernel/interrupt';
+import { interruptCallbackCount, interruptSignal, onInterrupt, runInterruptCallbacks } from '../../src/notebook-hooks';
 import { globToRegExp, History } from '../../kernel/history';
 import { installTestKernel, REPO_ROOT } from '../support/jupyter';
 

@@ -1,8 +1,7 @@
 /** Live displays against a recording display channel (no kernel needed). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runCellEndHooks, type DisplayChannel, type DisplayContent } from '../../kernel/display';
-import { MIME_BUNDLE } from '../../kernel/mime';
+import { MIME_BUNDLE, runCellEndHooks, type DisplayChannel, type DisplayContent } from '../../src/notebook-hooks';
 import { LiveFigure, LiveTable, PLOTLY_MIME, ProgressBar } from '../../src/plots/live';
 
 function recorder(): DisplayChannel & { sent: { content: DisplayContent; update: boolean }[] } {

@@ -1,6 +1,6 @@
 /**
  * Test support: run the real `hpcdl controller` / `hpcdl engine` commands as
- * child processes (through src/cli.ts with tsx), capture their output, and
+ * child processes (through cli/index.ts with tsx), capture their output, and
  * stop them by pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const CLI = path.join(ROOT, 'src', 'cli.ts');
+const CLI = path.join(ROOT, 'cli', 'index.ts');
 
 export interface Proc {
   child: ChildProcess;

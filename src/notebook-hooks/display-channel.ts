@@ -1,5 +1,5 @@
 /**
- * The channel through which library code (src/plots/live.ts) publishes
+ * The channel through which library code (src/plots) publishes
  * display_data / update_display_data to the notebook. Imports nothing heavy,
  * so it can be used from any layer.
  *

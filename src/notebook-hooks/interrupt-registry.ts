@@ -18,15 +18,16 @@ export interface InterruptOutcome {
   errors: unknown[];
 }
 
-const REGISTRY_KEY = Symbol.for('hpcdl.kernel.interruptCallbacks');
+/** The registry's key on globalThis (the kernel, the cluster client and cells all reach the same Set). */
+export const INTERRUPT_REGISTRY_KEY = Symbol.for('hpcdl.kernel.interruptCallbacks');
 const SIGNAL_KEY = Symbol.for('hpcdl.kernel.interruptController');
 
 function registry(): Set<InterruptCallback> {
   const holder = globalThis as unknown as Record<symbol, Set<InterruptCallback> | undefined>;
-  let callbacks = holder[REGISTRY_KEY];
+  let callbacks = holder[INTERRUPT_REGISTRY_KEY];
   if (!callbacks) {
     callbacks = new Set();
-    holder[REGISTRY_KEY] = callbacks;
+    holder[INTERRUPT_REGISTRY_KEY] = callbacks;
   }
   return callbacks;
 }
