@@ -25,17 +25,20 @@ export const benchCommand: Command = {
   usage: `Usage: ${PROGRAM} bench [<name> [args...]]
 
 Runs bench/<name>.ts (its exported main(argv)); the arguments after the name go
-to the benchmark. Without a name, lists the benchmarks.`,
+to the benchmark. Without a name, lists the benchmarks. Names are kebab-case
+(cluster-noop); the snake_case spelling (cluster_noop) is accepted too.`,
   async run(argv) {
     if (argv.length === 0) {
       const names = listBenchmarks();
       console.log(names.length > 0 ? `benchmarks:\n${names.map((n) => `  ${n}`).join('\n')}` : 'no benchmarks found in bench/');
       return 0;
     }
-    const [name, ...rest] = argv;
-    if (name === '--help' || name === '-h') return help(this);
-    if (!/^[A-Za-z0-9_-]+$/.test(name) || !listBenchmarks().includes(name)) {
-      throw new UsageError(`unknown benchmark "${name}" (available: ${listBenchmarks().join(', ') || 'none'})`);
+    const [typed, ...rest] = argv;
+    if (typed === '--help' || typed === '-h') return help(this);
+    // bench files are kebab-case; the snake_case names of earlier releases (cluster_noop) still work
+    const name = typed.replace(/_/g, '-');
+    if (!/^[A-Za-z0-9-]+$/.test(name) || !listBenchmarks().includes(name)) {
+      throw new UsageError(`unknown benchmark "${typed}" (available: ${listBenchmarks().join(', ') || 'none'})`);
     }
     const mod = optionalModule<unknown>(path.join('bench', name), `benchmark ${name}`);
     return exportedMain(mod, 'main', `bench/${name}`)(rest);

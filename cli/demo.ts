@@ -52,7 +52,7 @@ where the ROC report is.
 /** The demo with its training on an engine of a local cluster started (and stopped) here. */
 async function runDemoOnCluster(options: import('../src/train').DemoOptions, engines: number): Promise<void> {
   const { Cluster } = optionalModule<typeof import('../cluster')>('cluster', 'demo on a cluster');
-  const { remoteTrainer } = optionalModule<typeof import('../cluster/tasks/remote_trainer')>(path.join('cluster', 'tasks', 'remote_trainer'), 'demo on a cluster');
+  const { remoteTrainer } = optionalModule<typeof import('../cluster/tasks/remote-trainer')>(path.join('cluster', 'tasks', 'remote-trainer'), 'demo on a cluster');
   console.log(`== starting a local cluster: controller + ${engines} engines`);
   const cluster = await Cluster.start({ engines });
   try {

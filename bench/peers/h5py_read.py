@@ -1,4 +1,4 @@
-"""Peer for bench/hdf5_read.ts: h5py batch-read throughput of a seed-layout file.
+"""Peer for bench/hdf5-read.ts: h5py batch-read throughput of a seed-layout file.
 
 usage: h5py_read.py FILE BATCH PASSES
 Reads data[i:i+BATCH] (and label/normweight/weight/psr slices) sequentially over

@@ -1,4 +1,4 @@
-"""PyTorch peer for bench/train_throughput.ts: the seed's HEP CNN (hep_cnn_benchmark v1).
+"""PyTorch peer for bench/train-throughput.ts: the seed's HEP CNN (hep_cnn_benchmark v1).
 
 64 variant: 3 x [conv3x3(128, same) + bias + ReLU + maxpool 2x2/2 + dropout] -> flatten
             -> FC num_fc_units + ReLU + dropout -> FC 2

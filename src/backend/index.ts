@@ -1,4 +1,4 @@
-import './core_gradients';
+import './core-gradients';
 import { activateCandidate, BACKEND_ORDER, BackendChoice, isBackendChoice } from './select';
 import { registerWasmTrainingKernels } from './wasm';
 

@@ -1,6 +1,6 @@
 import { LabelsInput, ScoresInput, WeightsInput, checkInputs, weightAt } from './inputs';
 import { rocAuc } from './roc';
-import { ThresholdHistogram } from './thresholdAuc';
+import { ThresholdHistogram } from './threshold-auc';
 
 export interface StreamingResult {
   /** mean of the batch losses passed to update (NaN when none) */

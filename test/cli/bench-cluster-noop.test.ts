@@ -1,11 +1,12 @@
-/** `hpcdl bench cluster_noop` runs end to end (small sizes, no Python peers) and prints every figure it promises. Speed is not checked. */
+/** `hpcdl bench cluster-noop` runs end to end (small sizes, no Python peers) and prints every figure it promises. Speed is not checked. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hpcdl } from './support';
 
 const NUMBER = String.raw`(\d+(?:\.\d+)?)`;
 
-test('bench cluster_noop: hpcdl, the no-hpcdl floor, the controller alone, the floor ratio and the headline', async () => {
+test('bench cluster-noop: hpcdl, the no-hpcdl floor, the controller alone, the floor ratio and the headline', async () => {
+  // the name as users typed it before the files became kebab-case (cluster_noop.ts): still accepted
   const r = await hpcdl(['bench', 'cluster_noop', '--tasks', '300', '--repeats', '1', '--latency-samples', '60', '--no-peers'], { timeoutMs: 180_000 });
   assert.equal(r.code, 0, r.stderr);
   const hp = r.stdout.match(new RegExp(String.raw`^hpcdl\s+${NUMBER} tasks/s\s+p50\s+${NUMBER} ms\s+p99\s+${NUMBER} ms.*in-process controller`, 'm'));

@@ -1,4 +1,4 @@
-import { KernelArgs, TensorInfo } from './kernel_utils';
+import { KernelArgs, TensorInfo } from './kernel-utils';
 
 interface RefCounting {
   incRef(dataId: object): void;

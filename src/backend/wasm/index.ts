@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dBackpropFilter, conv2dBackpropInput } from './conv_grads';
+import { conv2dBackpropFilter, conv2dBackpropInput } from './conv-grads';
 import { identityNoCopy, castOrShare } from './identity';
-import { captureOriginal, originalKernel, replaceKernel } from './kernel_utils';
+import { captureOriginal, originalKernel, replaceKernel } from './kernel-utils';
 import { batchMatMul } from './matmul';
-import { maxPoolGrad } from './pool_grad';
+import { maxPoolGrad } from './pool-grad';
 import { sum } from './reduce';
 
-export { setFilterGradChunk } from './conv_grads';
+export { setFilterGradChunk } from './conv-grads';
 
 /**
  * Training kernels for the wasm backend, built from kernels it runs fast (see docs/backend.md).

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { conv, free, KernelArgs, originalKernel, reshaped, sizeOf, TensorInfo, transpose, WasmBackend } from './kernel_utils';
+import { conv, free, KernelArgs, originalKernel, reshaped, sizeOf, TensorInfo, transpose, WasmBackend } from './kernel-utils';
 
 /**
  * BatchMatMul on wasm: its own kernel runs ~4x below the XNNPACK conv's speed, and much worse

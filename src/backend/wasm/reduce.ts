@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { free, KernelArgs, originalKernel, releaseView, run, sizeOf, TensorInfo, view, WasmBackend } from './kernel_utils';
+import { free, KernelArgs, originalKernel, releaseView, run, sizeOf, TensorInfo, view, WasmBackend } from './kernel-utils';
 
 /**
  * Sum over leading axes (a bias gradient: dy summed over batch, rows and columns).

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Controller, type ControllerOptions } from '../../../cluster/controller';
-import { LightClient, LightEngine, type LightEngineOptions } from '../../../bench/support/cluster_peers';
+import { LightClient, LightEngine, type LightEngineOptions } from '../../../bench/support/cluster-peers';
 
 export { LightClient, LightEngine };
 

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../src/backend';
-import { convBiasRelu } from '../../src/model/conv_block';
+import { convBiasRelu } from '../../src/model/conv-block';
 
 before(async () => {
   await initBackend({ force: 'wasm', log: () => undefined });

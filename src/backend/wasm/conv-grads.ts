@@ -11,7 +11,7 @@ import {
   transpose,
   view,
   WasmBackend,
-} from './kernel_utils';
+} from './kernel-utils';
 
 /**
  * Conv2D gradients for the wasm backend as forward convolutions (XNNPACK), the one fast

@@ -1,16 +1,16 @@
 /**
- * Client side of `hep_train.ts`: a drop-in for `train()` that runs the
+ * Client side of `hep-train.ts`: a drop-in for `train()` that runs the
  * training on an engine of a cluster and relays its validation results.
  */
 import * as path from 'node:path';
 import { formatG, type TrainOptions, type TrainRunResult } from '../../src/train';
 import type { Cluster } from '../client';
-import type { RemoteTrainOptions } from './hep_train';
+import type { RemoteTrainOptions } from './hep-train';
 
 /** The compiled task module when running from dist/, the TypeScript one under tsx. */
 function taskModulePath(): string {
   const ext = path.extname(__filename) === '.ts' ? '.ts' : '.js';
-  return path.join(__dirname, `hep_train${ext}`);
+  return path.join(__dirname, `hep-train${ext}`);
 }
 
 function remoteOptions(opts: TrainOptions): RemoteTrainOptions {

@@ -5,7 +5,7 @@
  * where LiveTrainingCurves draws it per trial; the log lines are the task's
  * stdout, which the client prints with `[stdout:<engine>]` prefixes.
  *
- *   cluster.balanced().map('tasks/hep_lr_scan.ts#trainTrial', trials)
+ *   cluster.balanced().map('tasks/hep-lr-scan.ts#trainTrial', trials)
  */
 import { loadConfig, overrideConfig, train, type TrainEvent } from 'hpcdl';
 import { report, taskContext } from 'hpcdl/cluster';

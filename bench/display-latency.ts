@@ -6,8 +6,8 @@
  * cluster client in the kernel → LiveFigure (throttled) → kernel IOPub →
  * jupyter-server → WebSocket → client.
  *
- *   node dist/cli/index.js bench display_latency [--reports N] [--gap-ms G] [--burst-gap-ms B] [--rate R]
- *   npx tsx bench/display_latency.ts ...
+ *   node dist/cli/index.js bench display-latency [--reports N] [--gap-ms G] [--burst-gap-ms B] [--rate R]
+ *   npx tsx bench/display-latency.ts ...
  *
  * Each report carries the engine's wall clock (same machine as the client);
  * a report's latency is the time until the first display update containing it
@@ -253,7 +253,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
-      console.error(`display_latency: ${err instanceof Error ? err.message : err}`);
+      console.error(`display-latency: ${err instanceof Error ? err.message : err}`);
       process.exit(1);
     },
   );

@@ -2,7 +2,7 @@
  * HDF5 batch-read throughput: hpcdl's input pipeline vs h5py on the same
  * seed-layout file (3×64×64 float32 images), in the same run.
  *
- *   npx tsx bench/hdf5_read.ts [--events N] [--batch B] [--rounds R] [--file F] [--shuffle] [--compressed]
+ *   npx tsx bench/hdf5-read.ts [--events N] [--batch B] [--rounds R] [--file F] [--shuffle] [--compressed]
  *
  * Both sides read every event once per pass in 64-image batches (images plus
  * label/normweight/weight/psr); each round runs h5py then hpcdl, alternating,
@@ -50,7 +50,7 @@ function parseArgs(argv: string[]): BenchArgs {
     else if (key === '--shuffle') a.shuffle = true;
     else if (key === '--compressed') a.compressed = true;
     else if (key === '--help' || key === '-h') {
-      console.log('usage: hdf5_read [--events N=4096] [--batch B=64] [--rounds R=3] [--passes P=3] [--file F] [--shuffle] [--compressed]');
+      console.log('usage: hdf5-read [--events N=4096] [--batch B=64] [--rounds R=3] [--passes P=3] [--file F] [--shuffle] [--compressed]');
       process.exit(0);
     } else throw new Error(`unknown option ${key}`);
   }
@@ -138,7 +138,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
-      console.error(`hdf5_read: ${err instanceof Error ? err.message : err}`);
+      console.error(`hdf5-read: ${err instanceof Error ? err.message : err}`);
       process.exit(1);
     },
   );

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend } from '../backend';
-import type { HepCnn } from './hep_cnn';
+import type { HepCnn } from './hep-cnn';
 import { weightedCrossEntropySum } from './loss';
 import { addGradients, passRanges } from './gradients';
-import type { WorkerReply, WorkerRequest } from './gradient_worker';
+import type { WorkerReply, WorkerRequest } from './gradient-worker';
 
 export interface DataParallelOptions {
   /** threads computing gradients, the calling thread included (default: available CPUs) */
@@ -254,7 +254,7 @@ function shardBounds(batch: number, threads: number): [number, number][] {
 
 /** The worker module, from dist/ (.js) or from the TypeScript sources under tsx. */
 function spawnGradientWorker(): Worker {
-  const file = path.join(__dirname, `gradient_worker${path.extname(__filename)}`);
+  const file = path.join(__dirname, `gradient-worker${path.extname(__filename)}`);
   if (file.endsWith('.ts')) {
     return new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true });
   }

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readConnectionFile } from '../../cluster/protocol';
-import { runScale } from '../../bench/cluster_scale';
+import { runScale } from '../../bench/cluster-scale';
 
 interface EngineRow {
   engine_id: number;

@@ -2,7 +2,7 @@
  * Training and inference throughput of the seed's HEP CNN (64 and 224 variants), hpcdl on the
  * selected backend vs PyTorch (Debian python3-torch via /usr/bin/python3) in the same run.
  *
- *   npx tsx bench/train_throughput.ts [--sizes 64,224] [--batch 128] [--steps 3] [--warmup 1]
+ *   npx tsx bench/train-throughput.ts [--sizes 64,224] [--batch 128] [--steps 3] [--warmup 1]
  *        [--micro-batch N] [--threads 2] [--backend wasm] [--no-peer] [--order around|peer-first|hpcdl-first]
  *
  * --micro-batch N: most images per forward/backward pass of one thread (default: what fits the
@@ -40,7 +40,7 @@ interface Rates {
   imagesPerPass?: number;
 }
 
-const USAGE = `usage: train_throughput [--sizes 64,224] [--batch 128] [--steps N] [--warmup N] [--micro-batch N]
+const USAGE = `usage: train-throughput [--sizes 64,224] [--batch 128] [--steps N] [--warmup N] [--micro-batch N]
                         [--threads 2] [--backend tensorflow-gpu|tensorflow|wasm|cpu] [--no-peer]
                         [--order around|peer-first|hpcdl-first]`;
 
@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     opts = parseArgs(argv);
   } catch (err) {
-    console.error(`train_throughput: ${(err as Error).message}\n${USAGE}`);
+    console.error(`train-throughput: ${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const backend = await initBackend({ force: opts.backend });
@@ -230,7 +230,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
-      console.error(`train_throughput: ${(err as Error).message}`);
+      console.error(`train-throughput: ${(err as Error).message}`);
       process.exit(1);
     },
   );

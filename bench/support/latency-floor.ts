@@ -8,8 +8,8 @@
  * scheduling, journal, handles. hpcdl's p50 divided by this one says how much
  * of the round trip is hpcdl rather than the kernel, the VM and Node.
  *
- *   node latency_floor.js [samples]      (prints {"p50_ms":..,"p99_ms":..})
- *   node latency_floor.js --engine PORT  (the child)
+ *   node latency-floor.js [samples]      (prints {"p50_ms":..,"p99_ms":..})
+ *   node latency-floor.js --engine PORT  (the child)
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';

@@ -342,7 +342,7 @@ export class LightClient {
 }
 
 /**
- * Process entry: `cluster_peers engines --connect FILE --count N [--slots S] [--host NAME]`
+ * Process entry: `cluster-peers engines --connect FILE --count N [--slots S] [--host NAME]`
  * hosts N lightweight engines in this process (for the 1,000-engine scale run).
  * Prints `registered N <ms>` once all are registered; exits when the controller
  * closes every connection or on SIGTERM.
@@ -380,7 +380,7 @@ async function hostEngines(argv: string[]): Promise<void> {
 
 if (require.main === module && process.argv[2] === 'engines') {
   hostEngines(process.argv.slice(3)).catch((err) => {
-    process.stderr.write(`cluster_peers: ${(err as Error).message}\n`);
+    process.stderr.write(`cluster-peers: ${(err as Error).message}\n`);
     process.exit(1);
   });
 }

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../backend/core_gradients';
+import '../backend/core-gradients';
 import type { HepConfig } from '../config/types';
 import type { TrainableModel } from './types';
-import { convBiasRelu } from './conv_block';
+import { convBiasRelu } from './conv-block';
 import { dropoutMask, heNormalValues, Rng } from './random';
 
 export interface HepCnnOptions {

@@ -1,11 +1,11 @@
 /**
  * Controller scale: 1,000 engines speaking the real protocol (lightweight
- * engines, 250 per process, bench/support/cluster_peers.ts) register with one
+ * engines, 250 per process, bench/support/cluster-peers.ts) register with one
  * `hpcdl controller`; a 100,000-task map runs over them and every result is
  * checked (none lost, none doubled). A second controller with no engines
  * holds 100,000 queued tasks to measure memory per queued task.
  *
- *   hpcdl bench cluster_scale [--engines 1000] [--tasks 100000] [--hosts 4]
+ *   hpcdl bench cluster-scale [--engines 1000] [--tasks 100000] [--hosts 4]
  *
  * For comparison (peers.md): ipyparallel registration times out above ~100
  * engines (ipython/ipyparallel#301, #700) and Dask's scheduler is documented
@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readConnectionFile, type ConnectionInfo } from '../cluster/protocol';
-import { LightClient } from './support/cluster_peers';
+import { LightClient } from './support/cluster-peers';
 
 export interface ScaleOptions {
   engines: number;
@@ -109,7 +109,7 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleFigures> {
     for (let h = 0; h < opts.hosts; h++) {
       const count = Math.min(perHost, opts.engines - h * perHost);
       if (count <= 0) break;
-      const cmd = nodeCommand(path.join(__dirname, 'support', `cluster_peers${ext}`), ['engines', '--connect', path.join(dir, 'clusters', 'scale.json'), '--count', String(count), '--host', `host${h}`]);
+      const cmd = nodeCommand(path.join(__dirname, 'support', `cluster-peers${ext}`), ['engines', '--connect', path.join(dir, 'clusters', 'scale.json'), '--count', String(count), '--host', `host${h}`]);
       const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
       child.stdout!.on('data', (d) => {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import WebSocket from 'ws';
 import { Cluster } from '../../cluster';
 import { CLOSE_CODES, PROTOCOL_VERSION, describeClose, encodeMessage, generateKey, makeMessage, readConnectionFile } from '../../cluster/protocol';
-import { LightClient } from '../../bench/support/cluster_peers';
+import { LightClient } from '../../bench/support/cluster-peers';
 import { tempDir } from './support/controller-harness';
 import { removeDir, startController, startEngine, waitFor, type Proc } from './support/processes';
 

@@ -1,5 +1,5 @@
 import { backend_util } from '@tensorflow/tfjs-core';
-import { KernelArgs, TensorInfo } from './kernel_utils';
+import { KernelArgs, TensorInfo } from './kernel-utils';
 
 /**
  * MaxPoolGrad in JavaScript over the wasm heap: the stock wasm kernel takes ~2 s for one

@@ -3,7 +3,7 @@
  * processes, through the real client) vs Dask distributed and ipyparallel
  * (2 worker processes each), side by side in one run.
  *
- *   hpcdl bench cluster_noop [--tasks 5000] [--repeats 3] [--latency-samples 1000]
+ *   hpcdl bench cluster-noop [--tasks 5000] [--repeats 3] [--latency-samples 1000]
  *                            [--no-peers] [--no-light] [--no-floor]
  *
  * Throughput = tasks / seconds for one map of `--tasks` no-op tasks (median of
@@ -12,11 +12,11 @@
  * defaults (controller in the client's process) and 2 real `hpcdl engine`
  * processes. The "controller alone" line runs a separate `hpcdl controller`
  * process, a bare protocol client over WebSocket and lightweight protocol
- * engines that run the no-op inline (bench/support/cluster_peers.ts), to show
+ * engines that run the no-op inline (bench/support/cluster-peers.ts), to show
  * the controller's own throughput ceiling apart from the engines' worker-thread
  * cost; it is not the headline.
  * The "floor" line is the same round trip with no hpcdl code at all
- * (bench/support/latency_floor.ts): what the kernel, the VM and Node cost here.
+ * (bench/support/latency-floor.ts): what the kernel, the VM and Node cost here.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -25,8 +25,8 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cluster } from '../cluster/client';
 import { readConnectionFile } from '../cluster/protocol';
-import { LightClient } from './support/cluster_peers';
-import { measureFloor } from './support/latency_floor';
+import { LightClient } from './support/cluster-peers';
+import { measureFloor } from './support/latency-floor';
 
 interface Figures {
   system: string;
@@ -109,7 +109,7 @@ async function benchControllerAlone(tasks: number, repeats: number, samples: num
       ctl.once('exit', (code) => reject(new Error(`controller exited with ${code}`)));
     });
     const file = path.join(dir, 'clusters', 'bench-light.json');
-    const engCmd = nodeCommand(path.join(__dirname, 'support', `cluster_peers${path.extname(__filename)}`), ['engines', '--connect', file, '--count', '2']);
+    const engCmd = nodeCommand(path.join(__dirname, 'support', `cluster-peers${path.extname(__filename)}`), ['engines', '--connect', file, '--count', '2']);
     const eng = spawn(engCmd.command, engCmd.args, { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(eng);
     await new Promise<void>((resolve) => eng.stdout!.on('data', (d) => String(d).includes('registered') && resolve()));

@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend';
 import type { HepConfig } from '../config/types';
-import { buildHepCnn, HepCnn } from './hep_cnn';
+import { buildHepCnn, HepCnn } from './hep-cnn';
 import { weightedCrossEntropySum } from './loss';
 import { addGradients, passRanges } from './gradients';
 
