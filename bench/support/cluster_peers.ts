@@ -12,11 +12,8 @@
  */
 import * as os from 'node:os';
 import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
+import { Peer } from '../../cluster/transport/peer';
 import {
-  MessageBatcher,
-  decodeMessages,
-  describeClose,
   makeMessage,
   newSession,
   packInto,
@@ -51,9 +48,7 @@ export class LightEngine {
   readonly done: string[] = [];
   readonly received: { task_id: string; gpus?: number[] }[] = [];
   closeInfo: { code: number; reason: string } | null = null;
-  private ws: WebSocket | null = null;
-  private batcher: MessageBatcher | null = null;
-  private hb: NodeJS.Timeout | null = null;
+  private peer: Peer | null = null;
   private readonly fns = new Map<string, TaskFn>();
   private readonly queue: { task_id: string; fn: TaskFn; args: unknown[] }[] = [];
   private running = new Set<string>();
@@ -67,47 +62,51 @@ export class LightEngine {
   /** Connect and register; resolves with the engine id. */
   start(): Promise<number> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.opts.url, { perMessageDeflate: false });
-      this.ws = ws;
-      this.batcher = new MessageBatcher(this.opts.key, (d) => ws.readyState === ws.OPEN && ws.send(d), { session: this.session });
-      ws.on('open', () => {
-        const content = {
-          host: this.opts.host ?? os.hostname(),
-          pid: process.pid,
-          slots: this.opts.slots ?? 1,
-          resources: { cpus: this.opts.cpus ?? 1, memory_bytes: this.opts.memoryBytes ?? 2 ** 30, gpus: this.opts.gpus ?? [] },
-          labels: { kind: 'light' },
-          engine_uuid: this.uuid,
-          previous_id: this.opts.previousId,
-          running: this.opts.running,
-        };
-        this.batcher!.push(makeMessage('register_request', content, { session: this.session }));
-        this.batcher!.flush();
-      });
-      ws.on('message', (data: Buffer) => {
-        for (const msg of decodeMessages(data, this.opts.key)) {
-          if (msg.header.msg_type === 'register_reply') {
-            this.engineId = msg.content.engine_id;
-            if (this.opts.heartbeat !== false) {
-              this.hb = setInterval(() => this.send('heartbeat', { running: this.running.size }), msg.content.heartbeat_ms);
+      const peer = new Peer(
+        { key: this.opts.key, name: `controller at ${this.opts.url}`, url: this.opts.url, session: this.session, logPrefix: () => 'light engine:' },
+        {
+          onOpen: () => {
+            const content = {
+              host: this.opts.host ?? os.hostname(),
+              pid: process.pid,
+              slots: this.opts.slots ?? 1,
+              resources: { cpus: this.opts.cpus ?? 1, memory_bytes: this.opts.memoryBytes ?? 2 ** 30, gpus: this.opts.gpus ?? [] },
+              labels: { kind: 'light' },
+              engine_uuid: this.uuid,
+              previous_id: this.opts.previousId,
+              running: this.opts.running,
+            };
+            peer.sendNow(makeMessage('register_request', content, { session: this.session }));
+          },
+          onMessages: (messages) => {
+            for (const msg of messages) {
+              if (msg.header.msg_type === 'register_reply') {
+                this.engineId = msg.content.engine_id;
+                if (this.opts.heartbeat !== false) {
+                  // liveness is the controller's to judge here (a hung engine is a test case): beats only
+                  peer.startHeartbeat({ intervalMs: msg.content.heartbeat_ms, silentMs: Infinity, beat: () => this.message('heartbeat', { running: this.running.size }) });
+                }
+                resolve(this.engineId);
+              } else this.onMessage(msg);
             }
-            resolve(this.engineId);
-          } else this.onMessage(msg);
-        }
-      });
-      ws.on('close', (code, reason) => {
-        this.closeInfo = { code, reason: reason.toString() };
-        if (this.hb) clearInterval(this.hb);
-        if (this.engineId < 0) reject(new Error(describeClose(this.opts.url, code, reason.toString())));
-      });
-      ws.on('error', (err) => {
-        if (this.engineId < 0) reject(err);
-      });
+          },
+          onClose: (close) => {
+            this.closeInfo = { code: close.code, reason: close.reason };
+            if (this.engineId < 0) reject(close.error ?? new Error(close.why));
+          },
+        },
+      );
+      this.peer = peer;
+      peer.start();
     });
   }
 
+  private message(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): Message {
+    return makeMessage(type, content, { session: this.session, buffers });
+  }
+
   private send(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): void {
-    this.batcher?.push(makeMessage(type, content, { session: this.session, buffers }));
+    this.peer?.push(this.message(type, content, buffers));
   }
 
   private onMessage(msg: Message): void {
@@ -190,25 +189,22 @@ export class LightEngine {
 
   /** Send a raw, already-encoded frame (tests of bad input). */
   sendRaw(data: Buffer | string): void {
-    this.ws?.send(data);
+    this.peer?.sendRaw(data);
   }
 
   close(): void {
-    if (this.hb) clearInterval(this.hb);
-    this.batcher?.flush();
-    this.ws?.close();
+    this.peer?.close();
   }
 
   /** Drop the connection without a close handshake (what a SIGKILL looks like from the controller). */
   kill(): void {
-    if (this.hb) clearInterval(this.hb);
-    this.ws?.terminate();
+    this.peer?.stopHeartbeat();
+    this.peer?.terminate();
   }
 
   /** Stop heartbeating but keep the socket open (a hung engine). */
   hang(): void {
-    if (this.hb) clearInterval(this.hb);
-    this.hb = null;
+    this.peer?.stopHeartbeat();
   }
 }
 
@@ -226,8 +222,7 @@ export class LightClient {
   readonly events: Message[] = [];
   closeInfo: { code: number; reason: string } | null = null;
   duplicates = 0;
-  private ws: WebSocket | null = null;
-  private batcher: MessageBatcher | null = null;
+  private peer: Peer | null = null;
   private waiters = new Map<string, ((m: Message) => void)[]>();
   private resultWaiters = new Map<string, (r: ResultMsg) => void>();
   onResult: ((r: ResultMsg) => void) | null = null;
@@ -241,21 +236,26 @@ export class LightClient {
   }
 
   async connect(): Promise<Message> {
-    const ws = new WebSocket(this.url, { perMessageDeflate: false });
-    this.ws = ws;
-    this.batcher = new MessageBatcher(this.key, (d) => ws.readyState === ws.OPEN && ws.send(d), { session: this.session });
-    const closed = new Promise<never>((_, reject) => {
-      ws.on('close', (code, reason) => {
-        this.closeInfo = { code, reason: reason.toString() };
-        reject(new Error(describeClose(this.url, code, reason.toString())));
-      });
-      ws.on('error', (err) => reject(new Error(`cannot reach controller at ${this.url}: ${err.message}`)));
-    });
+    let opened!: () => void;
+    let failed!: (err: Error) => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const closed = new Promise<never>((_, reject) => (failed = reject));
     closed.catch(() => {});
-    await Promise.race([new Promise((r) => ws.once('open', r)), closed]);
-    ws.on('message', (data: Buffer) => {
-      for (const msg of decodeMessages(data, this.key)) this.onMessage(msg);
-    });
+    this.peer = new Peer(
+      { key: this.key, name: `controller at ${this.url}`, url: this.url, session: this.session, logPrefix: () => 'light client:' },
+      {
+        onOpen: () => opened(),
+        onMessages: (messages) => {
+          for (const msg of messages) this.onMessage(msg);
+        },
+        onClose: (close) => {
+          this.closeInfo = { code: close.code, reason: close.reason };
+          failed(new Error(close.error ? `cannot reach controller at ${this.url}: ${close.error.message}` : close.why));
+        },
+      },
+    );
+    this.peer.start();
+    await Promise.race([open, closed]);
     return Promise.race([this.request('connect_request', { client_session: this.session }, 'connect_reply'), closed]);
   }
 
@@ -287,7 +287,7 @@ export class LightClient {
   }
 
   send(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): void {
-    this.batcher!.push(makeMessage(type, content, { session: this.session, buffers }));
+    this.peer!.push(makeMessage(type, content, { session: this.session, buffers }));
   }
 
   /** Send a request and resolve with the next reply of `replyType`. */
@@ -332,12 +332,11 @@ export class LightClient {
   }
 
   sendRaw(data: Buffer | string): void {
-    this.ws?.send(data);
+    this.peer?.sendRaw(data);
   }
 
   close(): void {
-    this.batcher?.flush();
-    this.ws?.close();
+    this.peer?.close();
   }
 }
 

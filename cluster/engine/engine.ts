@@ -7,14 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
-import WebSocket from 'ws';
+import { Peer, type PeerClose } from '../transport/peer';
 import {
   CLOSE_CODES,
-  MAX_MESSAGE_BYTES,
-  MessageBatcher,
-  decodeMessages,
   describeClose,
-  encodeMessage,
   makeMessage,
   packInto,
   unpackFrom,
@@ -75,13 +71,10 @@ export class Engine {
   readonly uuid = randomUUID();
   readonly host = os.hostname();
   private engineId: number | null = null;
-  private ws: WebSocket | null = null;
-  private batcher: MessageBatcher | null = null;
+  private peer: Peer | null = null;
   private readonly runner: TaskRunner;
   private readonly sampler: ResourceSampler;
   private resources: EngineResources | null = null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private lastHeard = Date.now();
   private heartbeatMs = 1000;
   private stopping = false;
   private firstRegistered!: () => void;
@@ -99,8 +92,6 @@ export class Engine {
   private startedUnsent = new Map<string, number>();
   /** cancels the pending task_started flush; null when none is pending */
   private cancelStartedFlush: (() => void) | null = null;
-  private unreachableSince: number | null = null;
-  private reconnectDelayMs = 200;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: EngineOptions) {
@@ -138,7 +129,7 @@ export class Engine {
     this.resources = { cpus: node.cpus, memory_bytes: node.memory_bytes, gpus };
     this.connect();
     this.sampler.start((sample) => {
-      if (this.engineId !== null && this.ws?.readyState === WebSocket.OPEN) this.send(makeMessage('resources', { sample }));
+      if (this.engineId !== null && this.peer?.isOpen) this.send(makeMessage('resources', { sample }));
     });
   }
 
@@ -147,35 +138,39 @@ export class Engine {
     if (this.stopping) return;
     this.stopping = true;
     this.sampler.stop();
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.peer?.stopHeartbeat();
     await this.runner.close('engine shutting down');
     this.releaseResults();
-    if (this.ws?.readyState === WebSocket.OPEN) {
-      this.send(makeMessage('engine_shutdown', {}));
-      this.batcher?.flush();
-      this.ws.close(1000, 'engine stopping');
-    } else {
-      this.ws?.terminate();
-    }
+    if (this.peer?.isOpen) this.send(makeMessage('engine_shutdown', {}));
+    this.peer?.close(1000, 'engine stopping');
     this.exitResolve(exit);
   }
 
   private connect(): void {
     if (this.stopping) return;
     const url = this.opts.connection.url;
-    const ws = new WebSocket(url, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 });
-    this.ws = ws;
-    let connectError: Error | null = null;
-    ws.on('open', () => {
-      this.batcher = new MessageBatcher(this.opts.connection.key, (data) => ws.send(data));
-      this.lastHeard = Date.now();
-      this.register();
-    });
-    ws.on('message', (data: Buffer) => this.onData(data));
-    ws.on('error', (err) => {
-      connectError = err;
-    });
-    ws.on('close', (code, reasonBuf) => this.onClose(ws, code, reasonBuf.toString(), connectError));
+    this.peer = new Peer(
+      {
+        key: this.opts.connection.key,
+        name: `controller at ${url}`,
+        url,
+        reconnect: { giveUpAfterMs: this.opts.reconnectTimeoutMs ?? 120_000, maxDelayMs: 3000, holdsProcess: true },
+        logPrefix: () => this.prefix(),
+        log: this.log,
+      },
+      {
+        onOpen: () => this.register(),
+        onMessages: (messages) => this.onMessages(messages),
+        onClose: (close) => this.onClose(close),
+        onRetry: (why, delayMs) => this.log(`${this.prefix()} ${why}; retrying in ${(delayMs / 1000).toFixed(1)} s`),
+        onGiveUp: (why, waitedMs) => {
+          const message = `${this.prefix()} ${why}; giving up after ${Math.round(waitedMs / 1000)} s`;
+          this.log(message);
+          void this.stop({ code: 3, reason: 'unreachable', message });
+        },
+      },
+    );
+    this.peer.start();
   }
 
   private register(): void {
@@ -191,57 +186,25 @@ export class Engine {
       running: this.runner.runningTaskIds(),
     };
     // Registration goes out alone (not batched) so the controller can check the key on it.
-    this.ws!.send(encodeMessage(makeMessage('register_request', content), this.opts.connection.key));
+    this.peer!.sendNow(makeMessage('register_request', content));
   }
 
-  private onClose(ws: WebSocket, code: number, reason: string, err: Error | null): void {
-    if (ws !== this.ws) return;
-    this.batcher?.clear();
-    this.batcher = null;
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = null;
-    if (this.stopping) return;
+  private onClose(close: PeerClose): void {
+    if (close.byUs || this.stopping) return;
     const url = this.opts.connection.url;
-    if (code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch) {
-      const message = `${this.prefix()} ${describeClose(url, code, reason)}`;
+    if (close.refused) {
+      const message = `${this.prefix()} ${describeClose(url, close.code, close.reason)}`;
       this.log(message);
       void this.stop({ code: 2, reason: 'refused', message });
       return;
     }
-    if (code === CLOSE_CODES.shutdown) {
-      this.log(`${this.prefix()} ${describeClose(url, code, reason)}; stopping`);
+    if (close.code === CLOSE_CODES.shutdown) {
+      this.log(`${this.prefix()} ${describeClose(url, close.code, close.reason)}; stopping`);
       void this.stop();
-      return;
     }
-    this.scheduleReconnect(err ? `cannot reach controller at ${url} (${err.message})` : describeClose(url, code, reason));
   }
 
-  private scheduleReconnect(why: string): void {
-    const now = Date.now();
-    if (this.unreachableSince === null) this.unreachableSince = now;
-    const limit = this.opts.reconnectTimeoutMs ?? 120_000;
-    const waited = now - this.unreachableSince;
-    if (waited >= limit) {
-      const message = `${this.prefix()} ${why}; giving up after ${Math.round(waited / 1000)} s`;
-      this.log(message);
-      void this.stop({ code: 3, reason: 'unreachable', message });
-      return;
-    }
-    const delay = this.reconnectDelayMs;
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 3000);
-    this.log(`${this.prefix()} ${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
-    setTimeout(() => this.connect(), delay);
-  }
-
-  private onData(data: Buffer): void {
-    this.lastHeard = Date.now();
-    let messages: Message[];
-    try {
-      messages = decodeMessages(data, this.opts.connection.key);
-    } catch (err) {
-      this.log(`${this.prefix()} dropped a message from the controller at ${this.opts.connection.url}: ${(err as Error).message}`);
-      return;
-    }
+  private onMessages(messages: Message[]): void {
     for (const msg of messages) this.handle(msg);
     this.runner.dispatchNow(); // the tasks of this frame go to the workers now, not one event-loop turn later
   }
@@ -270,8 +233,7 @@ export class Engine {
     const again = this.engineId !== null;
     this.engineId = reply.engine_id;
     this.heartbeatMs = reply.heartbeat_ms > 0 ? reply.heartbeat_ms : 1000;
-    this.unreachableSince = null;
-    this.reconnectDelayMs = 200;
+    this.peer!.established();
     this.log(`${this.prefix()} ${again ? 're-registered' : 'registered'} with controller ${this.opts.connection.url} (cluster ${reply.cluster_id}, ${this.opts.slots} slots)`);
     this.startHeartbeat();
     this.flushOutbox(again);
@@ -279,17 +241,12 @@ export class Engine {
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      const ws = this.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      if (Date.now() - this.lastHeard > 5 * this.heartbeatMs + 2000) {
-        this.log(`${this.prefix()} no word from the controller at ${this.opts.connection.url} for ${Date.now() - this.lastHeard} ms; reconnecting`);
-        ws.terminate();
-        return;
-      }
-      this.send(makeMessage('heartbeat', { running: this.runner.runningTaskIds().length }));
-    }, this.heartbeatMs);
+    this.peer!.startHeartbeat({
+      intervalMs: this.heartbeatMs,
+      silentMs: 5 * this.heartbeatMs + 2000,
+      beat: () => makeMessage('heartbeat', { running: this.runner.runningTaskIds().length }),
+      onSilent: (silentForMs) => this.log(`${this.prefix()} no word from the controller at ${this.opts.connection.url} for ${silentForMs} ms; reconnecting`),
+    });
   }
 
   /** After a reconnect: results finished while away, and those sent just before the drop (the controller may have died before storing them). */
@@ -407,14 +364,14 @@ export class Engine {
     this.holdTimer = null;
     const held = this.heldResults;
     this.heldResults = [];
-    const connected = this.engineId !== null && this.ws?.readyState === WebSocket.OPEN;
+    const connected = this.engineId !== null && this.peer?.isOpen === true;
     for (const msg of held) {
       if (connected) this.send(msg);
       else this.outbox.push(msg);
     }
     // Nothing else running or queued: no other result can join this batch, so it leaves now
     // rather than at the end of the event-loop turn (the single round trip's latency).
-    if (connected && this.runner.load === 0) this.batcher?.flush();
+    if (connected && this.runner.load === 0) this.peer!.flush();
   }
 
   private errorInfo(error: TaskErrorInfo): TaskErrorInfo {
@@ -443,25 +400,18 @@ export class Engine {
   }
 
   private send(msg: Message): void {
-    const ws = this.ws;
-    if (!this.batcher || ws?.readyState !== WebSocket.OPEN) return; // streams/reports while away are dropped; results go to the outbox
-    const payloadBytes = msg.buffers.reduce((n, b) => n + b.byteLength, 0);
-    if (payloadBytes < 1024 * 1024) {
-      this.batcher.push(msg);
-      return;
-    }
-    // Big payloads go alone, after what is queued, so an oversized result fails only its own task.
-    this.batcher.flush();
+    // Streams/reports while away are dropped (push says false); results go to the outbox.
     try {
-      ws.send(encodeMessage(msg, this.opts.connection.key));
+      this.peer?.push(msg);
     } catch (err) {
+      // Only a big payload sent alone gets here, so an oversized result fails only its own task.
       this.log(`${this.prefix()} could not send ${msg.header.msg_type}: ${(err as Error).message}`);
       if (msg.header.msg_type === 'task_result') {
         const taskId = (msg.content as TaskResult).task_id;
         const error = this.errorInfo({ ename: 'ResultTooLarge', evalue: `task ${taskId} result could not be sent: ${(err as Error).message}`, traceback: [] });
         const replacement = makeMessage<TaskResult>('task_result', { task_id: taskId, status: 'error', error });
         this.remember(taskId, replacement);
-        this.batcher.push(replacement);
+        this.peer?.push(replacement);
       }
     }
   }
