@@ -14,13 +14,16 @@ import * as os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Peer } from '../../cluster/transport/peer';
 import {
+  isMessageOf,
   makeMessage,
   newSession,
   packInto,
   readConnectionFile,
   unpackFrom,
+  type ContentMap,
   type Key,
   type Message,
+  type MessageType,
   type TaskSubmission,
 } from '../../cluster/protocol';
 
@@ -80,7 +83,7 @@ export class LightEngine {
           },
           onMessages: (messages) => {
             for (const msg of messages) {
-              if (msg.header.msg_type === 'register_reply') {
+              if (isMessageOf(msg, 'register_reply')) {
                 this.engineId = msg.content.engine_id;
                 if (this.opts.heartbeat !== false) {
                   // liveness is the controller's to judge here (a hung engine is a test case): beats only
@@ -101,38 +104,36 @@ export class LightEngine {
     });
   }
 
-  private message(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): Message {
-    return makeMessage(type, content, { session: this.session, buffers });
+  private message<T extends MessageType>(type: T, content: ContentMap[T], buffers?: Uint8Array[]): Message {
+    return makeMessage<MessageType>(type, content, { session: this.session, buffers });
   }
 
-  private send(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): void {
+  private send<T extends MessageType>(type: T, content: ContentMap[T], buffers?: Uint8Array[]): void {
     this.peer?.push(this.message(type, content, buffers));
   }
 
   private onMessage(msg: Message): void {
-    const c = msg.content;
-    switch (msg.header.msg_type) {
-      case 'task_request': {
-        this.received.push({ task_id: c.task_id, gpus: c.gpus });
-        let fn = this.fns.get(c.source);
-        if (!fn) {
-          fn = new Function(`return (${c.source});`)() as TaskFn;
-          this.fns.set(c.source, fn);
-        }
-        this.queue.push({ task_id: c.task_id, fn, args: unpackFrom(c.args, msg.buffers) as unknown[] });
-        this.pump();
-        return;
+    if (isMessageOf(msg, 'task_request')) {
+      const c = msg.content;
+      this.received.push({ task_id: c.task_id, gpus: c.gpus });
+      // a light engine runs source tasks only: any other kind fails when called
+      const source = c.kind === 'source' ? c.source : 'undefined';
+      let fn = this.fns.get(source);
+      if (!fn) {
+        fn = new Function(`return (${source});`)() as TaskFn;
+        this.fns.set(source, fn);
       }
-      case 'task_cancel':
-        this.cancelled.add(c.task_id);
-        // the inline function cannot be stopped; abandon it and free its slot
-        this.running.delete(c.task_id);
-        setImmediate(() => this.pump());
-        this.send('task_result', { task_id: c.task_id, status: 'cancelled', error: { ename: 'CancelledError', evalue: 'cancelled', traceback: [] } });
-        return;
-      case 'shutdown_request':
-        this.close();
-        return;
+      this.queue.push({ task_id: c.task_id, fn, args: unpackFrom(c.args, msg.buffers) as unknown[] });
+      this.pump();
+    } else if (isMessageOf(msg, 'task_cancel')) {
+      const taskId = msg.content.task_id;
+      this.cancelled.add(taskId);
+      // the inline function cannot be stopped; abandon it and free its slot
+      this.running.delete(taskId);
+      setImmediate(() => this.pump());
+      this.send('task_result', { task_id: taskId, status: 'cancelled', error: { ename: 'CancelledError', evalue: 'cancelled', traceback: [] } });
+    } else if (isMessageOf(msg, 'shutdown_request')) {
+      this.close();
     }
   }
 
@@ -261,7 +262,7 @@ export class LightClient {
 
   private onMessage(msg: Message): void {
     const type = msg.header.msg_type;
-    if (type === 'task_result') {
+    if (isMessageOf(msg, 'task_result')) {
       const c = msg.content;
       if (this.results.has(c.task_id)) {
         this.duplicates += 1;
@@ -286,12 +287,12 @@ export class LightClient {
     this.events.push(msg);
   }
 
-  send(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): void {
-    this.peer!.push(makeMessage(type, content, { session: this.session, buffers }));
+  send<T extends MessageType>(type: T, content: ContentMap[T], buffers?: Uint8Array[]): void {
+    this.peer!.push(makeMessage<MessageType>(type, content, { session: this.session, buffers }));
   }
 
   /** Send a request and resolve with the next reply of `replyType`. */
-  request(type: Parameters<typeof makeMessage>[0], content: unknown, replyType: string, buffers?: Uint8Array[]): Promise<Message> {
+  request<T extends MessageType>(type: T, content: ContentMap[T], replyType: string, buffers?: Uint8Array[]): Promise<Message> {
     return new Promise((resolve) => {
       const list = this.waiters.get(replyType) ?? [];
       list.push(resolve);
@@ -301,9 +302,9 @@ export class LightClient {
   }
 
   /** Submit tasks built from (id, source, args); returns the submit_reply content. */
-  async submit(tasks: (Omit<TaskSubmission, 'args' | 'kind'> & { source: string; args?: unknown[] })[]): Promise<any> {
+  async submit(tasks: (Omit<Extract<TaskSubmission, { kind: 'source' }>, 'args' | 'kind'> & { args?: unknown[] })[]): Promise<any> {
     const buffers: Uint8Array[] = [];
-    const list = tasks.map(({ args, ...t }) => ({ kind: 'source' as const, ...t, args: packInto(args ?? [], buffers) }));
+    const list: TaskSubmission[] = tasks.map(({ args, ...t }) => ({ kind: 'source' as const, ...t, args: packInto(args ?? [], buffers) }));
     const reply = await this.request('submit_request', { tasks: list }, 'submit_reply', buffers);
     return reply.content;
   }

@@ -7,13 +7,13 @@
  */
 import type { MessageSocket } from '../transport/socket';
 import { Peer, type PeerClose } from '../transport/peer';
-import { describeClose, makeMessage, newSession, type ConnectionInfo, type Message, type MessageType } from '../protocol';
+import { describeClose, isMessageOf, makeMessage, newSession, type ConnectionInfo, type ContentMap, type Message, type MessageType, type ReplyTypes, type RequestType } from '../protocol';
 
 export interface ConnectionEvents {
   /** every message that is not a reply to a pending request */
   onMessage(msg: Message): void;
   /** after each (re)connection's connect_reply; the cluster re-subscribes and re-queries here */
-  onConnected(reply: Message, reconnected: boolean): void | Promise<void>;
+  onConnected(reply: Message<'connect_reply'>, reconnected: boolean): void | Promise<void>;
   onDisconnected?(why: string): void;
   /** the controller refused us for good (bad key, version) */
   onFatal?(message: string): void;
@@ -31,7 +31,24 @@ export interface ConnectionOptions {
   controllerGone?: () => string | null;
 }
 
+/** The reply type of each request, checked when a reply arrives. */
+const REPLY_TYPE: { [K in RequestType]: ReplyTypes[K] } = {
+  register_request: 'register_reply',
+  heartbeat: 'heartbeat_reply',
+  connect_request: 'connect_reply',
+  submit_request: 'submit_reply',
+  cancel_request: 'cancel_reply',
+  result_request: 'result_reply',
+  status_request: 'status_reply',
+  subscribe_request: 'subscribe_reply',
+  unsubscribe_request: 'subscribe_reply',
+  engines_request: 'engines_reply',
+  shutdown_request: 'shutdown_reply',
+};
+
 interface PendingRequest {
+  /** the reply type expected */
+  type: MessageType;
   resolve: (msg: Message) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout | null;
@@ -112,9 +129,9 @@ export class ControllerConnection {
 
   private async handshake(): Promise<void> {
     const msg = makeMessage('connect_request', { client_session: this.session }, { session: this.session });
-    const reply = this.expectReply(msg, 15_000);
+    const reply = this.expectReply<'connect_request'>(msg, 15_000);
     this.peer.sendNow(msg); // alone, so the controller can check our key on it
-    let connectReply: Message;
+    let connectReply: Message<'connect_reply'>;
     try {
       connectReply = await reply;
     } catch {
@@ -139,8 +156,10 @@ export class ControllerConnection {
       if (waiter && msg.header.msg_type !== 'task_result' && msg.header.msg_type !== 'task_status') {
         this.pending.delete(parentId!);
         if (waiter.timer) clearTimeout(waiter.timer);
-        if (msg.header.msg_type === 'error') {
+        if (isMessageOf(msg, 'error')) {
           waiter.reject(new Error(`controller at ${this.url}: ${msg.content.ename}: ${msg.content.evalue}`));
+        } else if (msg.header.msg_type !== waiter.type) {
+          waiter.reject(new Error(`controller at ${this.url} answered with ${msg.header.msg_type}, not ${waiter.type}`));
         } else waiter.resolve(msg);
         continue;
       }
@@ -174,8 +193,9 @@ export class ControllerConnection {
     }
   }
 
-  private expectReply(msg: Message, timeoutMs: number | null): Promise<Message> {
-    return new Promise((resolve, reject) => {
+  private expectReply<T extends RequestType>(msg: Message, timeoutMs: number | null): Promise<Message<ReplyTypes[T]>> {
+    const type = (REPLY_TYPE as Record<string, MessageType>)[msg.header.msg_type];
+    return new Promise<Message>((resolve, reject) => {
       const timer =
         timeoutMs === null
           ? null
@@ -183,20 +203,20 @@ export class ControllerConnection {
               this.pending.delete(msg.header.msg_id);
               reject(new Error(`controller at ${this.url} did not answer ${msg.header.msg_type} within ${timeoutMs / 1000} s`));
             }, timeoutMs);
-      this.pending.set(msg.header.msg_id, { resolve, reject, timer });
-    });
+      this.pending.set(msg.header.msg_id, { type, resolve, reject, timer });
+    }) as Promise<Message<ReplyTypes[T]>>;
   }
 
   /** Fire and forget (dropped while disconnected; callers re-send what matters on reconnect). */
-  send(type: MessageType, content: unknown, buffers: Uint8Array[] = []): boolean {
-    return this.peer.push(makeMessage(type, content, { session: this.session, buffers }));
+  send<T extends MessageType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = []): boolean {
+    return this.peer.push(makeMessage<MessageType>(type, content, { session: this.session, buffers }));
   }
 
   /** Send and wait for the reply (matched by parent msg_id). */
-  request(type: MessageType, content: unknown, buffers: Uint8Array[] = [], timeoutMs: number | null = 30_000): Promise<Message> {
+  request<T extends RequestType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = [], timeoutMs: number | null = 30_000): Promise<Message<ReplyTypes[T]>> {
     if (!this.peer.isOpen) return Promise.reject(new Error(`not connected to the controller at ${this.url}`));
-    const msg = makeMessage(type, content, { session: this.session, buffers });
-    const reply = this.expectReply(msg, timeoutMs);
+    const msg = makeMessage<MessageType>(type, content, { session: this.session, buffers });
+    const reply = this.expectReply<T>(msg, timeoutMs);
     // Sent on its own (after anything queued): inside a batch the controller would see another msg_id as the parent.
     try {
       this.peer.sendNow(msg);

@@ -1,9 +1,11 @@
 /**
- * The engine process's connection to the controller: registers (slots, GPUs,
- * node resources, labels), heartbeats, runs task_requests in its TaskRunner,
- * streams output/reports/results/resources back, and reconnects with backoff
- * when the controller goes away (a controller restarted with --resume at the
- * same URL gets the engine back, with its running tasks and unsent results).
+ * The engine process: registers with the controller (slots, GPUs, node
+ * resources, labels), heartbeats, runs task_requests in its TaskRunner and
+ * streams output, reports and resources back. Results go through the
+ * ResultLedger (./result-ledger.ts); the connection, with reconnection and
+ * backoff when the controller goes away, is the shared Peer (a controller
+ * restarted with --resume at the same URL gets the engine back, with its
+ * running tasks and unsent results).
  */
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
@@ -11,6 +13,7 @@ import { Peer, type PeerClose } from '../transport/peer';
 import {
   CLOSE_CODES,
   describeClose,
+  isMessageOf,
   makeMessage,
   packInto,
   unpackFrom,
@@ -19,13 +22,15 @@ import {
   type RegisterReply,
   type RegisterRequest,
   type TaskErrorInfo,
-  type TaskRequest,
+  type TaskKind,
   type TaskResult,
   type ConnectionInfo,
 } from '../protocol';
-
 import { ResourceSampler, describeNode } from './resources';
+import { ResultLedger } from './result-ledger';
 import { TaskRunner, type TaskOutcome } from './runner';
+
+const TASK_KINDS: ReadonlySet<string> = new Set<TaskKind>(['module', 'source', 'share']);
 
 export interface EngineOptions {
   connection: ConnectionInfo;
@@ -46,27 +51,6 @@ export type EngineExit =
   | { code: 2; reason: 'refused'; message: string }
   | { code: 3; reason: 'unreachable'; message: string };
 
-interface SentResult {
-  msg: Message<TaskResult>;
-  sentAt: number;
-  bytes: number;
-}
-
-/**
- * While a worker runs a pipeline of sub-millisecond tasks, results are held
- * until this many are ready (or the pipeline ends, or this long passed), so
- * they travel in a few big frames instead of one small frame per event-loop turn.
- */
-const RESULT_HOLD_MAX = 32;
-const RESULT_HOLD_MS = 1;
-/** how long task_started waits for the result of a task expected to be sub-millisecond */
-const STARTED_DELAY_MS = 2;
-
-/** Results are kept this long (and within these bounds) to resend them after a controller restart. */
-const RESEND_WINDOW_MS = 30_000;
-const RESEND_MAX_RESULTS = 20_000;
-const RESEND_MAX_BYTES = 256 * 1024 * 1024;
-
 export class Engine {
   readonly uuid = randomUUID();
   readonly host = os.hostname();
@@ -82,16 +66,7 @@ export class Engine {
   private exitResolve!: (exit: EngineExit) => void;
   /** Resolves when the engine has stopped for good. */
   readonly exited = new Promise<EngineExit>((resolve) => (this.exitResolve = resolve));
-  /** Results finished while disconnected, or sent shortly before a disconnect (resent; the controller dedupes). */
-  private outbox: Message[] = [];
-  private heldResults: Message[] = [];
-  private holdTimer: NodeJS.Timeout | null = null;
-  private recentResults = new Map<string, SentResult>();
-  private recentBytes = 0;
-  /** started tasks whose task_started is not sent yet (task id → start time, ms) */
-  private startedUnsent = new Map<string, number>();
-  /** cancels the pending task_started flush; null when none is pending */
-  private cancelStartedFlush: (() => void) | null = null;
+  private readonly ledger: ResultLedger;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: EngineOptions) {
@@ -100,11 +75,22 @@ export class Engine {
     this.runner = new TaskRunner(
       { slots: opts.slots, host: this.host, engineId: () => this.engineId, maxTaskMemoryMb: opts.maxTaskMemoryMb, prewarm: true },
       {
-        onStarted: (taskId) => this.noteStarted(taskId),
+        onStarted: (taskId) => this.ledger.noteStarted(taskId),
         onStream: (taskId, name, text) => this.send(makeMessage('task_stream', { task_id: taskId, name, text })),
         onReport: (taskId, data) => this.sendReport(taskId, data),
         onResult: (taskId, outcome) => this.sendResult(taskId, outcome),
       },
+    );
+    const engine = this;
+    this.ledger = new ResultLedger(
+      {
+        get connected() {
+          return engine.engineId !== null && engine.peer?.isOpen === true;
+        },
+        send: (msg) => this.send(msg),
+        flush: () => this.peer?.flush(),
+      },
+      this.runner,
     );
     this.sampler = new ResourceSampler({ host: this.host, intervalMs: opts.resourceIntervalMs, taskUsage: () => this.runner.usage() });
   }
@@ -140,7 +126,7 @@ export class Engine {
     this.sampler.stop();
     this.peer?.stopHeartbeat();
     await this.runner.close('engine shutting down');
-    this.releaseResults();
+    this.ledger.release();
     if (this.peer?.isOpen) this.send(makeMessage('engine_shutdown', {}));
     this.peer?.close(1000, 'engine stopping');
     this.exitResolve(exit);
@@ -210,23 +196,19 @@ export class Engine {
   }
 
   private handle(msg: Message): void {
-    switch (msg.header.msg_type) {
-      case 'register_reply':
-        return this.onRegistered(msg.content as RegisterReply);
-      case 'task_request':
-        return this.onTaskRequest(msg as Message<TaskRequest>);
-      case 'task_cancel':
-        this.runner.cancel(String(msg.content.task_id), 'cancelled by the client');
-        return;
-      case 'shutdown_request':
-        this.log(`${this.prefix()} shutdown requested by the controller`);
-        void this.stop();
-        return;
-      case 'heartbeat_reply':
-        return;
-      default:
-        this.log(`${this.prefix()} ignoring unexpected ${msg.header.msg_type} from the controller`);
+    if (isMessageOf(msg, 'task_request')) return this.onTaskRequest(msg);
+    if (isMessageOf(msg, 'register_reply')) return this.onRegistered(msg.content);
+    if (isMessageOf(msg, 'task_cancel')) {
+      this.runner.cancel(String(msg.content.task_id), 'cancelled by the client');
+      return;
     }
+    if (isMessageOf(msg, 'shutdown_request')) {
+      this.log(`${this.prefix()} shutdown requested by the controller`);
+      void this.stop();
+      return;
+    }
+    if (isMessageOf(msg, 'heartbeat_reply')) return;
+    this.log(`${this.prefix()} ignoring unexpected ${msg.header.msg_type} from the controller`);
   }
 
   private onRegistered(reply: RegisterReply): void {
@@ -236,7 +218,7 @@ export class Engine {
     this.peer!.established();
     this.log(`${this.prefix()} ${again ? 're-registered' : 'registered'} with controller ${this.opts.connection.url} (cluster ${reply.cluster_id}, ${this.opts.slots} slots)`);
     this.startHeartbeat();
-    this.flushOutbox(again);
+    this.ledger.resend(again);
     this.firstRegistered();
   }
 
@@ -249,26 +231,12 @@ export class Engine {
     });
   }
 
-  /** After a reconnect: results finished while away, and those sent just before the drop (the controller may have died before storing them). */
-  private flushOutbox(reconnected: boolean): void {
-    const pending = this.outbox;
-    this.outbox = [];
-    const now = Date.now();
-    if (reconnected) {
-      for (const [id, sent] of this.recentResults) {
-        if (now - sent.sentAt > RESEND_WINDOW_MS) this.forget(id);
-        else if (!pending.includes(sent.msg)) pending.push(sent.msg);
-      }
-    }
-    for (const msg of pending) this.send(msg);
-  }
-
-  private onTaskRequest(msg: Message<TaskRequest>): void {
+  private onTaskRequest(msg: Message<'task_request'>): void {
     const req = msg.content;
     if (this.runner.runningTaskIds().includes(req.task_id)) return; // re-dispatched after a controller restart; already running
-    const done = this.recentResults.get(req.task_id);
+    const done = this.ledger.sent(req.task_id);
     if (done) {
-      this.send(done.msg);
+      this.send(done);
       return;
     }
     let args: unknown;
@@ -277,18 +245,10 @@ export class Engine {
     } catch (err) {
       return this.sendResult(req.task_id, this.failure('BadArguments', `task arguments could not be decoded: ${(err as Error).message}`));
     }
-    if (req.kind !== 'module' && req.kind !== 'source') {
+    if (!TASK_KINDS.has(req.kind)) {
       return this.sendResult(req.task_id, this.failure('BadTask', `unknown task kind "${String(req.kind)}"`));
     }
-    this.runner.submit({
-      taskId: req.task_id,
-      kind: req.kind,
-      module: req.module,
-      exportName: req.export ?? 'default',
-      source: req.source,
-      args: Array.isArray(args) ? args : [args],
-      timeoutMs: req.timeout_ms,
-    });
+    this.runner.submit({ ...req, args: Array.isArray(args) ? args : [args] });
   }
 
   private failure(ename: string, evalue: string): TaskOutcome {
@@ -301,41 +261,7 @@ export class Engine {
     this.send(makeMessage('task_report', { task_id: taskId, data: plain }));
   }
 
-  /**
-   * task_started goes out one event-loop turn after the start (STARTED_DELAY_MS
-   * when tasks here are usually sub-millisecond); a task whose result is ready
-   * by then is reported by the result alone (it carries started_ms). That saves
-   * the controller and every status subscriber a message per short task, and
-   * keeps that message from competing with the result for the CPU.
-   */
-  private noteStarted(taskId: string): void {
-    this.startedUnsent.set(taskId, Date.now());
-    if (this.cancelStartedFlush) return;
-    const flush = (): void => {
-      this.cancelStartedFlush = null;
-      for (const id of this.startedUnsent.keys()) this.send(makeMessage('task_started', { task_id: id }));
-      this.startedUnsent.clear();
-    };
-    if (this.runner.tasksAreShort) {
-      const timer = setTimeout(flush, STARTED_DELAY_MS);
-      this.cancelStartedFlush = () => clearTimeout(timer);
-    } else {
-      const immediate = setImmediate(flush);
-      this.cancelStartedFlush = () => clearImmediate(immediate);
-    }
-  }
-
-  /** Nothing left to announce: no timer should wake this engine later for nothing. */
-  private cancelIdleStartedFlush(): void {
-    if (this.startedUnsent.size > 0 || !this.cancelStartedFlush) return;
-    this.cancelStartedFlush();
-    this.cancelStartedFlush = null;
-  }
-
   private sendResult(taskId: string, outcome: TaskOutcome): void {
-    const startedMs = this.startedUnsent.get(taskId);
-    this.startedUnsent.delete(taskId);
-    this.cancelIdleStartedFlush();
     const buffers: Uint8Array[] = [];
     let content: TaskResult;
     if (outcome.status === 'ok') {
@@ -348,55 +274,11 @@ export class Engine {
     } else {
       content = { task_id: taskId, status: outcome.status, error: this.errorInfo(outcome.error) };
     }
-    if (startedMs !== undefined) content.started_ms = startedMs;
-    const msg = makeMessage('task_result', content, { buffers });
-    this.heldResults.push(msg);
-    if (this.heldResults.length < RESULT_HOLD_MAX && this.runner.moreResultsImminent) {
-      this.holdTimer ??= setTimeout(() => this.releaseResults(), RESULT_HOLD_MS);
-    } else {
-      this.releaseResults();
-    }
-    this.remember(taskId, msg); // after the send: the bookkeeping is not on the round trip
-  }
-
-  private releaseResults(): void {
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    this.holdTimer = null;
-    const held = this.heldResults;
-    this.heldResults = [];
-    const connected = this.engineId !== null && this.peer?.isOpen === true;
-    for (const msg of held) {
-      if (connected) this.send(msg);
-      else this.outbox.push(msg);
-    }
-    // Nothing else running or queued: no other result can join this batch, so it leaves now
-    // rather than at the end of the event-loop turn (the single round trip's latency).
-    if (connected && this.runner.load === 0) this.peer!.flush();
+    this.ledger.record(content, buffers);
   }
 
   private errorInfo(error: TaskErrorInfo): TaskErrorInfo {
     return { ...error, engine_id: this.engineId ?? undefined, host: this.host };
-  }
-
-  private remember(taskId: string, msg: Message<TaskResult>): void {
-    this.forget(taskId);
-    const bytes = msg.buffers.reduce((n, b) => n + b.byteLength, 0);
-    this.recentResults.set(taskId, { msg, sentAt: Date.now(), bytes });
-    this.recentBytes += bytes;
-    const cutoff = Date.now() - RESEND_WINDOW_MS;
-    for (const [id, sent] of this.recentResults) {
-      const over = this.recentResults.size > RESEND_MAX_RESULTS || this.recentBytes > RESEND_MAX_BYTES;
-      if (!over && sent.sentAt >= cutoff) break;
-      if (id === taskId) break; // keep the newest even when it alone is over the byte bound
-      this.forget(id);
-    }
-  }
-
-  private forget(taskId: string): void {
-    const old = this.recentResults.get(taskId);
-    if (!old) return;
-    this.recentBytes -= old.bytes;
-    this.recentResults.delete(taskId);
   }
 
   private send(msg: Message): void {
@@ -406,11 +288,11 @@ export class Engine {
     } catch (err) {
       // Only a big payload sent alone gets here, so an oversized result fails only its own task.
       this.log(`${this.prefix()} could not send ${msg.header.msg_type}: ${(err as Error).message}`);
-      if (msg.header.msg_type === 'task_result') {
-        const taskId = (msg.content as TaskResult).task_id;
+      if (isMessageOf(msg, 'task_result')) {
+        const taskId = msg.content.task_id;
         const error = this.errorInfo({ ename: 'ResultTooLarge', evalue: `task ${taskId} result could not be sent: ${(err as Error).message}`, traceback: [] });
-        const replacement = makeMessage<TaskResult>('task_result', { task_id: taskId, status: 'error', error });
-        this.remember(taskId, replacement);
+        const replacement = makeMessage('task_result', { task_id: taskId, status: 'error', error });
+        this.ledger.remember(taskId, replacement);
         this.peer?.push(replacement);
       }
     }

@@ -3,8 +3,9 @@
  * bytes on a WebSocket map to messages; controller, engines and clients all go
  * through it. It imports nothing else from cluster/.
  *
- *   envelope.ts         message types, header, makeMessage, sessions
- *   content.ts          content shape of each message type
+ *   envelope.ts         message types, header, Message<T> (a discriminated union),
+ *                       makeMessage, type guards, sessions
+ *   content.ts          content shape of each message type (ContentMap), TaskCode
  *   errors.ts           ProtocolError, WebSocket close codes and their sentences
  *   signing.ts          cluster key, HMAC-SHA256 signature
  *   framing.ts          encodeMessage / decodeMessage (binary framing, size limit);
@@ -25,9 +26,13 @@ export {
   isMessageType,
   newSession,
   makeMessage,
+  isMessageOf,
+  onMessageType,
   type MessageType,
   type Header,
+  type Envelope,
   type Message,
+  type MessageHandlers,
   type MakeMessageOptions,
 } from './envelope';
 export * from './content';
