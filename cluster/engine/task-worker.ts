@@ -147,7 +147,7 @@ async function runTask(msg: RunMessage): Promise<{ done: DoneMessage; transfer: 
   };
   const started = performance.now();
   try {
-    const fn = await taskFunction(msg);
+    const fn = msg.kind === 'module' ? await resolveModuleFunction(msg.module, msg.export ?? 'default') : taskFunction(msg);
     const value = await fn(...msg.args);
     const ms = performance.now() - started;
     return { done: { t: 'done', taskId: msg.task_id, ok: true, value, heapUsed: v8.getHeapStatistics().used_heap_size, ms, next: null }, transfer: collectTransfers(value, []) };
@@ -223,15 +223,9 @@ function shareTask(name: unknown, value: unknown): null {
   return null;
 }
 
-function taskFunction(code: RunMessage): Promise<(...args: unknown[]) => unknown> | ((...args: unknown[]) => unknown) {
-  switch (code.kind) {
-    case 'module':
-      return resolveModuleFunction(code.module, code.export ?? 'default');
-    case 'source':
-      return compileSource(code.source);
-    case 'share':
-      return shareTask as (...args: unknown[]) => unknown;
-  }
+/** The function of a source or share task (module tasks load asynchronously: resolveModuleFunction). */
+function taskFunction(code: Exclude<RunMessage, { kind: 'module' }>): (...args: unknown[]) => unknown {
+  return code.kind === 'source' ? compileSource(code.source) : (shareTask as (...args: unknown[]) => unknown);
 }
 
 const sharedValues = new Map<string, unknown>();
