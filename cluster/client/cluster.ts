@@ -29,6 +29,7 @@ import {
 import type { EngineSupervisor, ReplacementEvent } from '../launchers/supervisor';
 import type { StartedController } from './local/started-controller';
 import { ControllerConnection } from './connection';
+import { EngineTable } from './engine-table';
 import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './handles';
 import { addInterruptible, installSigint, interruptAllClients, removeInterruptible } from './interrupt';
 import type { ConnectOptions, StartOptions } from './options';
@@ -56,10 +57,9 @@ export class Cluster {
   private readonly tasks = new Map<string, TrackedTask>();
   private toSubmit: TrackedTask[] = [];
   private submitScheduled = false;
-  private readonly engineMap = new Map<number, EngineSummary>();
+  private readonly engineTable = new EngineTable();
   private readonly resourceListeners = new Set<ResourceListener>();
   private readonly engineListeners = new Set<EngineEventListener>();
-  private readonly engineWaiters = new Set<() => void>();
   private readonly taskIdPrefix: string;
   private taskCounter = 0;
   private subscribedTopics = new Set<SubscribeTopic>(['streams', 'reports', 'status', 'engines']);
@@ -179,7 +179,7 @@ export class Cluster {
 
   /** Ids of the engines currently alive, ascending. */
   get engineIds(): number[] {
-    return [...this.engineMap.values()].filter((e) => e.state === 'alive').map((e) => e.engine_id).sort((a, b) => a - b);
+    return this.engineTable.aliveIds;
   }
 
   /** Run on each engine / broadcast values to all engines. */
@@ -211,35 +211,18 @@ export class Cluster {
   async engines(): Promise<EngineSummary[]> {
     const reply = await this.conn().request('engines_request', {});
     const engines = reply.content.engines ?? [];
-    for (const e of engines) this.engineMap.set(e.engine_id, e);
+    this.engineTable.update(engines);
     return engines;
   }
 
   /** Wait until at least `count` engines are alive. */
   waitForEngines(count: number, timeoutMs = 60_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        if (this.engineIds.length >= count) {
-          cleanup();
-          resolve();
-          return true;
-        }
-        return false;
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        const logs = this.supervisor ? this.describeLaunchLogs() : '';
-        reject(new Error(`only ${this.engineIds.length} of ${count} engines registered with the controller at ${this.url} within ${timeoutMs / 1000} s${logs}`));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.engineWaiters.delete(check);
-      };
-      if (!check()) {
-        this.engineWaiters.add(check);
-        void this.engines().then(() => check(), () => undefined);
-      }
-    });
+    return this.engineTable.waitFor(
+      count,
+      timeoutMs,
+      () => this.engines(),
+      (alive) => `only ${alive} of ${count} engines registered with the controller at ${this.url} within ${timeoutMs / 1000} s${this.supervisor ? this.describeLaunchLogs() : ''}`,
+    );
   }
 
   private describeLaunchLogs(): string {
@@ -385,9 +368,8 @@ export class Cluster {
 
   private async onConnected(reply: Message<'connect_reply'>, reconnected: boolean): Promise<void> {
     const content = reply.content;
-    this.engineMap.clear();
-    for (const e of content.engines ?? []) this.engineMap.set(e.engine_id, e);
-    this.notifyEngineWaiters();
+    this.engineTable.reset(content.engines ?? []);
+    this.engineTable.changed();
     const conn = this.conn();
     conn.send('subscribe_request', { topics: [...this.subscribedTopics] });
     if (!reconnected) return;
@@ -430,8 +412,8 @@ export class Cluster {
       for (const l of this.resourceListeners) l(c.sample, c.engine_id ?? null);
     },
     engines_reply: ({ content: c }) => {
-      for (const e of c.engines ?? []) this.engineMap.set(e.engine_id, e);
-      this.notifyEngineWaiters();
+      this.engineTable.update(c.engines ?? []);
+      this.engineTable.changed();
     },
     error: ({ content: c }) => this.log(`hpcdl client: controller at ${this.url} reported ${c.ename}: ${c.evalue}`),
     // anything else: replies to fire-and-forget requests (subscribe_reply, ...)
@@ -461,16 +443,10 @@ export class Cluster {
   }
 
   private onEngineEventMessage(ev: EngineEvent): void {
-    const known = this.engineMap.get(ev.engine_id);
-    if (ev.event === 'registered') {
-      this.engineMap.set(ev.engine_id, known ? { ...known, state: 'alive' } : ({ engine_id: ev.engine_id, host: ev.host, state: 'alive', labels: {} } as unknown as EngineSummary));
-      void this.engines().catch(() => undefined); // fetch labels/slots of the newcomer
-    } else {
-      if (known) this.engineMap.set(ev.engine_id, { ...known, state: 'dead' });
-      else this.engineMap.set(ev.engine_id, { engine_id: ev.engine_id, host: ev.host, state: 'dead', labels: {} } as unknown as EngineSummary);
-      if (ev.event === 'died') this.maybeReplace(ev, known);
-    }
-    this.notifyEngineWaiters();
+    const known = this.engineTable.apply(ev);
+    if (ev.event === 'registered') void this.engines().catch(() => undefined); // fetch labels/slots of the newcomer
+    else if (ev.event === 'died') this.maybeReplace(ev, known);
+    this.engineTable.changed();
     for (const l of this.engineListeners) l(ev);
   }
 
@@ -487,10 +463,6 @@ export class Cluster {
     const launcher = this.supervisor.launcher;
     if (launcher.reportsExits) launcher.terminate?.(slot, known.pid, `the controller declared ${reason}`);
     else this.supervisor.engineExited({ launchSlot: slot, reason, restartable: true });
-  }
-
-  private notifyEngineWaiters(): void {
-    for (const w of [...this.engineWaiters]) w();
   }
 
   // ------------------------------------------------------------- shutdown

@@ -186,6 +186,7 @@ export class Engine {
     }
     if (close.code === CLOSE_CODES.shutdown) {
       this.log(`${this.prefix()} ${describeClose(url, close.code, close.reason)}; stopping`);
+      this.peer!.close(); // no retry while the runner winds down
       void this.stop();
     }
   }
