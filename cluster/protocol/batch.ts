@@ -1,29 +1,15 @@
 /** Batching: many small messages in one signed frame set. */
-import type { ContentMap } from './content';
+import type { BatchItem, ContentMap } from './content';
 import { isMessageOf, makeMessage, type Envelope, type Message, type MessageType } from './envelope';
 import { decodeLocal, decodeMessage, encodeLocal, encodeMessage, isLocalFrame, type CodecOptions, type LocalFrame, type Received } from './framing';
 import type { Key } from './signing';
 
-/** One message inside a batch. Buffers of item i follow those of items 0..i-1. */
 /**
  * Most messages in one batch: every sender (MessageBatcher here, the
  * controller's Outbox) flushes when this many are queued, so no peer ever
  * receives a bigger batch than any other peer sends.
  */
 export const MAX_BATCH_ITEMS = 4096;
-
-export interface BatchItem {
-  /** msg_type */
-  t: MessageType;
-  /** content (ContentMap[t]; checked on decode like any message's) */
-  c: ContentMap[MessageType];
-  /** number of buffers this item owns */
-  nb?: number;
-  /** parent msg_id, when the item answers a request */
-  p?: string;
-  /** metadata, when non-empty */
-  m?: Record<string, unknown>;
-}
 
 /**
  * Collects messages as batch items (type, content, own buffers, parent id)

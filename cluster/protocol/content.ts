@@ -5,7 +5,6 @@
  * compile time. Types only: validation of the required fields lives in
  * validation.ts.
  */
-import type { BatchItem } from './batch';
 
 export interface GpuInfo {
   index: number;
@@ -277,6 +276,20 @@ export interface ShutdownReply {
 
 /** Content of messages that carry none. */
 export type EmptyContent = Record<string, never>;
+
+/** One message inside a batch. Buffers of item i follow those of items 0..i-1. */
+export interface BatchItem {
+  /** msg_type */
+  t: keyof ContentMap;
+  /** content (ContentMap[t]; checked on decode like any message's) */
+  c: ContentMap[keyof ContentMap];
+  /** number of buffers this item owns */
+  nb?: number;
+  /** parent msg_id, when the item answers a request */
+  p?: string;
+  /** metadata, when non-empty */
+  m?: Record<string, unknown>;
+}
 
 export interface BatchContent {
   items: BatchItem[];
