@@ -80,7 +80,9 @@ for (const algorithm of ['gp', 'tpe', 'genetic', 'random'] as AlgorithmName[]) {
 test('a torn last line is reported with file and line, cut off, and its trial runs again', () => {
   const file = path.join(tmp(), 'torn.jsonl');
   const j = StudyJournal.open(file, { space: H6.space, algorithm: 'random', trials: 4, seed: 1 });
+  j.study.enqueue(Object.fromEntries(Object.keys(H6.space).map((k) => [k, 0.5])));
   const [a, b] = j.study.ask(2);
+  assert.equal(a.params.x0, 0.5, 'the enqueued trial first');
   j.study.tell(a.id, { value: -1 });
   j.close();
   const good = fs.readFileSync(file, 'utf8');

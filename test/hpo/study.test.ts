@@ -125,3 +125,26 @@ test('study options errors name the field', () => {
   const s = new Study({ space: SPACE, trials: 3 });
   assert.ok(Number.isInteger(s.options.seed), 'a seed is chosen (and journaled) when none is given');
 });
+
+test('enqueue: a given configuration (e.g. the default) runs first and counts toward the budget; bad params name the parameter', () => {
+  const s = new Study({ space: SPACE, algorithm: 'gp', trials: 3, seed: 6 });
+  const base = s.enqueue({ lr: 1e-3, opt: 'adam' });
+  assert.deepEqual([base.id, base.state, base.attempts], [0, 'pending', 0]);
+  const [first, second] = s.ask(2);
+  assert.equal(first.id, 0);
+  assert.deepEqual(first.params, { lr: 1e-3, opt: 'adam' });
+  assert.equal(first.attempts, 1);
+  assert.equal(second.id, 1);
+  assert.throws(() => s.enqueue({ lr: 2, opt: 'adam' }), /params\.lr: 2 is not a possible value \(float in \[0\.0001, 0\.1\]\)/);
+  assert.throws(() => s.enqueue({ lr: 1e-3 }), /params\.opt: missing/);
+  assert.throws(() => s.enqueue({ lr: 1e-3, opt: 'adam', momentum: 0.9 }), /params\.momentum: no such dimension/);
+  s.enqueue({ lr: 1e-2, opt: 'adam' });
+  assert.throws(() => s.enqueue({ lr: 1e-2, opt: 'adam' }), /budget of 3 trials is used up/);
+  // a grid point enqueued is not proposed again; the grid still ends after its points
+  const g = new Study({ space: { a: { type: 'categorical', choices: [1, 2, 3] } }, algorithm: 'grid', trials: 10, seed: 1 });
+  g.enqueue({ a: 2 });
+  assert.equal(g.capacity, 3);
+  assert.deepEqual(g.ask(10).map((t) => t.params.a).sort(), [1, 2, 3]);
+  const conditional = new Study({ space: { head: { type: 'categorical', choices: [32, 64] }, fc: { type: 'int', low: 8, high: 64, when: { head: [64] } } }, trials: 2 });
+  assert.throws(() => conditional.enqueue({ head: 32, fc: 16 }), /params\.fc: given, but its condition \{"head":\[64\]\} does not hold/);
+});
