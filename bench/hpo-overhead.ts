@@ -15,7 +15,9 @@ import { Rng } from '../src/data/rng';
 import { Study } from '../src/hpo/study';
 import type { AlgorithmName, Params } from '../src/hpo/types';
 import { FUNCTIONS } from './support/hpo-functions';
-import { median, runOptuna } from './hpo-quality';
+import { runOptuna } from './hpo-quality';
+import { runIfMain } from './support/bench-main';
+import { median } from '../src/hpo/samplers/sampler';
 
 const H6 = FUNCTIONS[1];
 
@@ -84,12 +86,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(e instanceof Error ? e.message : e);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(module, main);

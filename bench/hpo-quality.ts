@@ -20,6 +20,8 @@ import { Study } from '../src/hpo/study';
 import type { AlgorithmName } from '../src/hpo/types';
 import { FUNCTIONS, type TestFunction } from './support/hpo-functions';
 import { mannWhitneyU } from './support/mann-whitney';
+import { repoRoot, runIfMain } from './support/bench-main';
+import { median } from '../src/hpo/samplers/sampler';
 
 export interface QualityResult {
   function: string;
@@ -41,22 +43,6 @@ function positiveInts(s: string, name: string): number[] {
   const out = s.split(',').map(Number);
   if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name} needs positive integers separated by commas, got ${JSON.stringify(s)}`);
   return out.sort((a, b) => a - b);
-}
-
-export function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`cannot find the hpcdl checkout above ${__dirname}`);
-    dir = up;
-  }
-  return dir;
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** runs /usr/bin/python3 bench/peers/optuna_hpo.py and returns its JSON line, or why not */
@@ -157,12 +143,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(e instanceof Error ? e.message : e);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(module, main);
