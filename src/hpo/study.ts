@@ -39,7 +39,7 @@ export function validateStudyOptions(raw: StudyOptions): StudyOptions & { algori
   if (!Number.isInteger(raw.trials) || raw.trials < 1) throw new StudyOptionsError(`study.trials must be a positive integer, got ${JSON.stringify(raw.trials)}`);
   const direction = raw.direction ?? 'min';
   if (direction !== 'min' && direction !== 'max') throw new StudyOptionsError(`study.direction must be "min" or "max", got ${JSON.stringify(direction)}`);
-  if (raw.folds !== undefined && (!Number.isInteger(raw.folds) || raw.folds < 2)) throw new StudyOptionsError(`study.folds must be an integer >= 2, got ${JSON.stringify(raw.folds)}`);
+  if (raw.folds !== undefined && (!Number.isInteger(raw.folds) || raw.folds < 1)) throw new StudyOptionsError(`study.folds must be a positive integer (1: no cross-validation), got ${JSON.stringify(raw.folds)}`);
   if (raw.maxParallel !== undefined && (!Number.isInteger(raw.maxParallel) || raw.maxParallel < 1)) throw new StudyOptionsError(`study.maxParallel must be a positive integer, got ${JSON.stringify(raw.maxParallel)}`);
   if (raw.seed !== undefined && !Number.isInteger(raw.seed)) throw new StudyOptionsError(`study.seed must be an integer, got ${JSON.stringify(raw.seed)}`);
   if (raw.metric !== undefined && typeof raw.metric !== 'string') throw new StudyOptionsError(`study.metric must be a string, got ${JSON.stringify(raw.metric)}`);

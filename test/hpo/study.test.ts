@@ -122,7 +122,8 @@ test('study options errors name the field', () => {
   assert.throws(() => new Study({ space: SPACE, trials: 3, trails: 4 } as never), /study: unknown option "trails"/);
   assert.throws(() => new Study({ space: { lr: { type: 'float', low: 1, high: 0.1 } }, trials: 3 }), /space\.lr: low must be < high, got 1 and 0\.1/);
   assert.throws(() => new Study({ space: SPACE, trials: 3, algorithm: 'genetic', algorithmOptions: { population: 1 } }), /genetic: population must be an integer >= 2/);
-  const s = new Study({ space: SPACE, trials: 3 });
+  assert.throws(() => new Study({ space: SPACE, trials: 3, folds: 0 }), /study\.folds must be a positive integer \(1: no cross-validation\), got 0/);
+  const s = new Study({ space: SPACE, trials: 3, folds: 1 });
   assert.ok(Number.isInteger(s.options.seed), 'a seed is chosen (and journaled) when none is given');
 });
 
