@@ -133,3 +133,15 @@ test('genetic: the best of each generation improves on generation 0', () => {
   assert.ok(Math.min(...best.slice(3)) < best[0], `later generations find better points: ${best.map((v) => v.toFixed(3))}`);
   assert.ok(mean[5] < mean[0] - 0.2, `the population mean improves: ${mean.map((v) => v.toFixed(3))}`);
 });
+
+test('direction max: GP, TPE and the GA maximise (−Branin) as they minimise Branin', () => {
+  const fn = FUNCTIONS[0];
+  for (const algorithm of ['gp', 'tpe', 'genetic'] as AlgorithmName[]) {
+    const up = new Study({ space: fn.space, algorithm, trials: 30, seed: 3, direction: 'max' });
+    const down = new Study({ space: fn.space, algorithm, trials: 30, seed: 3 });
+    while (!up.done) for (const t of up.ask(1)) up.tell(t.id, { value: -fn.f(t.params) });
+    while (!down.done) for (const t of down.ask(1)) down.tell(t.id, { value: fn.f(t.params) });
+    assert.deepEqual(up.trials.map((t) => t.params), down.trials.map((t) => t.params), `${algorithm}: the same proposals`);
+    assert.equal(up.best()!.value, -down.best()!.value!);
+  }
+});
