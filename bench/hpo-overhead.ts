@@ -3,7 +3,7 @@
  * float space (Hartmann-6) after 100 and 1,000 finished trials, hpcdl's GP, TPE
  * and random sampler against Optuna's ask (TPE, random) in one run.
  *
- *   hpcdl bench hpo-overhead [--sizes 100,1000] [--repeats 5] [--no-peers]
+ *   hpcdl bench hpo-overhead [--sizes 100,1000] [--repeats 9] [--no-peers]
  *
  * The history is loaded without proposing it (hpcdl: journal replay of the
  * finished trials; Optuna: add_trials), then `--repeats` ask+tell rounds are
@@ -48,7 +48,7 @@ function hpcdlOverhead(algorithm: AlgorithmName, finished: number, repeats: numb
 
 export async function main(argv: string[]): Promise<number> {
   const sizes = option(argv, '--sizes', '100,1000').split(',').map(Number);
-  const repeats = Number(option(argv, '--repeats', '5'));
+  const repeats = Number(option(argv, '--repeats', '9'));
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes needs positive integers separated by commas`);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats needs a positive integer`);
   console.log(`time to propose the next trial of a 6-d float space after N finished trials (median of ${repeats} asks)`);
