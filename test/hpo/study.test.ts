@@ -1,9 +1,9 @@
 /** The Study state machine: ask/report/tell/retry, outcomes, direction, best/top, k-fold, maxParallel, events, CSV, option errors. */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { Study, foldSpread, type StudyEvent } from '../../src/hpo';
+import { Study, foldSpread, type SearchSpace, type StudyEvent } from '../../src/hpo';
 
-const SPACE = { lr: { type: 'float', low: 1e-4, high: 1e-1, log: true }, opt: { type: 'categorical', choices: ['adam', 'sgd, "nesterov"'] } } as const;
+const SPACE: SearchSpace = { lr: { type: 'float', low: 1e-4, high: 1e-1, log: true }, opt: { type: 'categorical', choices: ['adam', 'sgd, "nesterov"'] } };
 const clock = () => {
   let t = Date.UTC(2026, 0, 1);
   return { now: () => (t += 1000) };
