@@ -160,6 +160,9 @@ export function fromUnit(d: Dimension, u: number): ParamValue {
   u = clamp01(u);
   if (d.type === 'categorical') return d.choices[Math.min(d.choices.length - 1, Math.floor(u * d.choices.length))];
   if (d.type === 'float') {
+    // the ends exactly (exp(log(low)) is not always low)
+    if (u === 0) return d.low;
+    if (u === 1) return d.high;
     const x = d.log ? Math.exp(Math.log(d.low) + u * (Math.log(d.high) - Math.log(d.low))) : d.low + u * (d.high - d.low);
     return Math.min(d.high, Math.max(d.low, x));
   }

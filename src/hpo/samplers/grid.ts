@@ -1,10 +1,10 @@
 /**
  * Grid search: every categorical choice × `levels` evenly spaced values per
  * numeric dimension (log-spaced for log dimensions; fewer for short integer
- * ranges), conditional dimensions only where active. Visited in a seeded
- * order, so a study cut short still spreads over the grid; finite.
+ * ranges), conditional dimensions only where active. Visited in declaration
+ * order (the first dimension varies slowest; choices and levels in their
+ * order), the same for every seed; finite.
  */
-import { Rng } from '../../data/rng';
 import { dimensionOrder, fromUnit, isActive, paramsKey, SpaceError } from '../space';
 import type { Dimension, ParamValue, Params, SearchSpace, Trial } from '../types';
 import type { Sampler, SamplerContext } from './sampler';
@@ -56,7 +56,6 @@ export function gridPoints(space: SearchSpace, levels: number): Params[] {
 export class GridSampler implements Sampler {
   readonly size: number;
   private readonly points: Params[];
-  private readonly visit: Uint32Array;
   /** cache of remaining(): trials only ever get added, and their params never change */
   private counted = -1;
   private left = 0;
@@ -64,7 +63,6 @@ export class GridSampler implements Sampler {
   constructor(ctx: SamplerContext) {
     this.points = gridPoints(ctx.space, ctx.options.levels ?? DEFAULT_GRID_LEVELS);
     this.size = this.points.length;
-    this.visit = new Rng(ctx.seed, 0x47524944).permutation(this.size);
   }
 
   remaining(history: readonly Trial[]): number {
@@ -77,12 +75,12 @@ export class GridSampler implements Sampler {
     return this.left;
   }
 
-  /** the next points in visiting order that no trial holds yet (enqueued trials may hold grid points) */
+  /** the next points in grid order that no trial holds yet (enqueued trials may hold grid points) */
   propose(history: readonly Trial[], ids: number[]): Params[] {
     const seen = new Set(history.map((t) => paramsKey(t.params)));
     const out: Params[] = [];
     for (let i = 0; i < this.size && out.length < ids.length; i++) {
-      const p = this.points[this.visit[i]];
+      const p = this.points[i];
       if (!seen.has(paramsKey(p))) out.push({ ...p });
     }
     if (out.length < ids.length) throw new Error(`grid: ${ids.length} points asked, ${out.length} left of ${this.size}`);
