@@ -21,3 +21,4 @@ export * as backend from './backend';
 export * as training from './train';
 export * as metrics from './metrics';
 export * as plots from './plots';
+export * as hpo from './hpo';
