@@ -29,7 +29,7 @@ test('median: prunes a trial whose best value is worse than the complete trials\
     [1.2, 0.76, 0.7, 0.45], // slow start, its best 0.76 is under 0.775 at step 2, but 0.70 > 0.575 at step 3
     [Number.NaN, Number.NaN, Number.NaN], // diverged curve: pruned at the first step past warm-up
   ];
-  const { study, stoppedAt } = runCurves({ pruner: { name: 'median', startup: 2, warmup: 2 } }, curves);
+  const { study, stoppedAt } = runCurves({ pruner: { name: 'median', startupTrials: 2, warmupSteps: 2 } }, curves);
   assert.deepEqual(stoppedAt, [null, null, null, null, 2, 3, 2]);
   const t4 = study.trials[4];
   assert.equal(t4.state, 'pruned');
@@ -74,7 +74,7 @@ test('ASHA decides asynchronously: running trials compete at a rung as soon as t
 
 test('pruner options are checked with clear errors', () => {
   assert.throws(() => createPruner({ name: 'asha', eta: 1 }), /pruner\.eta must be an integer >= 2, got 1/);
-  assert.throws(() => createPruner({ name: 'median', warmupSteps: 3 }), /unknown option "warmupSteps" for median \(allowed: startup, warmup\)/);
+  assert.throws(() => createPruner({ name: 'median', warmup: 3 }), /unknown option "warmup" for median/);
   assert.throws(() => createPruner({ name: 'hyperband' } as never), /pruner\.name must be "none", "median" or "asha", got "hyperband"/);
   assert.ok(createPruner('median') instanceof MedianPruner);
   assert.equal(createPruner('none'), null);
