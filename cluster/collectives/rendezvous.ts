@@ -151,8 +151,9 @@ async function formAsRankZero(
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const missing = members.map((m, r) => (m ? -1 : r)).filter((r) => r >= 0);
-        const arrivedList = members.filter(Boolean).map((m) => m.rank);
+        const ranks = Array.from({ length: o.size }, (_, r) => r);
+        const missing = ranks.filter((r) => !members[r]);
+        const arrivedList = ranks.filter((r) => members[r]);
         reject(new Error(`rendezvous of group ${o.groupId} timed out after ${o.timeoutMs / 1000} s at rank 0 (${self.address}): rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} never arrived (arrived: ${arrivedList.join(', ')})`));
       }, Math.max(0, o.deadline - Date.now()));
       server.on('connection', (accepted) => {
