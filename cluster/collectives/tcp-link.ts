@@ -92,6 +92,11 @@ export class TcpLink implements Link {
     return this.failed;
   }
 
+  /** a collective waits for frames from this peer */
+  get waiting(): boolean {
+    return this.expected.size > 0 || this.incoming !== null;
+  }
+
   send(kind: number, collective: number, call: number, sub: number, aux: number, payload: Uint8Array = EMPTY, tag = 0): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     const header = Buffer.allocUnsafe(HEADER_BYTES);

@@ -87,3 +87,15 @@ test('ranks that allreduce different lengths fail naming both calls (no hang)', 
     run.kill();
   }
 });
+
+test('a rank that skips a collective: the waiting rank logs whom it waits for, and collectiveTimeoutMs fails it naming them', { timeout: 60_000 }, async () => {
+  const run = await startGroup(2, [{ op: 'allreduce', length: 10, fill: 'int', onlyRanks: [0] }, { op: 'sleep', ms: 8000 }], { stallWarningMs: 500, collectiveTimeoutMs: 2500 });
+  try {
+    const [zero, one] = run.ranks;
+    const line = await zero.waitFor(/^ERROR /, 20_000);
+    assert.match(line, new RegExp(`allreduce \\(call 1\\) timed out after 2\\.\\d s \\(collectiveTimeoutMs\\) waiting for rank 1 \\(pid ${one.child.pid} on `));
+    assert.match(zero.stderr(), new RegExp(`allreduce \\(call 1\\) has waited [12] s for rank 1 \\(pid ${one.child.pid} on .*\\); does every rank make the same collective calls\\?`));
+  } finally {
+    run.kill();
+  }
+});
