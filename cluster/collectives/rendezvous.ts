@@ -153,9 +153,10 @@ async function formAsRankZero({ o, self, auth, links, newLink }: Formation): Pro
   const members: MemberInfo[] = new Array(o.size);
   members[0] = self;
   let arrived = 1;
+  let timer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         const ranks = Array.from({ length: o.size }, (_, r) => r);
         const missing = ranks.filter((r) => !members[r]);
         const arrivedList = ranks.filter((r) => members[r]);
@@ -179,6 +180,7 @@ async function formAsRankZero({ o, self, auth, links, newLink }: Formation): Pro
       });
     });
   } finally {
+    clearTimeout(timer);
     closeServer(server);
   }
   await Promise.all(links.map((l) => l?.send(FRAME_KIND.json, COLLECTIVE_CODE.members, 0, 0, 0, Buffer.from(JSON.stringify({ members }), 'utf8'))));
@@ -198,6 +200,7 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
     throw err;
   }
   self.address = formatAddress(host, (server.address() as net.AddressInfo).port);
+  let acceptTimer: NodeJS.Timeout | undefined;
   try {
     const zero = newLink(socket, sink, unknown(0, o.master));
     links[0] = zero;
@@ -232,7 +235,7 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
     const accepted = new Promise<void>((resolve, reject) => {
       let expected = o.size - 1 - o.rank;
       if (expected === 0) return resolve();
-      const timer = setTimeout(() => {
+      acceptTimer = setTimeout(() => {
         const missing = members.filter((m) => m.rank > o.rank && !links[m.rank]).map((m) => describeMember(m));
         reject(new Error(`group ${o.groupId} rank ${o.rank}: ${missing.join(', ')} did not connect before the rendezvous deadline`));
       }, Math.max(0, o.deadline - Date.now()));
@@ -244,7 +247,7 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
           (peer) => {
             links[peer.rank] = link;
             if (--expected === 0) {
-              clearTimeout(timer);
+              clearTimeout(acceptTimer);
               resolve();
             }
           },
@@ -263,6 +266,7 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
     await accepted;
     return { members, links };
   } finally {
+    clearTimeout(acceptTimer);
     closeServer(server);
   }
 }
