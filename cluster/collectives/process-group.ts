@@ -41,6 +41,7 @@ export class LinkedProcessGroup implements ProcessGroup {
   private commMs = 0;
   private completed = 0;
   private readonly ring: RingContext;
+  private fusion = new Float32Array(0);
 
   constructor(
     readonly groupId: string,
@@ -106,8 +107,9 @@ export class LinkedProcessGroup implements ProcessGroup {
     return this.run('allreduce', async (call) => {
       let total = 0;
       for (const a of arrays) total += a.length;
-      // One fused buffer on the wire (and one length check for all the arrays).
-      const fused = new Float32Array(total);
+      // One fused buffer on the wire (and one length check for all the arrays), reused from call to call.
+      if (this.fusion.length < total) this.fusion = new Float32Array(total);
+      const fused = this.fusion.subarray(0, total);
       let at = 0;
       for (const a of arrays) {
         fused.set(a, at);
