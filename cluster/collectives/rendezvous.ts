@@ -12,7 +12,7 @@ import { authenticateAsAcceptor, authenticateAsDialer, type AuthContext } from '
 import { COLLECTIVE_CODE, FRAME_KIND } from './frame';
 import { describeMember, type MemberInfo } from './link';
 import { parseJson, TcpLink, type LinkTimers } from './tcp-link';
-import { adoptWithSink, connectWithSink, createPausedServer, type ChunkSink } from './user-buffer-socket';
+import { adoptWithSink, connectWithSink, createPausedServer, newSink, type ChunkSink } from './user-buffer-socket';
 
 export interface FormationOptions {
   groupId: string;
@@ -70,7 +70,7 @@ async function dial(address: string, deadline: number, what: string): Promise<Di
   for (;;) {
     try {
       return await new Promise<Dialled>((resolve, reject) => {
-        const sink: ChunkSink = { onChunk: null };
+        const sink: ChunkSink = newSink();
         const socket = connectWithSink(host, port, sink);
         const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), Math.max(100, Math.min(5000, deadline - Date.now())));
         socket.once('connect', () => {
@@ -163,7 +163,7 @@ async function formAsRankZero({ o, self, auth, links, newLink }: Formation): Pro
         reject(new Error(`rendezvous of group ${o.groupId} timed out after ${o.timeoutMs / 1000} s at rank 0 (${self.address}): rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} never arrived (arrived: ${arrivedList.join(', ')})`));
       }, Math.max(0, o.deadline - Date.now()));
       server.on('connection', (accepted) => {
-        const sink: ChunkSink = { onChunk: null };
+        const sink: ChunkSink = newSink();
         const socket = adoptWithSink(accepted, sink);
         const link = newLink(socket, sink, { rank: -1, address: `${socket.remoteAddress}:${socket.remotePort}`, hostname: '?', pid: 0 });
         authenticateAsAcceptor(link, auth, (from) => (members[from] ? `rank ${from} has already joined (${describeMember(members[from])})` : null)).then(
@@ -240,7 +240,7 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
         reject(new Error(`group ${o.groupId} rank ${o.rank}: ${missing.join(', ')} did not connect before the rendezvous deadline`));
       }, Math.max(0, o.deadline - Date.now()));
       server.on('connection', (accepted) => {
-        const sink: ChunkSink = { onChunk: null };
+        const sink: ChunkSink = newSink();
         const s = adoptWithSink(accepted, sink);
         const link = newLink(s, sink, unknown(-1, `${s.remoteAddress}:${s.remotePort}`));
         authenticateAsAcceptor(link, auth, (from) => (from < o.rank ? `rank ${from} should be dialled by this rank, not dial it` : links[from] ? `rank ${from} is already linked` : null)).then(
