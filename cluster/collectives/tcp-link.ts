@@ -230,13 +230,17 @@ export class TcpLink implements Link {
     this.bytesReceived += n;
     if (!inc || this.failed) return;
     inc.filled += n;
-    if (inc.filled === inc.target.length) {
-      this.incoming = null;
-      try {
-        this.deliver(inc);
-      } catch (err) {
-        this.fail(err as Error, 'protocol');
-      }
+    this.completeIfFull(inc);
+  }
+
+  /** the payload being received is complete: hand it over */
+  private completeIfFull(inc: Incoming): void {
+    if (inc.filled !== inc.target.length) return;
+    this.incoming = null;
+    try {
+      this.deliver(inc);
+    } catch (err) {
+      this.fail(err as Error, 'protocol');
     }
   }
 
@@ -251,14 +255,7 @@ export class TcpLink implements Link {
         inc.target.set(chunk.subarray(pos, pos + n), inc.filled);
         inc.filled += n;
         pos += n;
-        if (inc.filled === inc.target.length) {
-          this.incoming = null;
-          try {
-            this.deliver(inc);
-          } catch (err) {
-            this.fail(err as Error, 'protocol');
-          }
-        }
+        this.completeIfFull(inc);
         continue;
       }
       const n = Math.min(HEADER_BYTES - this.headerFilled, chunk.length - pos);
