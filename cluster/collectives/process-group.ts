@@ -154,6 +154,7 @@ export class LinkedProcessGroup implements ProcessGroup {
     if (this.closed) return;
     await this.queue.catch(() => undefined);
     this.closed = true;
+    this.busy(); // the caller awaits the orderly close: hold the process until the peers have it
     await Promise.all(this.links.map((l) => l?.close(`rank ${this.rank} closed the group`)));
   }
 

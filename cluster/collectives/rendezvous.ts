@@ -207,20 +207,16 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
     await authenticateAsDialer(zero, auth, 0);
     const members = await new Promise<MemberInfo[]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`group ${o.groupId} rank ${o.rank}: rank 0 did not send the member list before the rendezvous deadline (${o.timeoutMs / 1000} s); some ranks never arrived?`)), Math.max(0, o.deadline - Date.now()));
-      const poll = setInterval(() => {
-        if (zero.error) {
-          clearTimeout(timer);
-          clearInterval(poll);
-          reject(zero.error);
-        }
-      }, 50);
+      zero.onceFailed((err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
       zero.expect(0, 0, {
         collective: COLLECTIVE_CODE.members,
         aux: -1,
         dest: null,
         done: (bytes) => {
           clearTimeout(timer);
-          clearInterval(poll);
           try {
             const { members } = parseJson(bytes, 'member list from rank 0') as { members: MemberInfo[] };
             if (!Array.isArray(members) || members.length !== o.size) throw new Error(`rank 0 sent a member list of ${Array.isArray(members) ? members.length : 'no'} entries for a group of ${o.size}`);

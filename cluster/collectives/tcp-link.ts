@@ -39,6 +39,9 @@ const EMPTY = new Uint8Array(0);
  */
 const DIRECT_READ_MIN_BYTES = 64 * 1024;
 
+/** An unauthenticated peer gets no more than this per frame (a hello is a few hundred bytes). */
+const MAX_HANDSHAKE_FRAME_BYTES = 64 * 1024;
+
 export class TcpLink implements Link {
   peer: MemberInfo;
   bytesSent = 0;
@@ -58,6 +61,7 @@ export class TcpLink implements Link {
   private lastTick = Date.now();
   private heartbeat: NodeJS.Timeout | null = null;
   private closingSelf = false;
+  private readonly failureWaiters: Array<(err: Error) => void> = [];
   /** set by the dialer once the acceptor's proof checked out: its "ok" opens the link for data at once */
   expectOk = false;
   /** receives the handshake frames (./link-auth.ts) */
@@ -98,6 +102,12 @@ export class TcpLink implements Link {
 
   get error(): Error | null {
     return this.failed;
+  }
+
+  /** call `f` with the link's error once it fails (at once if it has) */
+  onceFailed(f: (err: Error) => void): void {
+    if (this.failed) f(this.failed);
+    else this.failureWaiters.push(f);
   }
 
   /** a collective waits for frames from this peer */
@@ -214,6 +224,7 @@ export class TcpLink implements Link {
     this.stashed.clear();
     this.socket.destroy();
     this.events.onFailure(err, how, waiting);
+    for (const f of this.failureWaiters.splice(0)) f(err);
   }
 
   /** The rest of the payload being received when it is large: the next read lands there directly. */
@@ -288,6 +299,10 @@ export class TcpLink implements Link {
     }
     if (!this.authenticatedPeer && header.kind !== FRAME_KIND.hello) {
       this.fail(new Error(`link to ${this.who()}: ${header.kind} frame before the handshake finished`), 'protocol');
+      return false;
+    }
+    if (!this.authenticatedPeer && header.length > MAX_HANDSHAKE_FRAME_BYTES) {
+      this.fail(new Error(`link to ${this.who()}: ${header.length}-byte handshake frame (at most ${MAX_HANDSHAKE_FRAME_BYTES} before authentication)`), 'protocol');
       return false;
     }
     let expectation: Expectation | null = null;
