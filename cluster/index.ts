@@ -14,3 +14,5 @@ export * from './protocol';
 // controller (D1): append `export { controllerMain } from './controller/cli';` and other controller exports below
 export { controllerMain, parseControllerArgs } from './controller/cli';
 export { Controller, type ControllerOptions } from './controller/controller';
+// collectives: process groups and ring allreduce (docs/collectives.md)
+export { joinGroup, groupFromSlurmEnv, currentGroup, runInGroup, type ProcessGroup, type GroupSpec, type JoinOptions, type ReduceOp, type CollectiveStats, type GroupTaskArgs } from './collectives';
