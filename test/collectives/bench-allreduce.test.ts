@@ -10,7 +10,7 @@ const ROOT = path.join(__dirname, '..', '..');
 test('hpcdl bench allreduce: hpcdl and mpi4py side by side (tiny sizes)', { timeout: 180_000 }, async () => {
   const mpi = fs.existsSync('/usr/bin/mpirun');
   const args = ['bench', 'allreduce', '--ranks', '2', '--sizes', '4KB,40KB', '--reps', '3', '--rounds', '1', '--json', ...(mpi ? [] : ['--no-mpi'])];
-  const r = await runTsx(path.join(ROOT, 'src', 'cli.ts'), args, { cwd: ROOT, timeoutMs: 170_000 });
+  const r = await runTsx(path.join(ROOT, 'cli', 'index.ts'), args, { cwd: ROOT, timeoutMs: 170_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /ranks\s+size\s+hpcdl ms\s+busbw GB\/s\s+mpi4py ms/);
   const rows = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ranks: number; bytes: number; hpcdl_ms: number; mpi_ms: number | null; ratio: number | null }[];
