@@ -14,3 +14,5 @@ export * from './protocol';
 // controller (D1): append `export { controllerMain } from './controller/cli';` and other controller exports below
 export { controllerMain, parseControllerArgs } from './controller/cli';
 export { Controller, type ControllerOptions } from './controller/controller';
+// hyperparameter search (cluster.search)
+export { startSearch, StudyHandle, type StudyTrial, type SearchOptions, type ObjectiveSpec, type HepObjectiveSpec, type ObjectiveContext, type ObjectiveResult, type TrialEvent, type Evaluation } from './search';

@@ -409,9 +409,16 @@ const kernel: Command = {
   run: (argv) => dispatch(argv, { install: kernelInstall, jupyter: kernelJupyter }, kernel, 'kernel'),
 };
 
+// hpcdl search lives in cli/search.ts (searchCommand)
+const search: Command = {
+  summary: 'hyperparameter search on cluster engines (live table, HTML report)',
+  usage: `Usage: ${PROGRAM} search --help`,
+  run: (argv) => exportedMain(optionalModule(path.join('..', 'cli', 'search'), 'search'), 'searchCommand', 'cli/search')(argv),
+};
+
 // ---------------------------------------------------------------- top level
 
-const COMMANDS: Record<string, Command> = { data, train, infer, demo, bench, controller, engine, kernel };
+const COMMANDS: Record<string, Command> = { data, train, infer, demo, bench, search, controller, engine, kernel };
 
 const top: Command = {
   summary: 'interactive HPC deep learning',

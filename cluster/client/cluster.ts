@@ -36,6 +36,8 @@ import { ControllerConnection } from './connection';
 import { startController, type ControllerPlacement, type StartedController } from './started-controller';
 import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './handles';
 import { BalancedView, DirectView, EngineView, type TaskOptions } from './views';
+import type { SearchOptions } from '../search/types';
+import type { StudyHandle } from '../search/study-handle';
 
 /** 'none' and 'drop' are the same: task output stays on the handles only. */
 export type OutputMode = 'print' | 'none' | 'drop' | ((line: string, stream: 'stdout' | 'stderr') => void);
@@ -255,6 +257,11 @@ export class Cluster {
   /** Load-balanced: submit, map, imap (as completed). */
   balanced(opts: TaskOptions = {}): BalancedView {
     return new BalancedView(this, opts);
+  }
+
+  /** A hyperparameter study on this cluster's engines (loaded on first use: it brings the HPO library). */
+  search(opts: SearchOptions): StudyHandle {
+    return (require('../search/start-search') as typeof import('../search/start-search')).startSearch(this, opts);
   }
 
   /** The supervisor of engines this client started (replacement events), if any. */
