@@ -23,6 +23,8 @@ export interface DriverSettings {
   dir: string;
   seed: number;
   chance?: number;
+  /** false: no chance-level check at all (also not the objective's own `chance`) */
+  chanceCheck: boolean;
   chanceTolerance: number;
   timeoutMs?: number;
   /** attempts per trial before it stays failed (the issue: retried once) */
@@ -305,7 +307,7 @@ export class SearchDriver {
       this.emit({ kind: 'failed_to_converge', trial: entry.trial });
       return;
     }
-    const chance = run.chance ?? this.settings.chance;
+    const chance = this.settings.chanceCheck ? (run.chance ?? this.settings.chance) : undefined;
     if (chance !== undefined && atChance(score, chance, this.settings.chanceTolerance, this.settings.direction)) {
       this.study.tell(entry.trial.id, { diverged: `${this.settings.metric} ${score.toPrecision(4)} after the last epoch is at chance (${chance})` });
       this.emit({ kind: 'failed_to_converge', trial: entry.trial });

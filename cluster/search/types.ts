@@ -47,8 +47,8 @@ export interface SearchOptions {
   name?: string;
   /** show the live trial table and curves in the notebook cell (default: when running in a kernel) */
   display?: boolean;
-  /** the metric's value at chance (a final value within `chanceTolerance` of it is failed_to_converge); default 0.5 for *auc metrics */
-  chance?: number;
+  /** the metric's value at chance (a final value within `chanceTolerance` of it is failed_to_converge); default 0.5 for *auc metrics, null = no check */
+  chance?: number | null;
   /** default 0.005 */
   chanceTolerance?: number;
   /** per-task timeout (ms) */
