@@ -212,7 +212,8 @@ export class SearchDriver {
     const { metric } = this.settings;
     for (const key of [...LOSS_KEYS, metric]) {
       if (key in data && (typeof data[key] !== 'number' || !Number.isFinite(data[key] as number))) {
-        this.diverge(entry, `${key} is ${String(data[key])} at ${describeStep(data)}`);
+        // reports travel as JSON, where NaN and ±Infinity arrive as null
+        this.diverge(entry, `${key} is ${data[key] === null ? 'NaN' : String(data[key])} at ${describeStep(data)}`);
         return;
       }
     }

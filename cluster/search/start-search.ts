@@ -35,10 +35,10 @@ export function startSearch(cluster: Cluster, opts: SearchOptions): StudyHandle 
     direction,
     metric,
     pruner: opts.pruner ?? 'none',
-    folds,
     seed,
-    maxParallel: opts.maxParallel,
     name,
+    ...(folds > 1 ? { folds } : {}),
+    ...(opts.maxParallel !== undefined ? { maxParallel: opts.maxParallel } : {}),
   };
   let journal: StudyJournal | null = null;
   let study: Study;

@@ -17,19 +17,19 @@ const DRIVER = path.join(__dirname, 'support', 'resume-driver.ts');
 const tempDir = tempDirMaker('hpcdl-resume-');
 const TRIALS = 8;
 
-/** Trial ids the journal records as complete (tell events of complete trials). */
+/** Trial ids the journal records as complete (tell lines of complete trials). */
 function journalComplete(file: string): number[] {
   if (!fs.existsSync(file)) return [];
   const ids: number[] = [];
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
-    let rec: { type?: string; trial?: { id: number; state: string } };
+    let rec: { type?: string; id?: number; state?: string };
     try {
       rec = JSON.parse(line);
     } catch {
       continue; // a torn last line after the kill
     }
-    if (rec.type === 'tell' && rec.trial?.state === 'complete') ids.push(rec.trial.id);
+    if (rec.type === 'tell' && rec.state === 'complete') ids.push(rec.id!);
   }
   return ids;
 }
