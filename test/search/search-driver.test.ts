@@ -13,15 +13,16 @@ import type { TrialEvent } from '../../cluster/search';
 import { tempDirMaker } from '../support/tmp';
 
 const OBJECTIVES = path.join(__dirname, 'support', 'objectives.ts');
-const tempDir = tempDirMaker('hpcdl-search-');
 let cluster: Cluster;
-
-before(async () => {
-  cluster = await Cluster.start({ engines: 2, profileDir: tempDir(), output: 'none', log: () => undefined });
-});
 
 after(async () => {
   await cluster?.close();
+});
+// registered after the cluster's hook: the cluster stops before its directories are removed
+const tempDir = tempDirMaker('hpcdl-search-');
+
+before(async () => {
+  cluster = await Cluster.start({ engines: 2, profileDir: tempDir(), output: 'none', log: () => undefined });
 });
 
 interface LogLine { what: string; trial: number; engine: string; at: number }
