@@ -1,6 +1,6 @@
 /** cluster.search: hyperparameter studies on the cluster's engines. */
 export { startSearch } from './start-search';
-export { StudyHandle, type StudyTrial } from './study-handle';
+export { StudyHandle, type StudyTrial, type BaselineRun } from './study-handle';
 export { SearchDriver, type TaskSpan, type DriverSettings } from './driver';
 export { StudyDisplay } from './live-display';
 export { paramsToOverrides } from './hep-params';

@@ -12,7 +12,15 @@ import type { SearchDriver, TaskSpan } from './driver';
 import type { Evaluation, EvaluateRequest } from './evaluate-task';
 import { paramsToOverrides } from './hep-params';
 import { taskModule, type ResolvedObjective } from './objective';
-import type { TrialEvent } from './types';
+import type { ObjectiveContext, Params, TrialEvent } from './types';
+
+/** One run of the objective outside the study (`study.baseline()`). */
+export interface BaselineRun {
+  params: Params;
+  value: number;
+  checkpoint?: string;
+  evaluate(split?: 'test'): Promise<Evaluation>;
+}
 
 /** A trial of a finished or running study, with its checkpoint and a test-split re-evaluation. */
 export interface StudyTrial extends Trial {
@@ -82,6 +90,21 @@ export class StudyHandle implements PromiseLike<Trial[]> {
     return this.study.top(k).map((t) => this.withEvaluate(t));
   }
 
+  /**
+   * Runs the objective once with `params` (default `{}`: the config as it is)
+   * outside the study, e.g. the default config to compare the best trial
+   * against; its checkpoint goes to `<dir>/baseline`.
+   */
+  async baseline(params: Params = {}): Promise<BaselineRun> {
+    const dir = path.join(this.dir, 'baseline');
+    const ctx: ObjectiveContext = { trial: -1, fold: 0, folds: 1, dir, seed: this.driver.settings.seed, metric: this.metric, direction: this.direction, ...(this.objective.hep ? { hep: this.objective.hep } : {}) };
+    const raw = await this.cluster.balanced().submit<unknown>(this.objective.task, params, ctx);
+    const result = typeof raw === 'number' ? { value: raw } : (raw as { value: number; checkpoint?: string });
+    const checkpoint = result.checkpoint ?? (this.objective.kind === 'hep' ? dir : undefined);
+    const trial: Trial = { id: -1, params, state: 'complete', value: result.value, reports: [], attempts: 1 };
+    return { params, value: result.value, checkpoint, evaluate: (split = 'test') => this.evaluate(trial, checkpoint, split, dir) };
+  }
+
   toCsv(): string {
     return this.study.toCsv();
   }
@@ -104,13 +127,13 @@ export class StudyHandle implements PromiseLike<Trial[]> {
     return { ...trial, checkpoint, evaluate: (split = 'test') => this.evaluate(trial, checkpoint, split) };
   }
 
-  private async evaluate(trial: Trial, checkpoint: string | undefined, split: string): Promise<Evaluation> {
+  private async evaluate(trial: Trial, checkpoint: string | undefined, split: string, runDir = this.driver.trialDir(trial.id)): Promise<Evaluation> {
     if (split !== 'test') throw new RangeError(`evaluate: only the 'test' split is supported, got ${JSON.stringify(split)}`);
     const hep = this.objective.hep;
     if (!hep) throw new Error(`evaluate: trial ${trial.id} ran the user objective ${this.objective.label}; re-evaluation on the test split needs the built-in HEP objective`);
     if (!checkpoint) throw new Error(`evaluate: trial ${trial.id} has no checkpoint`);
     const config = overrideConfig(hep.config, { ...hep.overrides, ...paramsToOverrides(trial.params, hep.config), inputpath: hep.inputPath ?? hep.config.inputpath }, { warn: () => undefined });
-    const request: EvaluateRequest = { config, checkpoint, outputDir: path.join(this.driver.trialDir(trial.id), `evaluation-${split}`) };
+    const request: EvaluateRequest = { config, checkpoint, outputDir: path.join(runDir, `evaluation-${split}`) };
     return this.cluster.balanced().submit<Evaluation>({ module: taskModule('evaluate-task'), export: 'evaluateCheckpoint' }, request);
   }
 }

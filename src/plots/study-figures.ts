@@ -152,3 +152,36 @@ function paramsText(t: Trial): string {
 function formatValue(v: number | undefined): string {
   return v === undefined || !Number.isFinite(v) ? '—' : v.toPrecision(4);
 }
+
+export interface RocComparisonCurve {
+  label: string;
+  fpr: ArrayLike<number>;
+  tpr: ArrayLike<number>;
+  auc: number;
+}
+
+/** Several ROC curves on one plot (e.g. the best trial against the default config), with the standard-cuts point. */
+export function rocComparisonFigure(curves: RocComparisonCurve[], opts: { cutPoint?: { fpr: number; tpr: number }; title?: string } = {}): PlotlyFigure {
+  const data: PlotlyTrace[] = curves.map((c) => ({
+    type: 'scatter',
+    mode: 'lines',
+    name: `${c.label} (AUC = ${c.auc.toFixed(3)})`,
+    x: Array.from(c.fpr),
+    y: Array.from(c.tpr),
+    line: { width: 2 },
+  }));
+  if (opts.cutPoint) {
+    data.push({ type: 'scatter', mode: 'markers', name: `standard cuts (bkg ${opts.cutPoint.fpr.toPrecision(3)}, sig ${opts.cutPoint.tpr.toPrecision(3)})`, x: [opts.cutPoint.fpr], y: [opts.cutPoint.tpr], marker: { size: 10 } });
+  }
+  data.push({ type: 'scatter', mode: 'lines', name: 'random', x: [0, 1], y: [0, 1], line: { color: 'navy', dash: 'dash', width: 1.5 } });
+  return {
+    data,
+    layout: {
+      title: { text: opts.title ?? 'ROC, test split' },
+      xaxis: { title: { text: 'false positive rate (background efficiency)' }, range: [0, 1] },
+      yaxis: { title: { text: 'true positive rate (signal efficiency)' }, range: [0, 1.05] },
+      legend: { x: 0.98, y: 0.02, xanchor: 'right', yanchor: 'bottom' },
+      margin: { t: 50, r: 20 },
+    },
+  };
+}

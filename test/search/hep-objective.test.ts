@@ -90,4 +90,12 @@ test('a 2-fold HEP search trains each fold on its own files, scores the mean, an
   assert.equal(evaluation.roc.fpr[evaluation.roc.fpr.length - 1], 1);
   assert.ok(fs.existsSync(evaluation.reportPath), 'the ROC report of infer');
   assert.match(evaluation.checkpoint, new RegExp(`trial-${best.id}`));
+
+  // the default config, trained once outside the study, for comparison
+  const baseline = await study.baseline();
+  assert.ok(baseline.value >= 0 && baseline.value <= 1, `baseline val_auc ${baseline.value}`);
+  const baseEval = await baseline.evaluate('test');
+  assert.equal(baseEval.events, 48);
+  assert.match(baseEval.checkpoint, /baseline/);
+  assert.equal(study.trials.length, 2, 'the baseline is no trial of the study');
 });
