@@ -15,4 +15,4 @@ export * from './protocol';
 export { controllerMain, parseControllerArgs } from './controller/cli';
 export { Controller, type ControllerOptions } from './controller/controller';
 // hyperparameter search (cluster.search)
-export { startSearch, StudyHandle, type StudyTrial, type BaselineRun, type SearchOptions, type ObjectiveSpec, type HepObjectiveSpec, type ObjectiveContext, type ObjectiveResult, type TrialEvent, type Evaluation } from './search';
+export { startSearch, StudyHandle, type StudyTrial, type BaselineRun, type SearchSpace, type SearchOptions, type ObjectiveSpec, type HepObjectiveSpec, type ObjectiveContext, type ObjectiveResult, type TrialEvent, type Evaluation } from './search';

@@ -6,4 +6,4 @@ export { StudyDisplay } from './live-display';
 export { paramsToOverrides } from './hep-params';
 export { foldBlocks, foldFiles, writeFoldDataset } from './folds';
 export type { Evaluation } from './evaluate-task';
-export type { SearchOptions, ObjectiveSpec, HepObjectiveSpec, ObjectiveContext, ObjectiveResult, TrialEvent, TrialEventKind } from './types';
+export type { SearchSpace, SearchOptions, ObjectiveSpec, HepObjectiveSpec, ObjectiveContext, ObjectiveResult, TrialEvent, TrialEventKind } from './types';

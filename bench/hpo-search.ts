@@ -1,0 +1,148 @@
+/**
+ * cluster.search on 2 local engines, in one run:
+ *
+ *  1. utilisation: a 32-trial study whose trials sleep 0.3–2 s (uneven
+ *     lengths; bench/support/sleeper-objective.ts); the fraction
+ *     of engine-time busy, beside Optuna 3.1 running the same durations with
+ *     study.optimize(n_jobs=2). Two figures each: over the whole study, and
+ *     while trials were still waiting to start (the part the driver controls;
+ *     the drain at the end leaves an engine idle whatever the driver does).
+ *  2. pruning, on the HEP toy (synthetic data, local_small): engine-seconds
+ *     until some trial first reports validation AUC ≥ --target, ASHA against
+ *     no pruner (same sampler and seed).
+ *  3. the best configuration of the ASHA study against the default config on
+ *     the test split (test AUC of both).
+ *
+ *   hpcdl bench hpo-search [--trials 32] [--hep-trials 8] [--events 2000] [--epochs 3] [--target 0.9] [--no-hep] [--no-peers]
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Cluster } from '../cluster/client';
+import type { StudyHandle } from '../cluster/search';
+import { defaultConfigPath, synthesize } from '../src';
+
+function arg(argv: string[], name: string, dflt: number): number {
+  const i = argv.indexOf(name);
+  if (i < 0) return dflt;
+  const n = Number(argv[i + 1]);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${JSON.stringify(argv[i + 1])}`);
+  return n;
+}
+
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+}
+
+interface Span { start: number; end: number }
+
+/** busy fraction overall (first start → last end) and while trials were waiting (first start → last start) */
+function utilisation(spans: Span[], engines: number): { overall: number; queued: number; wall: number } {
+  const first = Math.min(...spans.map((s) => s.start));
+  const last = Math.max(...spans.map((s) => s.end));
+  const lastStart = Math.max(...spans.map((s) => s.start));
+  const busy = spans.reduce((a, s) => a + (s.end - s.start), 0);
+  const busyBefore = spans.reduce((a, s) => a + Math.max(0, Math.min(s.end, lastStart) - s.start), 0);
+  return { overall: busy / (engines * (last - first)), queued: busyBefore / (engines * (lastStart - first)), wall: (last - first) / 1000 };
+}
+
+async function utilisationSection(cluster: Cluster, trials: number, peers: boolean, dir: string): Promise<void> {
+  const study = cluster.search({
+    space: { seconds: { type: 'float', low: 0.3, high: 2.0 } },
+    objective: { module: path.join(__dirname, 'support', `sleeper-objective${path.extname(__filename)}`), export: 'sleeper' },
+    algorithm: 'random',
+    trials,
+    seed: 42,
+    direction: 'max',
+    dir: path.join(dir, 'utilisation'),
+    display: false,
+  });
+  const done = await study;
+  const spans = study.spans.filter((s) => s.outcome === 'ok');
+  const u = utilisation(spans, 2);
+  const work = done.reduce((a, t) => a + (t.value ?? 0), 0);
+  console.log(`utilisation, ${trials} trials of 0.3–2 s (${work.toFixed(1)} s of work) on 2 engines:`);
+  console.log(`  hpcdl cluster.search: busy ${(100 * u.overall).toFixed(1)}% overall, ${(100 * u.queued).toFixed(1)}% while trials were waiting; ${u.wall.toFixed(1)} s`);
+  if (!peers) return;
+  // the same durations, in trial order
+  const durations = done.map((t) => t.params.seconds as number);
+  const r = spawnSync('/usr/bin/python3', [path.join(repoRoot(), 'bench', 'peers', 'optuna_utilisation.py'), JSON.stringify(durations), '2'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`  optuna: failed (${r.stderr.trim().split('\n').pop()})`);
+    return;
+  }
+  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as { version: string; busy_fraction: number; wall_s: number };
+  console.log(`  optuna ${o.version} optimize(n_jobs=2): busy ${(100 * o.busy_fraction).toFixed(1)}% overall; ${o.wall_s.toFixed(1)} s`);
+  console.log(`  ratio hpcdl/optuna (overall busy fraction): ${(u.overall / o.busy_fraction).toFixed(3)}`);
+}
+
+/** engine-seconds spent (all tasks, overlapped with [t0, t]) until the first report of val_auc ≥ target */
+function engineSecondsToTarget(study: StudyHandle, hits: { at: number; auc: number }[], target: number): number | null {
+  const hit = hits.find((h) => h.auc >= target);
+  const spans = study.spans;
+  if (!hit || spans.length === 0) return null;
+  const t0 = Math.min(...spans.map((s) => s.start));
+  // spans still open at the hit count up to the hit
+  return spans.reduce((a, s) => a + Math.max(0, Math.min(s.end, hit.at) - Math.max(s.start, t0)), 0) / 1000;
+}
+
+async function hepSection(cluster: Cluster, argv: string[], dir: string): Promise<void> {
+  const events = arg(argv, '--events', 2000);
+  const epochs = arg(argv, '--epochs', 3);
+  const trials = arg(argv, '--hep-trials', 8);
+  const target = arg(argv, '--target', 0.9);
+  const data = path.join(dir, 'data');
+  await synthesize({ outDir: data, size: 64, events, seed: 2018, log: () => undefined });
+  const space = {
+    learning_rate: { type: 'float' as const, low: 3e-4, high: 1e-2, log: true },
+    num_filters: { type: 'categorical' as const, choices: [8, 16, 32] },
+    num_fc_units: { type: 'categorical' as const, choices: [32, 64, 128] },
+    dropout: { type: 'float' as const, low: 0, high: 0.5 },
+  };
+  const objective = { config: defaultConfigPath(), inputPath: data, overrides: { num_epochs: epochs, train_batch_size: 32, display_interval: 1000 } };
+  const results: Record<string, { seconds: number | null; wall: number; study: StudyHandle }> = {};
+  for (const pruner of ['none', 'asha'] as const) {
+    const hits: { at: number; auc: number }[] = [];
+    const started = Date.now();
+    const study = cluster.search({ space, objective, algorithm: 'random', trials, seed: 9, pruner: pruner === 'asha' ? { name: 'asha', minResource: 1, eta: 3, maxResource: epochs } : 'none', dir: path.join(dir, `hep-${pruner}`), display: false, chance: null });
+    study.onTrial((e) => {
+      if (e.kind === 'report' && typeof e.data?.val_auc === 'number') hits.push({ at: Date.now(), auc: e.data.val_auc });
+    });
+    const done = await study;
+    const engineSeconds = study.spans.reduce((a, s) => a + (s.end - s.start), 0) / 1000;
+    results[pruner] = { seconds: engineSecondsToTarget(study, hits, target), wall: (Date.now() - started) / 1000, study };
+    const counts = ['complete', 'pruned', 'failed', 'failed_to_converge'].map((s) => `${done.filter((t) => t.state === s).length} ${s}`).join(', ');
+    console.log(`  pruner ${pruner}: ${counts}; ${engineSeconds.toFixed(0)} engine-s in all, ${results[pruner].wall.toFixed(0)} s wall; best val_auc ${study.best()?.value?.toFixed(4) ?? '—'}; engine-s to val_auc ≥ ${target}: ${results[pruner].seconds?.toFixed(1) ?? 'not reached'}`);
+  }
+  const a = results.asha.seconds;
+  const n = results.none.seconds;
+  console.log(`  ratio ASHA/none (engine-seconds to val_auc ≥ ${target}): ${a !== null && n !== null ? (a / n).toFixed(3) : 'n/a (target not reached by both)'}`);
+
+  const study = results.asha.study;
+  const best = study.best();
+  if (!best) return;
+  const bestTest = await best.evaluate('test');
+  const base = await study.baseline();
+  const baseTest = await base.evaluate('test');
+  console.log(`test AUC (${bestTest.events} events): best trial ${best.id} ${bestTest.weighted.auc.toFixed(4)} ${JSON.stringify(best.params)}; default config ${baseTest.weighted.auc.toFixed(4)}; ${bestTest.weighted.auc > baseTest.weighted.auc ? 'the search beats the default' : 'the default is not beaten'}`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-bench-hpo-'));
+  const cluster = await Cluster.start({ engines: 2, output: 'none', log: () => undefined });
+  try {
+    console.log(`hpo-search bench on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), 2 engines`);
+    await utilisationSection(cluster, arg(argv, '--trials', 32), !argv.includes('--no-peers'), dir);
+    if (!argv.includes('--no-hep')) {
+      console.log('pruning on the HEP toy (random sampler, same seed):');
+      await hepSection(cluster, argv, dir);
+    }
+    return 0;
+  } finally {
+    await cluster.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
