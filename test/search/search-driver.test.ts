@@ -170,6 +170,28 @@ test('an objective that throws is retried once on the other engine, then failed;
   for (const t of byKind('ok')) assert.equal(t.state, 'complete');
 });
 
+test('cancel() stops the study: no new trials, the running ones cancelled, await resolves', async () => {
+  const dir = tempDir();
+  const study = cluster.search({
+    space: { seconds: { type: 'float', low: 0.5, high: 0.6 } },
+    objective: `${OBJECTIVES}#sleeper`,
+    trials: 10,
+    direction: 'max',
+    dir,
+    display: false,
+  });
+  const firstDone = new Promise<void>((resolve) => study.onTrial((e) => e.kind === 'complete' && resolve()));
+  await firstDone;
+  await study.cancel();
+  const trials = await study;
+  assert.ok(trials.length < 10, `no new trials after cancel: ${trials.length}`);
+  assert.ok(trials.some((t) => t.state === 'complete'));
+  const startsAfter = events(dir).filter((e) => e.what === 'start').length;
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(events(dir).filter((e) => e.what === 'start').length, startsAfter, 'nothing starts after the study ended');
+  assert.ok(events(dir).filter((e) => e.what === 'end').length < startsAfter || trials.every((t) => t.state === 'complete'), 'the running trials were cancelled, not finished');
+});
+
 test('bad options name the field; engines per trial > 1 says it is not wired yet', () => {
   assert.throws(() => cluster.search({ space: {}, objective: `${OBJECTIVES}#bowl`, trials: 2 }), /space must be a non-empty/);
   assert.throws(() => cluster.search({ space: { x: { type: 'float', low: 0, high: 1 } }, objective: `${OBJECTIVES}#bowl`, trials: 0 }), /trials must be a positive integer/);
