@@ -27,6 +27,7 @@ import { Cluster } from '../cluster/client';
 import { readConnectionFile } from '../cluster/protocol';
 import { LightClient } from './support/cluster_peers';
 import { measureFloor } from './support/latency_floor';
+import { repoRoot } from './support/bench-main';
 
 interface Figures {
   system: string;
@@ -43,16 +44,6 @@ function arg(argv: string[], name: string, dflt: number): number {
   const n = Number(argv[i + 1]);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${JSON.stringify(argv[i + 1])}`);
   return n;
-}
-
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`cannot find the hpcdl checkout above ${__dirname}`);
-    dir = up;
-  }
-  return dir;
 }
 
 function median(xs: number[]): number {

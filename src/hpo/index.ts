@@ -4,7 +4,7 @@ export { Study, StudyOptionsError, validateStudyOptions, foldSpread, eventRecord
 export type { StudyClock, StudyRecord } from './study';
 export { StudyJournal, JournalError, JOURNAL_VERSION } from './journal';
 export type { ResumeOptions } from './journal';
-export { validateSpace, SpaceError, dimensionOrder, isActive, activeNames, sampleParams, toUnit, fromUnit, paramsKey, SpaceEncoder } from './space';
+export { validateSpace, validateParams, SpaceError, dimensionOrder, isActive, activeNames, sampleParams, toUnit, fromUnit, paramsKey, SpaceEncoder } from './space';
 export { createSampler, ALGORITHMS, RandomSampler, GridSampler, GpSampler, TpeSampler, GeneticSampler } from './samplers';
 export type { Sampler, SamplerContext } from './samplers';
 export { gridPoints } from './samplers/grid';

@@ -160,6 +160,9 @@ export function fromUnit(d: Dimension, u: number): ParamValue {
   u = clamp01(u);
   if (d.type === 'categorical') return d.choices[Math.min(d.choices.length - 1, Math.floor(u * d.choices.length))];
   if (d.type === 'float') {
+    // the ends exactly (exp(log(low)) is not always low)
+    if (u === 0) return d.low;
+    if (u === 1) return d.high;
     const x = d.log ? Math.exp(Math.log(d.low) + u * (Math.log(d.high) - Math.log(d.low))) : d.low + u * (d.high - d.low);
     return Math.min(d.high, Math.max(d.low, x));
   }
@@ -197,6 +200,30 @@ export function paramsFromUnits(space: SearchSpace, units: Record<string, number
     if (isActive(d.when, params)) params[name] = fromUnit(d, units[name] ?? 0.5);
   }
   return params;
+}
+
+/**
+ * Checks a full parameter set against the space: every active dimension
+ * present with a possible value, nothing else. Returns the params in
+ * dimension order; the error names the parameter.
+ */
+export function validateParams(space: SearchSpace, params: unknown, where = 'params'): Params {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new SpaceError(`${where} must be an object of parameter values, got ${show(params)}`);
+  const given = params as Record<string, unknown>;
+  for (const k of Object.keys(given)) if (!space[k]) throw new SpaceError(`${where}.${k}: no such dimension (dimensions: ${Object.keys(space).join(', ')})`);
+  const out: Params = {};
+  for (const name of dimensionOrder(space)) {
+    const d = space[name];
+    const v = given[name];
+    if (!isActive(d.when, out)) {
+      if (v !== undefined) throw new SpaceError(`${where}.${name}: given, but its condition ${JSON.stringify(d.when)} does not hold`);
+      continue;
+    }
+    if (v === undefined) throw new SpaceError(`${where}.${name}: missing`);
+    if (!isPossible(d, v)) throw new SpaceError(`${where}.${name}: ${show(v)} is not a possible value (${d.type === 'categorical' ? `choices ${JSON.stringify(d.choices)}` : `${d.type} in [${d.low}, ${d.high}]${d.type === 'int' && d.step ? ` step ${d.step}` : ''}`})`);
+    out[name] = v as ParamValue;
+  }
+  return out;
 }
 
 /** A stable key for a parameter set (to spot repeats). */

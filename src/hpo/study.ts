@@ -7,7 +7,7 @@
 import { createPruner, type Pruner } from './pruners';
 import { ALGORITHMS, createSampler, type Sampler } from './samplers';
 import { bestReportedLoss, lossOf } from './samplers/sampler';
-import { validateSpace } from './space';
+import { validateParams, validateSpace } from './space';
 import type { Params, PruneDecision, StudyEvent, StudyOptions, TellOutcome, Trial, TrialState } from './types';
 
 export interface StudyClock { now(): number }
@@ -19,6 +19,7 @@ export class StudyOptionsError extends Error {
 /** The compact JSON form of a StudyEvent (a journal line); non-finite numbers are written as strings. */
 export type StudyRecord =
   | { type: 'ask'; id: number; params: Params; at: number }
+  | { type: 'enqueue'; id: number; params: Params }
   | { type: 'start'; id: number; at: number }
   | { type: 'assign'; id: number; engine: number | string }
   | { type: 'report'; id: number; step: number; value: number | string; metrics?: Record<string, number | string>; decision: PruneDecision; at: number }
@@ -38,7 +39,7 @@ export function validateStudyOptions(raw: StudyOptions): StudyOptions & { algori
   if (!Number.isInteger(raw.trials) || raw.trials < 1) throw new StudyOptionsError(`study.trials must be a positive integer, got ${JSON.stringify(raw.trials)}`);
   const direction = raw.direction ?? 'min';
   if (direction !== 'min' && direction !== 'max') throw new StudyOptionsError(`study.direction must be "min" or "max", got ${JSON.stringify(direction)}`);
-  if (raw.folds !== undefined && (!Number.isInteger(raw.folds) || raw.folds < 2)) throw new StudyOptionsError(`study.folds must be an integer >= 2, got ${JSON.stringify(raw.folds)}`);
+  if (raw.folds !== undefined && (!Number.isInteger(raw.folds) || raw.folds < 1)) throw new StudyOptionsError(`study.folds must be a positive integer (1: no cross-validation), got ${JSON.stringify(raw.folds)}`);
   if (raw.maxParallel !== undefined && (!Number.isInteger(raw.maxParallel) || raw.maxParallel < 1)) throw new StudyOptionsError(`study.maxParallel must be a positive integer, got ${JSON.stringify(raw.maxParallel)}`);
   if (raw.seed !== undefined && !Number.isInteger(raw.seed)) throw new StudyOptionsError(`study.seed must be an integer, got ${JSON.stringify(raw.seed)}`);
   if (raw.metric !== undefined && typeof raw.metric !== 'string') throw new StudyOptionsError(`study.metric must be a string, got ${JSON.stringify(raw.metric)}`);
@@ -59,6 +60,8 @@ export function eventRecord(e: StudyEvent): StudyRecord {
   switch (e.type) {
     case 'ask':
       return { type: 'ask', id: e.trial.id, params: e.trial.params, at: e.at };
+    case 'enqueue':
+      return { type: 'enqueue', id: e.trial.id, params: e.trial.params };
     case 'start':
       return { type: 'start', id: e.trial.id, at: e.at };
     case 'assign':
@@ -118,7 +121,8 @@ export class Study {
 
   /** how many trials the study will run in all: the budget, or fewer when the grid is smaller */
   get capacity(): number {
-    return Math.min(this.options.trials, this.sampler.size ?? Infinity);
+    const left = this.sampler.remaining?.(this.list);
+    return left === undefined ? this.options.trials : Math.min(this.options.trials, this.list.length + left);
   }
 
   get running(): number {
@@ -174,6 +178,19 @@ export class Study {
       }
     }
     return out;
+  }
+
+  /**
+   * Adds a trial with the given parameters (e.g. the default config as a
+   * baseline), pending: the next ask hands it out before new proposals. It
+   * counts toward the budget; the error names a bad parameter.
+   */
+  enqueue(params: Params): Trial {
+    if (this.list.length >= this.options.trials) throw new Error(`study.enqueue: the budget of ${this.options.trials} trials is used up`);
+    const t: Trial = { id: this.list.length, params: validateParams(this.options.space, params), state: 'pending', reports: [], attempts: 0 };
+    this.list.push(t);
+    this.emit({ type: 'enqueue', trial: t });
+    return t;
   }
 
   /** records which engine runs a trial */
@@ -285,9 +302,10 @@ export class Study {
 
   /** Applies a journal record without consulting the sampler or the pruner, and without events. */
   replay(r: StudyRecord): void {
-    if (r.type === 'ask') {
-      if (r.id !== this.list.length) throw new Error(`ask of trial ${r.id} where trial ${this.list.length} was expected`);
-      this.list.push({ id: r.id, params: r.params, state: 'running', reports: [], attempts: 1, startedAt: r.at });
+    if (r.type === 'ask' || r.type === 'enqueue') {
+      if (r.id !== this.list.length) throw new Error(`${r.type} of trial ${r.id} where trial ${this.list.length} was expected`);
+      if (r.type === 'ask') this.list.push({ id: r.id, params: r.params, state: 'running', reports: [], attempts: 1, startedAt: r.at });
+      else this.list.push({ id: r.id, params: r.params, state: 'pending', reports: [], attempts: 0 });
       return;
     }
     const t = this.trial(r.id);

@@ -62,6 +62,7 @@ export type PruneDecision = 'continue' | 'prune';
 /** Every change of a study, in order; the journal writes these as JSON lines. */
 export type StudyEvent =
   | { type: 'ask'; trial: Trial; at: number }                        // new trial proposed, now running
+  | { type: 'enqueue'; trial: Trial }                                // trial with given params, pending
   | { type: 'start'; trial: Trial; at: number }                      // pending (retried/re-queued) trial handed out again
   | { type: 'assign'; trial: Trial; engine: number | string }
   | { type: 'report'; trial: Trial; step: number; value: number; metrics?: Record<string, number>; decision: PruneDecision; at: number }

@@ -1,11 +1,11 @@
 /**
  * Grid search: every categorical choice × `levels` evenly spaced values per
  * numeric dimension (log-spaced for log dimensions; fewer for short integer
- * ranges), conditional dimensions only where active. Visited in a seeded
- * order, so a study cut short still spreads over the grid; finite.
+ * ranges), conditional dimensions only where active. Visited in declaration
+ * order (the first dimension varies slowest; choices and levels in their
+ * order), the same for every seed; finite.
  */
-import { Rng } from '../../data/rng';
-import { dimensionOrder, fromUnit, isActive, SpaceError } from '../space';
+import { dimensionOrder, fromUnit, isActive, paramsKey, SpaceError } from '../space';
 import type { Dimension, ParamValue, Params, SearchSpace, Trial } from '../types';
 import type { Sampler, SamplerContext } from './sampler';
 
@@ -56,18 +56,34 @@ export function gridPoints(space: SearchSpace, levels: number): Params[] {
 export class GridSampler implements Sampler {
   readonly size: number;
   private readonly points: Params[];
-  private readonly visit: Uint32Array;
+  /** cache of remaining(): trials only ever get added, and their params never change */
+  private counted = -1;
+  private left = 0;
 
   constructor(ctx: SamplerContext) {
     this.points = gridPoints(ctx.space, ctx.options.levels ?? DEFAULT_GRID_LEVELS);
     this.size = this.points.length;
-    this.visit = new Rng(ctx.seed, 0x47524944).permutation(this.size);
   }
 
-  propose(_history: readonly Trial[], ids: number[]): Params[] {
-    return ids.map((id) => {
-      if (id >= this.size) throw new Error(`grid: trial ${id} asked of a grid of ${this.size} points`);
-      return { ...this.points[this.visit[id]] };
-    });
+  remaining(history: readonly Trial[]): number {
+    if (history.length === this.counted) return this.left;
+    const keys = new Set(this.points.map(paramsKey));
+    let held = 0;
+    for (const k of new Set(history.map((t) => paramsKey(t.params)))) if (keys.has(k)) held++;
+    this.counted = history.length;
+    this.left = this.size - held;
+    return this.left;
+  }
+
+  /** the next points in grid order that no trial holds yet (enqueued trials may hold grid points) */
+  propose(history: readonly Trial[], ids: number[]): Params[] {
+    const seen = new Set(history.map((t) => paramsKey(t.params)));
+    const out: Params[] = [];
+    for (let i = 0; i < this.size && out.length < ids.length; i++) {
+      const p = this.points[i];
+      if (!seen.has(paramsKey(p))) out.push({ ...p });
+    }
+    if (out.length < ids.length) throw new Error(`grid: ${ids.length} points asked, ${out.length} left of ${this.size}`);
+    return out;
   }
 }

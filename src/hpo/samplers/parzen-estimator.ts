@@ -88,12 +88,18 @@ export class NumericParzen {
 export class CategoricalParzen {
   private readonly probs: number[];
 
+  /** Optuna 3.1's rule: each observation is a row with prior_weight/(n+1) on every choice plus 1 on its own, normalised; the prior row is uniform */
   constructor(obsIndices: number[], k: number) {
-    const w = defaultWeights(obsIndices.length);
-    const counts = new Array<number>(k).fill(PRIOR_WEIGHT / k);
-    obsIndices.forEach((c, i) => (counts[c] += w[i]));
-    const total = counts.reduce((a, b) => a + b, 0);
-    this.probs = counts.map((c) => c / total);
+    const n = obsIndices.length;
+    const w = [...defaultWeights(n), PRIOR_WEIGHT];
+    const total = w.reduce((a, b) => a + b, 0);
+    const floor = PRIOR_WEIGHT / (n + 1);
+    const probs = new Array<number>(k).fill((w[n] / total) * (1 / k));
+    obsIndices.forEach((c, i) => {
+      const wi = w[i] / total / (k * floor + 1);
+      for (let j = 0; j < k; j++) probs[j] += wi * (floor + (j === c ? 1 : 0));
+    });
+    this.probs = probs;
   }
 
   sample(rng: RandomSource): number {

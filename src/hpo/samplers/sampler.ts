@@ -20,6 +20,8 @@ export interface Sampler {
   propose(history: readonly Trial[], ids: number[]): Params[];
   /** how many distinct points a finite sampler (grid) has; undefined when unbounded */
   readonly size?: number;
+  /** a finite sampler's points that no trial of `history` holds yet */
+  remaining?(history: readonly Trial[]): number;
 }
 
 /** a finished trial's objective turned into a loss (smaller is better) */
