@@ -24,20 +24,8 @@ import * as path from 'node:path';
 import { Cluster } from '../cluster/client';
 import type { StudyHandle } from '../cluster/search';
 import { defaultConfigPath, synthesize } from '../src';
+import { numberArg } from './support/args';
 
-function arg(argv: string[], name: string, dflt: number): number {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const n = Number(argv[i + 1]);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${JSON.stringify(argv[i + 1])}`);
-  return n;
-}
-
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-}
 
 interface Span { start: number; end: number }
 
@@ -71,7 +59,9 @@ async function utilisationSection(cluster: Cluster, trials: number, peers: boole
   if (!peers) return;
   // the same durations, in trial order
   const durations = done.map((t) => t.params.seconds as number);
-  const r = spawnSync('/usr/bin/python3', [path.join(repoRoot(), 'bench', 'peers', 'optuna_utilisation.py'), JSON.stringify(durations), '2'], { encoding: 'utf8' });
+  // bench/peers from source; from dist/bench, the checkout's bench/peers
+  const script = [path.join(__dirname, 'peers', 'optuna_utilisation.py'), path.join(__dirname, '..', '..', 'bench', 'peers', 'optuna_utilisation.py')].find((f) => fs.existsSync(f))!;
+  const r = spawnSync('/usr/bin/python3', [script, JSON.stringify(durations), '2'], { encoding: 'utf8' });
   if (r.status !== 0) {
     console.log(`  optuna: failed (${r.stderr.trim().split('\n').pop()})`);
     return;
@@ -92,9 +82,9 @@ function engineSecondsToTarget(study: StudyHandle, hits: { at: number; auc: numb
 }
 
 async function hepSection(cluster: Cluster, argv: string[], dir: string): Promise<void> {
-  const events = arg(argv, '--events', 3000);
-  const epochs = arg(argv, '--epochs', 3);
-  const trials = arg(argv, '--hep-trials', 10);
+  const events = numberArg(argv, '--events', 3000);
+  const epochs = numberArg(argv, '--epochs', 3);
+  const trials = numberArg(argv, '--hep-trials', 10);
   const ti = argv.indexOf('--targets');
   const targets = (ti >= 0 ? argv[ti + 1] : '0.9,0.93,0.95,0.96').split(',').map(Number);
   if (targets.some((t) => !(t > 0 && t < 1))) throw new Error(`--targets needs AUC values in (0, 1), got ${argv[ti + 1]}`);
@@ -143,7 +133,7 @@ export async function main(argv: string[]): Promise<number> {
   const cluster = await Cluster.start({ engines: 2, output: 'none', log: () => undefined });
   try {
     console.log(`hpo-search bench on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), 2 engines`);
-    await utilisationSection(cluster, arg(argv, '--trials', 32), !argv.includes('--no-peers'), dir);
+    await utilisationSection(cluster, numberArg(argv, '--trials', 32), !argv.includes('--no-peers'), dir);
     if (!argv.includes('--no-hep')) {
       console.log('pruning on the HEP toy (random sampler, same seed):');
       await hepSection(cluster, argv, dir);

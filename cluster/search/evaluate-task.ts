@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import type { HepConfig } from '../../src/config/types';
 import { rocCurve } from '../../src/metrics';
-import { infer, type BinaryMetrics, type CutComparison } from '../../src/train';
+import { infer, type InferResult } from '../../src/train';
 
 export interface EvaluateRequest {
   config: HepConfig;
@@ -16,19 +16,8 @@ export interface EvaluateRequest {
   maxSteps?: number;
 }
 
-export interface Evaluation {
-  checkpoint: string;
-  step: number;
-  events: number;
-  /** weighted by the physics `weight`, as the seed's ROC plots */
-  weighted: BinaryMetrics;
-  unweighted: BinaryMetrics;
-  cutComparison?: CutComparison;
-  /** the weighted ROC curve, at most ~2,000 points */
-  roc: { fpr: number[]; tpr: number[] };
-  reportPath: string;
-  predictionsPath: string;
-}
+/** infer()'s result plus the weighted ROC curve, at most ~2,000 points */
+export type Evaluation = InferResult & { roc: { fpr: number[]; tpr: number[] } };
 
 /** ROC plots need ~1/1000 resolution; the full curve has one point per event. */
 const ROC_POINTS = 2000;
@@ -45,17 +34,7 @@ export async function evaluateCheckpoint(req: EvaluateRequest): Promise<Evaluati
   });
   const { label, score, weight } = readPredictions(result.predictionsPath);
   const roc = rocCurve(label, score, weight);
-  return {
-    checkpoint: result.checkpoint,
-    step: result.step,
-    events: result.events,
-    weighted: result.weighted,
-    unweighted: result.unweighted,
-    cutComparison: result.cutComparison,
-    roc: thin(roc.fpr, roc.tpr, ROC_POINTS),
-    reportPath: result.reportPath,
-    predictionsPath: result.predictionsPath,
-  };
+  return { ...result, roc: thin(roc.fpr, roc.tpr, ROC_POINTS) };
 }
 
 function readPredictions(file: string): { label: Int32Array; score: Float64Array; weight: Float64Array } {
