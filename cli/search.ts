@@ -24,7 +24,7 @@ coordinates). Every proposal, report and result goes to <out>/journal.jsonl;
   --objective M#E      or a user objective (params, ctx) => number in module M
   --space S.json       search space: {"name": {"type": "float", "low": .., "high": .., "log": true}, ...}
   --algorithm A        random | grid | gp | tpe | genetic (default gp)
-  --trials N           number of trials (default 16)
+  --trials N           number of trials (default 16; with --resume, the journal's)
   --engines N          start N local engines (default 2)
   --connect ID         use a running cluster (connection file or cluster id) instead
   --resume J           resume the study journaled in J
@@ -70,6 +70,18 @@ function readSpace(file: string): SearchSpace {
   } catch (err) {
     throw new SearchUsageError(`--space ${file}: ${(err as Error).message}`);
   }
+}
+
+/** The trial budget in a journal's header line. */
+function journalTrials(file: string): number {
+  const first = fs.readFileSync(file, 'utf8').split('\n', 1)[0];
+  try {
+    const trials = (JSON.parse(first) as { options?: { trials?: unknown } }).options?.trials;
+    if (typeof trials === 'number') return trials;
+  } catch {
+    // reported below
+  }
+  throw new SearchUsageError(`--resume ${file}: the first line is not a study journal header`);
 }
 
 function overridesOf(sets: string[]): Record<string, unknown> {
@@ -149,7 +161,8 @@ async function runSearch(v: Record<string, string | boolean | string[] | undefin
     space,
     objective,
     algorithm: oneOf(str('algorithm'), '--algorithm', ['random', 'grid', 'gp', 'tpe', 'genetic'] as const) ?? 'gp',
-    trials: positiveInt(str('trials'), '--trials') ?? 16,
+    // resuming without --trials keeps the journal's budget
+    trials: positiveInt(str('trials'), '--trials') ?? (resume ? journalTrials(resume) : 16),
     pruner: oneOf(str('pruner'), '--pruner', ['none', 'median', 'asha'] as const) ?? 'none',
     folds: positiveInt(str('folds'), '--folds'),
     metric: str('metric'),

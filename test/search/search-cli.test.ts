@@ -54,7 +54,7 @@ test('hpcdl search runs a study on 2 engines and writes the CSV, the journal and
   assert.ok(titles.some((t) => /ROC on the test split/.test(t)), 'the best trial\'s test ROC');
 
   // resuming the finished study proposes nothing new
-  const again = await hpcdl(['search', '--config', config, '--data', data, '--space', space, '--trials', '3', '--engines', '1', '--resume', path.join(out, 'journal.jsonl')], { timeoutMs: 120_000 });
+  const again = await hpcdl(['search', '--config', config, '--data', data, '--space', space, '--engines', '1', '--resume', path.join(out, 'journal.jsonl')], { timeoutMs: 120_000 });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout.split('\n').filter((l) => /^\s+\d+\s+complete\s/.test(l)).length, 0, 'no trial ran again');
   assert.match(again.stdout, /\[3\/3 finished/);
