@@ -192,6 +192,28 @@ test('cancel() stops the study: no new trials, the running ones cancelled, await
   assert.ok(events(dir).filter((e) => e.what === 'end').length < startsAfter || trials.every((t) => t.state === 'complete'), 'the running trials were cancelled, not finished');
 });
 
+test('a trial whose engine dies is retried once on another engine and completes; the study goes on', { timeout: 120_000 }, async () => {
+  const dir = tempDir();
+  const study = cluster.search({
+    space: { kind: { type: 'categorical', choices: ['die', 'ok'] } },
+    objective: `${OBJECTIVES}#dies`,
+    algorithm: 'grid',
+    trials: 2,
+    direction: 'max',
+    dir,
+    display: false,
+  });
+  const trials = await study;
+  const died = trials.find((t) => t.params.kind === 'die')!;
+  assert.equal(died.state, 'complete', `${died.error}`);
+  assert.equal(died.attempts, 2, 'one retry after the engine died');
+  const starts = events(dir).filter((e) => e.what === 'start-die');
+  assert.equal(starts.length, 2);
+  assert.notEqual(starts[0].engine, starts[1].engine, 'the retry ran on another engine');
+  assert.equal(trials.find((t) => t.params.kind === 'ok')!.state, 'complete');
+  await cluster.waitForEngines(2, 60_000); // the launcher replaces the dead engine
+});
+
 test('bad options name the field; engines per trial > 1 says it is not wired yet', () => {
   assert.throws(() => cluster.search({ space: {}, objective: `${OBJECTIVES}#bowl`, trials: 2 }), /space must be a non-empty/);
   assert.throws(() => cluster.search({ space: { x: { type: 'float', low: 0, high: 1 } }, objective: `${OBJECTIVES}#bowl`, trials: 0 }), /trials must be a positive integer/);

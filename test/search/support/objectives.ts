@@ -76,3 +76,17 @@ export async function sleeper(params: { seconds: number }, ctx: ObjectiveContext
   logEvent(ctx, 'end');
   return params.seconds;
 }
+
+/** Kills its own engine process on the first attempt of a trial with `kind: 'die'`; the retry completes. */
+export async function dies(params: { kind: string }, ctx: ObjectiveContext): Promise<number> {
+  logEvent(ctx, `start-${params.kind}`);
+  const marker = path.join(ctx.dir, 'died-once');
+  if (params.kind === 'die' && !fs.existsSync(marker)) {
+    fs.mkdirSync(ctx.dir, { recursive: true });
+    fs.writeFileSync(marker, String(process.pid));
+    process.kill(process.pid, 'SIGKILL');
+  }
+  await sleep(100);
+  report({ epoch: 1, value: 1 });
+  return 1;
+}
