@@ -27,6 +27,7 @@ import { Cluster } from '../cluster/client';
 import { readConnectionFile } from '../cluster/protocol';
 import { LightClient } from './support/cluster-peers';
 import { measureFloor } from './support/latency-floor';
+import { numberArg } from './support/args';
 import { repoRoot } from './support/bench-main';
 
 interface Figures {
@@ -38,13 +39,7 @@ interface Figures {
   p99_ms: number;
 }
 
-function arg(argv: string[], name: string, dflt: number): number {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const n = Number(argv[i + 1]);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${JSON.stringify(argv[i + 1])}`);
-  return n;
-}
+const arg = numberArg;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
 import { benchCommand } from './bench';
-import { dispatch, help, invocation, packageRoot, PROGRAM, type Command } from './command';
+import { dispatch, fromFunction, help, invocation, packageRoot, PROGRAM, type Command } from './command';
 import { controllerCommand } from './controller';
 import { dataCommand } from './data';
 import { demoCommand } from './demo';
@@ -29,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   infer: inferCommand,
   demo: demoCommand,
   bench: benchCommand,
+  search: fromFunction('hyperparameter search on cluster engines (live table, HTML report)', () => require('./search').searchCommand),
   controller: controllerCommand,
   engine: engineCommand,
   kernel: kernelCommand,

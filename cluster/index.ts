@@ -16,3 +16,5 @@ export { controllerMain, parseControllerArgs } from './controller/cli';
 export { Controller, type ControllerOptions } from './controller/controller';
 // collectives: process groups and ring allreduce (docs/collectives.md)
 export { joinGroup, groupFromSlurmEnv, currentGroup, runInGroup, type ProcessGroup, type GroupSpec, type JoinOptions, type ReduceOp, type CollectiveStats, type GroupTaskArgs } from './collectives';
+// hyperparameter search (cluster.search)
+export { startSearch, StudyHandle, type StudyTrial, type BaselineRun, type SearchSpace, type SearchOptions, type ObjectiveSpec, type HepObjectiveSpec, type ObjectiveContext, type ObjectiveResult, type TrialEvent, type Evaluation } from './search';

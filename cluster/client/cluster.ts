@@ -36,6 +36,8 @@ import type { ConnectOptions, StartOptions } from './options';
 import { OutputPrinter } from './output';
 import type { TaskOptions, TaskSubmitter } from './submitter';
 import { BalancedView, DirectView, EngineView } from './views';
+import type { SearchOptions } from '../search/types';
+import type { StudyHandle } from '../search/study-handle';
 
 export type { ConnectOptions, StartOptions } from './options';
 export type { OutputMode } from './output';
@@ -195,6 +197,11 @@ export class Cluster {
   /** Load-balanced: submit, map, imap (as completed). */
   balanced(opts: TaskOptions = {}): BalancedView {
     return new BalancedView(this.submitter, opts);
+  }
+
+  /** A hyperparameter study on this cluster's engines (loaded on first use: it brings the HPO library). */
+  search(opts: SearchOptions): StudyHandle {
+    return (require('../search/start-search') as typeof import('../search/start-search')).startSearch(this, opts);
   }
 
   /** The supervisor of engines this client started (replacement events), if any. */

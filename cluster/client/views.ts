@@ -16,16 +16,24 @@ export class BalancedView {
   constructor(
     private readonly cluster: TaskSubmitter,
     readonly options: TaskOptions,
+    /** null: every engine; else load-balanced among these engine ids only */
+    readonly engines: number[] | null = null,
   ) {}
 
   /** The same view with more options, e.g. `.with({retries: 2, resources: {gpus: 1}})`. */
   with(opts: TaskOptions): BalancedView {
-    return new BalancedView(this.cluster, { ...this.options, ...opts });
+    return new BalancedView(this.cluster, { ...this.options, ...opts }, this.engines);
+  }
+
+  /** The same view, load-balanced among these engines only (e.g. a retry away from a failing engine). */
+  among(engineIds: number[]): BalancedView {
+    if (engineIds.length === 0) throw new Error('balanced().among(): give at least one engine id');
+    return new BalancedView(this.cluster, this.options, [...engineIds]);
   }
 
   /** Run one task wherever there is room. */
   submit<R = unknown>(task: TaskSpec, ...args: unknown[]): TaskHandle<Awaited<R>> {
-    return this.cluster.submit<Awaited<R>>(taskCode(task), args, this.options, null);
+    return this.cluster.submit<Awaited<R>>(taskCode(task), args, this.options, this.engines);
   }
 
   /** Quick cells: `await cluster.balanced().apply((x) => x * 2, 21)` sends the function source. */
@@ -39,7 +47,7 @@ export class BalancedView {
   map<T, R>(fn: (item: T) => R, items: Iterable<T>): GroupHandle<Awaited<R>>;
   map<R = unknown>(task: TaskSpec, items: Iterable<unknown>): GroupHandle<R>;
   map(task: TaskSpec, items: Iterable<unknown>): GroupHandle<unknown> {
-    const handles = [...items].map((item) => this.cluster.submit<unknown>(taskCode(task), [item], this.options, null));
+    const handles = [...items].map((item) => this.cluster.submit<unknown>(taskCode(task), [item], this.options, this.engines));
     return this.cluster.group(handles);
   }
 

@@ -18,7 +18,7 @@ function plotlyJs(): string {
  * A self-contained HTML page showing `figures`: plotly.js is inlined (no CDN,
  * no network), so the file opens offline and can be mailed around. ~4.8 MB.
  */
-export function figuresHtml(figures: PlotlyFigure[], title = 'hpcdl'): string {
+export function figuresHtml(figures: PlotlyFigure[], title = 'hpcdl', opts: { intro?: string } = {}): string {
   const divs = figures.map((_, i) => `<div id="figure-${i}" class="figure"></div>`).join('\n');
   return `<!DOCTYPE html>
 <html lang="en">
@@ -28,11 +28,14 @@ export function figuresHtml(figures: PlotlyFigure[], title = 'hpcdl'): string {
 <style>
 body { font-family: sans-serif; margin: 1.5em; }
 .figure { width: 100%; max-width: 960px; min-height: 480px; margin-bottom: 2em; }
+table { border-collapse: collapse; margin-bottom: 2em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
 </style>
 <script>${plotlyJs()}</script>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
+${opts.intro ?? ''}
 ${divs}
 <script>
 const figures = ${scriptSafeJson(figures)};
@@ -46,9 +49,9 @@ figures.forEach((figure, i) => {
 }
 
 /** Writes `figuresHtml(figures, title)` to `file` (directories are created). */
-export function writeFiguresHtml(file: string, figures: PlotlyFigure[], title?: string): void {
+export function writeFiguresHtml(file: string, figures: PlotlyFigure[], title?: string, opts: { intro?: string } = {}): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, figuresHtml(figures, title));
+  fs.writeFileSync(file, figuresHtml(figures, title, opts));
 }
 
 function escapeHtml(text: string): string {

@@ -157,6 +157,38 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     assert.equal((table.match(/\bdone\b/g) ?? []).length, 3, `every trial done in the saved table:\n${table}`);
   });
 
+  test('hpo_search.ipynb: GP search with ASHA on 2 engines, live trial table and curves, best/worst, histogram, parallel coordinates, test ROC against the default config', { skip: !wanted('hpo_search') }, async () => {
+    const nb = await run('hpo_search.ipynb');
+    const summary = /study: (\d+) trials: (\d+) complete, (\d+) pruned, (\d+) failed, (\d+) failed to converge/.exec(nb.stdout);
+    assert.ok(summary, `study summary line:\n${nb.stdout.slice(0, 2000)}`);
+    const [total, complete, pruned, failed, diverged] = summary.slice(1).map(Number);
+    assert.equal(total, 6, 'quick mode: 6 trials');
+    assert.equal(complete + pruned + failed + diverged, 6, 'every trial finished');
+    assert.ok(complete >= 1, 'at least one complete trial');
+    assert.match(nb.stdout, /best: trial \d+, val_auc 0\.\d{4}/);
+    const testLine = /test AUC: best trial \d+ ([\d.]+), default config ([\d.]+) \((\d+) test events\)/.exec(nb.stdout);
+    assert.ok(testLine, 'test AUC of the best trial and of the default config');
+    assert.equal(Number(testLine[3]), 100, 'quick mode: 10% of 1000 events are test events');
+    assert.match(nb.stdout, /cluster closed/);
+
+    const table = displayTexts(nb.outputs).find((t) => /^hpo_search: HEP CNN/.test(t));
+    assert.ok(table, `live trial table; displays: ${displayTexts(nb.outputs).map((t) => t.split('\n')[0]).join(' | ')}`);
+    const rows = table.split('\n').slice(3);
+    assert.equal(rows.length, 6, `one row per trial in the saved (final) table:\n${table}`);
+    for (const row of rows) assert.match(row, /\b(complete|pruned|failed|failed_to_converge)\b/, `final state in the row: ${row}`);
+    const curves = nb.figures.find((f) => /^trials: val_auc per epoch/.test(titleOf(f)));
+    assert.ok(curves, `live curves; figures: ${nb.figures.map(titleOf).join(' | ')}`);
+    assert.equal(curves.data.length, 6, 'a curve per trial (each reported at least one epoch)');
+    const bestWorst = nb.figures.find((f) => /^best and worst/.test(titleOf(f)));
+    assert.ok(bestWorst && bestWorst.data.length >= 1, 'best/worst curves');
+    assert.ok(nb.figures.some((f) => f.data.some((t) => t.type === 'histogram')), 'score histogram');
+    assert.ok(nb.figures.some((f) => f.data.some((t) => t.type === 'parcoords')), 'parallel coordinates');
+    const roc = nb.figures.find((f) => /^ROC, test split/.test(titleOf(f)));
+    assert.ok(roc, 'test ROC figure');
+    const names = roc.data.map((t) => String(t.name));
+    assert.ok(names.some((n) => /^best trial \d+ \(AUC = [\d.]+\)/.test(n)) && names.some((n) => /^default config \(AUC = [\d.]+\)/.test(n)), `both ROC curves: ${names.join(', ')}`);
+  });
+
   test('cluster_monitor.ipynb: live CPU, memory, GPU (none), network per node; engines started and stopped', { skip: !wanted('cluster_monitor') }, async () => {
     const nb = await run('cluster_monitor.ipynb');
     const monitor = nb.figures.find((f) => /^cluster /.test(titleOf(f)));
