@@ -10,7 +10,8 @@
  */
 import * as os from 'node:os';
 import { LinkedProcessGroup } from './process-group';
-import { formGroup, parseHostPort } from './rendezvous';
+import { formGroup } from './rendezvous';
+import { parseHostPort } from '../transport/tcp-socket';
 import { SingleRankGroup } from './single-rank-group';
 import type { JoinOptions, ProcessGroup } from './types';
 

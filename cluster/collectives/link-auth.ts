@@ -9,15 +9,13 @@
  *   dialer → acceptor   proof     {proof D = HMAC(key, "dialer" | group | from | to | D | A)}
  *   acceptor → dialer   ok        (or refused {reason}; both ends log who was refused)
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { challengeProof, HANDSHAKE_TIMEOUT_MS, newNonce, proofMatches as sameProof, type ChallengeRole } from '../transport/challenge-auth';
+import { droppedLine } from '../transport/drop-log';
 import { FRAME_KIND } from './frame';
 import { describeMember, type MemberInfo } from './link';
 import type { TcpLink } from './tcp-link';
 
 const VERSION = 1;
-
-/** the accepting side gives a new connection this long to authenticate (loopback handshakes take ~1 ms) */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface AuthContext {
   groupId: string;
@@ -28,13 +26,8 @@ export interface AuthContext {
   deadline: number;
 }
 
-function proof(key: string, role: 'dialer' | 'acceptor', groupId: string, from: number, to: number, nonceD: string, nonceA: string): Buffer {
-  return createHmac('sha256', Buffer.from(key, 'utf8')).update(`hpcdl-group-link-v${VERSION}|${role}|${groupId}|${from}|${to}|${nonceD}|${nonceA}`).digest();
-}
-
-function sameProof(expected: Buffer, got: unknown): boolean {
-  if (typeof got !== 'string' || !/^[0-9a-f]{64}$/.test(got)) return false;
-  return timingSafeEqual(expected, Buffer.from(got, 'hex'));
+function proof(key: string, role: ChallengeRole, groupId: string, from: number, to: number, nonceD: string, nonceA: string): Buffer {
+  return challengeProof(key, `hpcdl-group-link-v${VERSION}`, role, `${groupId}|${from}|${to}`, nonceD, nonceA);
 }
 
 /** The next handshake message, or an error when the link fails or the deadline passes. */
@@ -71,7 +64,7 @@ function checkMember(value: unknown, rank: number, size: number, who: string): M
 
 /** Dial side: prove the key to rank `to` and check its proof. Resolves with the peer's description. */
 export async function authenticateAsDialer(link: TcpLink, ctx: AuthContext, to: number): Promise<MemberInfo> {
-  const nonceD = randomBytes(32).toString('hex');
+  const nonceD = newNonce();
   const where = `rank ${to} at ${link.peer.address}`;
   const reply = nextHello(link, ctx.deadline, `joining group ${ctx.groupId}`);
   await link.sendJson(FRAME_KIND.hello, { v: VERSION, step: 'hello', groupId: ctx.groupId, from: ctx.self.rank, to, nonce: nonceD, size: ctx.size, member: ctx.self });
@@ -104,7 +97,7 @@ export async function authenticateAsAcceptor(link: TcpLink, ctx: AuthContext, ac
   // A connection that does not finish the handshake soon is dropped (it does not hold up the rendezvous).
   ctx = { ...ctx, deadline: Math.min(ctx.deadline, Date.now() + HANDSHAKE_TIMEOUT_MS) };
   const hello = await nextHello(link, ctx.deadline, `accepting a rank of group ${ctx.groupId}`).catch((err: Error) => {
-    ctx.log(`group ${ctx.groupId} rank ${ctx.self.rank}: dropped a connection from ${remote}: ${err.message}`);
+    ctx.log(droppedLine(`group ${ctx.groupId} rank ${ctx.self.rank}:`, 'a connection', remote, err.message));
     link.destroy();
     throw err;
   });
@@ -127,7 +120,7 @@ export async function authenticateAsAcceptor(link: TcpLink, ctx: AuthContext, ac
     return refuse((err as Error).message);
   }
   const nonceD = String(hello.nonce);
-  const nonceA = randomBytes(32).toString('hex');
+  const nonceA = newNonce();
   const answer = nextHello(link, ctx.deadline, `accepting rank ${from} of group ${ctx.groupId}`);
   await link.sendJson(FRAME_KIND.hello, { step: 'challenge', nonce: nonceA, proof: proof(ctx.key, 'acceptor', ctx.groupId, from, ctx.self.rank, nonceD, nonceA).toString('hex'), member: ctx.self });
   const answered = await answer.catch((err: Error) => {

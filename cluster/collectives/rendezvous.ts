@@ -12,7 +12,7 @@ import { authenticateAsAcceptor, authenticateAsDialer, type AuthContext } from '
 import { COLLECTIVE_CODE, FRAME_KIND } from './frame';
 import { describeMember, type MemberInfo } from './link';
 import { parseJson, TcpLink, type LinkTimers } from './tcp-link';
-import { adoptWithSink, connectWithSink, createPausedServer, newSink, type ChunkSink } from './user-buffer-socket';
+import { adoptWithSink, dialTcp as dial, formatAddress, listenTcp as listen, newSink, parseHostPort, type ChunkSink } from '../transport/tcp-socket';
 
 export interface FormationOptions {
   groupId: string;
@@ -37,58 +37,6 @@ export interface FormationOptions {
 export interface Formed {
   members: MemberInfo[];
   links: (TcpLink | null)[];
-}
-
-export function parseHostPort(address: string, what: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port > 0 && port < 65536)) throw new Error(`${what}: ${JSON.stringify(address)} is not "host:port"`);
-  return { host: m[1].replace(/^\[|\]$/g, ''), port };
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function listen(host: string, port: number, what: string): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    const server = createPausedServer();
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`${what}: cannot listen on ${formatAddress(host, port)}: ${err.code ?? err.message}`)));
-    server.listen({ host, port, exclusive: true }, () => resolve(server));
-  });
-}
-
-/** Dial `host:port`, retrying refused connections (the listener may not be up yet) until the deadline. */
-interface Dialled {
-  socket: net.Socket;
-  sink: ChunkSink;
-}
-
-async function dial(address: string, deadline: number, what: string): Promise<Dialled> {
-  const { host, port } = parseHostPort(address, what);
-  let last = '';
-  for (;;) {
-    try {
-      return await new Promise<Dialled>((resolve, reject) => {
-        const sink: ChunkSink = newSink();
-        const socket = connectWithSink(host, port, sink);
-        const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), Math.max(100, Math.min(5000, deadline - Date.now())));
-        socket.once('connect', () => {
-          clearTimeout(timer);
-          socket.removeAllListeners('error');
-          resolve({ socket, sink });
-        });
-        socket.once('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-      });
-    } catch (err) {
-      last = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      if (Date.now() + 200 >= deadline) throw new Error(`${what}: could not connect to ${address} before the rendezvous deadline (last error ${last})`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 function closeServer(server: net.Server): void {

@@ -6,7 +6,9 @@
 import type * as net from 'node:net';
 import { COLLECTIVE_CODE, COLLECTIVE_NAME, FRAME_KIND, HEADER_BYTES, frameKey, readHeader, writeHeader, type FrameHeader } from './frame';
 import { describeMember, type Expectation, type Link, type MemberInfo } from './link';
-import type { ChunkSink } from './user-buffer-socket';
+import { MAX_HANDSHAKE_FRAME_BYTES } from '../transport/challenge-auth';
+import { Liveness } from '../transport/liveness';
+import type { ChunkSink } from '../transport/tcp-socket';
 
 export interface LinkTimers {
   /** send a ping when nothing else was sent for this long */
@@ -39,9 +41,6 @@ const EMPTY = new Uint8Array(0);
  */
 const DIRECT_READ_MIN_BYTES = 64 * 1024;
 
-/** An unauthenticated peer gets no more than this per frame (a hello is a few hundred bytes). */
-const MAX_HANDSHAKE_FRAME_BYTES = 64 * 1024;
-
 export class TcpLink implements Link {
   peer: MemberInfo;
   bytesSent = 0;
@@ -56,10 +55,7 @@ export class TcpLink implements Link {
   private readonly stashed = new Map<number, { header: FrameHeader; payload: Uint8Array }>();
   private failed: Error | null = null;
   private peerClosed = false;
-  private lastReceived = Date.now();
-  private lastSent = Date.now();
-  private lastTick = Date.now();
-  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly liveness = new Liveness();
   private closingSelf = false;
   private readonly failureWaiters: Array<(err: Error) => void> = [];
   /** set by the dialer once the acceptor's proof checked out: its "ok" opens the link for data at once */
@@ -69,12 +65,12 @@ export class TcpLink implements Link {
 
   constructor(
     readonly socket: net.Socket,
-    /** where the socket's reads arrive (./user-buffer-socket.ts) */
+    /** where the socket's reads arrive (../transport/tcp-socket.ts) */
     sink: ChunkSink,
     /** who we think the peer is, until the handshake tells (for messages) */
     provisional: MemberInfo,
     private readonly events: TcpLinkEvents,
-    private readonly timers: LinkTimers,
+    timers: LinkTimers,
   ) {
     this.peer = provisional;
     socket.setNoDelay(true);
@@ -86,8 +82,17 @@ export class TcpLink implements Link {
       if (this.peerClosed) this.fail(new Error(`${this.who()} has closed the group`), 'closed');
       else this.fail(new Error(`${this.who()} died: its connection closed without a close frame (process killed or crashed?)`), 'died');
     });
-    this.heartbeat = setInterval(() => this.tick(), timers.heartbeatIntervalMs);
-    this.heartbeat.unref();
+    this.liveness.start({
+      intervalMs: timers.heartbeatIntervalMs,
+      silentMs: timers.heartbeatTimeoutMs,
+      holdsProcess: false,
+      beat: () => this.send(FRAME_KIND.ping, 0, 0, 0, 0).catch(() => undefined),
+      onSilent: (silentForMs) =>
+        this.fail(
+          new Error(`${this.who()} is silent: nothing received for ${(silentForMs / 1000).toFixed(1)} s (heartbeat timeout ${timers.heartbeatTimeoutMs / 1000} s; process stopped, hung or unreachable?)`),
+          'silent',
+        ),
+    });
   }
 
   who(): string {
@@ -119,7 +124,7 @@ export class TcpLink implements Link {
     if (this.failed) return Promise.reject(this.failed);
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     writeHeader(header, { kind, collective, tag, seq: this.sendSeq++, call, sub, length: payload.byteLength, aux });
-    this.lastSent = Date.now();
+    this.liveness.sent();
     this.bytesSent += HEADER_BYTES + payload.byteLength;
     return new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null) => (err ? reject(this.failed ?? err) : resolve());
@@ -169,7 +174,7 @@ export class TcpLink implements Link {
   async close(reason: string): Promise<void> {
     if (this.failed || this.socket.destroyed) return;
     this.closingSelf = true;
-    this.stopHeartbeat();
+    this.liveness.stop();
     await this.sendJson(FRAME_KIND.close, { reason }).catch(() => undefined);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -187,39 +192,16 @@ export class TcpLink implements Link {
 
   destroy(): void {
     this.closingSelf = true;
-    this.stopHeartbeat();
+    this.liveness.stop();
     this.failed ??= new Error(`link to ${this.who()} was closed by this rank`);
     this.socket.destroy();
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = null;
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    const late = now - this.lastTick > 2 * this.timers.heartbeatIntervalMs;
-    this.lastTick = now;
-    // A tick that comes late means this process's own event loop was blocked:
-    // the socket data that arrived meanwhile has not been read yet, so the
-    // peer's silence cannot be judged on this tick.
-    if (late) return;
-    if (now - this.lastReceived > this.timers.heartbeatTimeoutMs) {
-      this.fail(
-        new Error(`${this.who()} is silent: nothing received for ${((now - this.lastReceived) / 1000).toFixed(1)} s (heartbeat timeout ${this.timers.heartbeatTimeoutMs / 1000} s; process stopped, hung or unreachable?)`),
-        'silent',
-      );
-      return;
-    }
-    if (now - this.lastSent >= this.timers.heartbeatIntervalMs) this.send(FRAME_KIND.ping, 0, 0, 0, 0).catch(() => undefined);
   }
 
   fail(err: Error, how: 'died' | 'silent' | 'closed' | 'aborted' | 'protocol'): void {
     if (this.failed) return;
     this.failed = err;
     const waiting = this.expected.size > 0 || this.incoming !== null;
-    this.stopHeartbeat();
+    this.liveness.stop();
     this.expected.clear();
     this.stashed.clear();
     this.socket.destroy();
@@ -237,7 +219,7 @@ export class TcpLink implements Link {
   /** `n` bytes were read straight into the incoming payload (see directTarget) */
   private onDirect(n: number): void {
     const inc = this.incoming;
-    this.lastReceived = Date.now();
+    this.liveness.heard();
     this.bytesReceived += n;
     if (!inc || this.failed) return;
     inc.filled += n;
@@ -256,7 +238,7 @@ export class TcpLink implements Link {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastReceived = Date.now();
+    this.liveness.heard();
     this.bytesReceived += chunk.length;
     let pos = 0;
     while (pos < chunk.length && !this.failed) {

@@ -18,6 +18,9 @@ import {
   type Message,
   type Received,
 } from '../protocol';
+import { Backoff } from './backoff';
+import { droppedLine } from './drop-log';
+import { Liveness } from './liveness';
 import { SOCKET_STATE, sendMessage, type MessageSocket } from './socket';
 
 /**
@@ -101,11 +104,9 @@ export class Peer {
   private batcher: MessageBatcher | null = null;
   private closed = false;
   private opened = 0;
-  private unreachableSince: number | null = null;
-  private retryDelayMs: number;
+  private readonly backoff: Backoff;
   private retryTimer: NodeJS.Timeout | null = null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private lastHeard = Date.now();
+  private readonly liveness = new Liveness();
   private readonly log: (line: string) => void;
 
   constructor(
@@ -115,7 +116,7 @@ export class Peer {
     const ways = [opts.url, opts.dial, opts.socket].filter((w) => w !== undefined).length;
     if (ways !== 1) throw new Error(`peer ${opts.name}: give exactly one of url, dial, socket (got ${ways})`);
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
-    this.retryDelayMs = opts.reconnect?.initialDelayMs ?? 200;
+    this.backoff = new Backoff(opts.reconnect ?? {});
   }
 
   get name(): string {
@@ -143,8 +144,7 @@ export class Peer {
    * unreachable clock stops (the owner decides what counts as an answer).
    */
   established(): void {
-    this.unreachableSince = null;
-    this.retryDelayMs = this.opts.reconnect?.initialDelayMs ?? 200;
+    this.backoff.reset();
   }
 
   /** Queue a message for this event-loop turn's batch (large ones go alone at once). False when not open: nothing was sent. Throws what encoding throws for a message sent alone. */
@@ -182,23 +182,21 @@ export class Peer {
 
   /** Beat every intervalMs and terminate the socket when nothing was heard for silentMs; replaces an earlier heartbeat, stops at close. */
   startHeartbeat(hb: PeerHeartbeat): void {
-    this.stopHeartbeat();
-    this.heartbeatTimer = setInterval(() => {
-      const socket = this.socket;
-      if (!socket || socket.readyState !== SOCKET_STATE.OPEN) return;
-      const silentFor = Date.now() - this.lastHeard;
-      if (silentFor > hb.silentMs) {
-        hb.onSilent?.(silentFor);
-        socket.terminate();
-        return;
-      }
-      if (hb.beat) this.push(hb.beat());
-    }, hb.intervalMs);
+    const beat = hb.beat;
+    this.liveness.start({
+      intervalMs: hb.intervalMs,
+      silentMs: hb.silentMs,
+      active: () => this.isOpen,
+      beat: beat && (() => this.push(beat())),
+      onSilent: (silentForMs) => {
+        hb.onSilent?.(silentForMs);
+        this.socket?.terminate();
+      },
+    });
   }
 
   stopHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = null;
+    this.liveness.stop();
   }
 
   /** Close for good: queued messages are flushed first (when open), no retry follows. */
@@ -243,7 +241,7 @@ export class Peer {
         maxBytes: this.opts.maxBytes,
         sendLocal: socket.sendLocal?.bind(socket),
       });
-      this.lastHeard = Date.now();
+      this.liveness.heard();
       this.opened += 1;
       this.events.onOpen?.(this.opened > 1);
     };
@@ -257,12 +255,12 @@ export class Peer {
   }
 
   private onData(data: Received): void {
-    this.lastHeard = Date.now();
+    this.liveness.heard();
     let messages: Message[];
     try {
       messages = decodeMessages(data, this.opts.key, { maxBytes: this.opts.maxBytes });
     } catch (err) {
-      this.log(`${this.opts.logPrefix?.() ?? 'hpcdl:'} dropped a message from ${this.opts.name}: ${(err as Error).message}`);
+      this.log(droppedLine(this.opts.logPrefix?.() ?? 'hpcdl:', 'a message', this.opts.name, (err as Error).message));
       return;
     }
     this.events.onMessages(messages);
@@ -280,17 +278,13 @@ export class Peer {
     this.events.onClose?.({ code, reason, error, why, refused, byUs });
     if (this.closed) return;
     const reconnect = this.opts.reconnect!;
-    const now = Date.now();
-    if (this.unreachableSince === null) this.unreachableSince = now;
-    const waited = now - this.unreachableSince;
+    const { delayMs: delay, waitedMs: waited } = this.backoff.failed();
     const limit = typeof reconnect.giveUpAfterMs === 'function' ? reconnect.giveUpAfterMs() : reconnect.giveUpAfterMs;
     if (waited >= limit) {
       this.closed = true;
       this.events.onGiveUp?.(why, waited);
       return;
     }
-    const delay = this.retryDelayMs;
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, reconnect.maxDelayMs ?? 2000);
     this.events.onRetry?.(why, delay);
     this.retryTimer = setTimeout(() => this.connect(), delay);
     if (!reconnect.holdsProcess) this.retryTimer.unref?.();
