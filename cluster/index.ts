@@ -14,3 +14,6 @@ export * from './protocol';
 // controller (D1): append `export { controllerMain } from './controller/cli';` and other controller exports below
 export { controllerMain, parseControllerArgs } from './controller/cli';
 export { Controller, type ControllerOptions } from './controller/controller';
+// distributed training (cluster.train)
+// types only: cluster/train loads the training library (tfjs), which a plain client does not need
+export type { TrainingRun, DistributedTrainingError, TrainingDisplay, TrainingOptions, TrainingOutcome, TrainingReport, GlobalStep, RankResult } from './train';

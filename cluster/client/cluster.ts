@@ -36,6 +36,7 @@ import { ControllerConnection } from './connection';
 import { startController, type ControllerPlacement, type StartedController } from './started-controller';
 import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './handles';
 import { BalancedView, DirectView, EngineView, type TaskOptions } from './views';
+import type { TrainingOptions, TrainingRun } from '../train/start-training';
 
 /** 'none' and 'drop' are the same: task output stays on the handles only. */
 export type OutputMode = 'print' | 'none' | 'drop' | ((line: string, stream: 'stdout' | 'stderr') => void);
@@ -250,6 +251,11 @@ export class Cluster {
   /** One engine by id. */
   engine(id: number, opts: TaskOptions = {}): EngineView {
     return new EngineView(this, id, opts);
+  }
+
+  /** One model trained on N engines, Horovod style (see cluster/train): `await cluster.train({ config, engines: 2 })`. */
+  train(opts: TrainingOptions): TrainingRun {
+    return (require('../train/start-training') as typeof import('../train/start-training')).startTraining(this, opts); // loaded on use: it brings the training library
   }
 
   /** Load-balanced: submit, map, imap (as completed). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchSource } from '../data/types';
 import type { TrainableModel } from '../model/types';
@@ -30,6 +31,8 @@ export type TrainEvent =
       commMs?: number;
       /** data parallelism: number of ranks */
       size?: number;
+      /** data parallelism: ms of this whole iteration (reading, gradients, allreduce, update) */
+      iterationMs?: number;
     }
   | { type: 'epoch'; rank: number; epoch: number; step: number; trainLoss: number; secPerBatch: number }
   | { type: 'validation'; rank: number; epoch: number; step: number; loss: number; accuracy: number; auc: number; events: number }
@@ -115,6 +118,8 @@ export interface TrainResult {
   interrupted: boolean;
   /** data parallelism: steps, ms and values of the gradient allreduces */
   communication?: CommunicationTotals;
+  /** data parallelism: sha256 of the final weights (the same on every rank) */
+  weightsHash?: string;
 }
 
 interface RunState {
@@ -218,7 +223,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         state.globalStep = optimizer.step;
         const secPerBatch = computeSeconds / batches;
         const imagesPerSec = batchEvents / iterationSeconds[iterationSeconds.length - 1];
-        emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec, ...parallel });
+        const iteration = dp ? { iterationMs: iterationSeconds[iterationSeconds.length - 1] * 1000 } : {};
+        emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec, ...parallel, ...iteration });
         if (state.globalStep % displayInterval === 0) {
           log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
         }
@@ -270,9 +276,21 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     log(`FINISHED Training. Total time ${formatG(totalSeconds)}`);
     const imagesPerSec = steadyThroughput(iterationSeconds, imagesPerIteration);
     emit({ type: 'done', rank, step: state.globalStep, epochs: history.length, totalSeconds, imagesPerSec });
-    const communication = dp ? { ...dp.totals } : undefined;
-    return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted(), ...(communication ? { communication } : {}) };
+    if (!dp) return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted() };
+    const weightsHash = await weightsDigest(variables);
+    log(`Rank ${rank} : final weights sha256 ${weightsHash} (global step ${state.globalStep})`);
+    return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted(), communication: { ...dp.totals }, weightsHash };
   }
+}
+
+/** sha256 over the bytes of every variable, in order. */
+export async function weightsDigest(variables: tf.Variable[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const v of variables) {
+    const data = (await v.data()) as Float32Array;
+    hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 type EventBatch = NonNullable<Awaited<ReturnType<BatchSource['next']>>>;
