@@ -183,8 +183,12 @@ const train: Command = {
   --rank R --size S       train on shard R of S (default 0 of 1)
   --backend B             force tensorflow-gpu|tensorflow|wasm|cpu (also HPCDL_BACKEND)
   --threads N             threads computing the gradients (default: HPCDL_TRAIN_THREADS,
-                          else the cores, at most 8)`,
+                          else the cores, at most 8)
+  --engines N | --connect CLUSTER, or under srun -n N: data-parallel on N ranks
+                          (hpcdl train --engines 2 --help for those options)`,
   async run(argv) {
+    const distributed = optionalModule<typeof import('../cli/train-distributed')>(path.join('..', 'cli', 'train-distributed'), 'distributed training');
+    if (distributed.isDistributedTrain(argv)) return distributed.trainDistributedCommand(argv);
     const { values } = parse(argv, {
       config: { type: 'string' },
       'dummy-data': { type: 'boolean' },

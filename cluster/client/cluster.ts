@@ -238,6 +238,16 @@ export class Cluster {
     return this.file;
   }
 
+  /** Bytes this client received from the controller so far (results, streams, reports). */
+  get bytesReceived(): number {
+    return this.connection.conn?.bytesReceived ?? 0;
+  }
+
+  /** The controller's status (status_request): engines, tasks, wire counters such as `wire.bytes_received`. */
+  async controllerStatus(): Promise<Record<string, unknown>> {
+    return (await this.conn().request('status_request', {})).content as Record<string, unknown>;
+  }
+
   /** Ids of the engines currently alive, ascending. */
   get engineIds(): number[] {
     return [...this.engineMap.values()].filter((e) => e.state === 'alive').map((e) => e.engine_id).sort((a, b) => a - b);

@@ -17,6 +17,7 @@ import {
   type Message,
   type MessageType,
   type Received,
+  receivedBytes,
 } from '../protocol';
 
 export interface ConnectionEvents {
@@ -49,6 +50,8 @@ interface PendingRequest {
 
 export class ControllerConnection {
   readonly session = newSession();
+  /** bytes of every frame received from the controller */
+  bytesReceived = 0;
   private ws: MessageSocket | null = null;
   private batcher: MessageBatcher | null = null;
   private readonly pending = new Map<string, PendingRequest>();
@@ -146,6 +149,7 @@ export class ControllerConnection {
   }
 
   private onData(data: Received): void {
+    this.bytesReceived += receivedBytes(data);
     let messages: Message[];
     try {
       messages = decodeMessages(data, this.info.key);
