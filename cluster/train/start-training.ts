@@ -209,6 +209,7 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
     const submit = (rank: number, master?: string) => {
       const handle = this.cluster.engine(engines[rank]).submit<RankResult>({ module: rankTaskModule(), export: 'trainRank' }, argsFor(rank, master));
       handle.onReport((data, engineId) => this.progress.report(rank, data, engineId));
+      void handle.settled.then((o) => this.progress.rankEnded(rank, o.ok, o.ok ? undefined : o.error.message));
       this.handles[rank] = handle;
       return handle;
     };

@@ -37,6 +37,7 @@ export type TrainingReport =
   | ({ kind: 'global' } & GlobalStep)
   | { kind: 'group'; attempt: number; placement: RankPlacement[] }
   | { kind: 'restart'; attempt: number; reason: string }
+  | { kind: 'rank-ended'; attempt: number; rank: number; engineId: number; ok: boolean; error?: string; at: number }
   | { kind: 'failed'; message: string };
 
 export class TrainingProgress {
@@ -77,6 +78,11 @@ export class TrainingProgress {
 
   restarting(attempt: number, reason: string): void {
     this.emit({ kind: 'restart', attempt, reason });
+  }
+
+  rankEnded(rank: number, ok: boolean, error?: string): void {
+    const engineId = this.placement[rank]?.engineId ?? -1;
+    this.emit({ kind: 'rank-ended', attempt: this.attempt, rank, engineId, ok, ...(error ? { error } : {}), at: Date.now() });
   }
 
   failed(message: string): void {

@@ -59,6 +59,8 @@ export class ToySource implements BatchSource {
     private readonly rank: number,
     private readonly size: number,
     seed: number,
+    /** sleep this long per batch (tests that need a training to be running for a while) */
+    private readonly delayMs = 0,
   ) {
     if (globalBatch % size !== 0) throw new Error(`ToySource: global batch ${globalBatch} is not a multiple of ${size} ranks`);
     this.batchSize = globalBatch / size;
@@ -86,6 +88,7 @@ export class ToySource implements BatchSource {
 
   async next(): Promise<EventBatch | null> {
     if (this.cursor + this.globalBatch > this.order.length) return null;
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     const start = this.cursor + this.rank * this.batchSize;
     const idx = this.order.slice(start, start + this.batchSize);
     this.cursor += this.globalBatch;
@@ -105,12 +108,12 @@ export class ToySource implements BatchSource {
   async close(): Promise<void> {}
 }
 
-/** The module's export: config keys `events` (default 2048), `hidden` (default 32). */
+/** The module's export: config keys `events` (default 2048), `hidden` (default 32), `delayMs` per training batch (default 0). */
 export const training: UserTraining = {
   buildModel: (ctx: RankContext) => new ToyMlp(ctx.seed, Number(ctx.config.hidden ?? 32)),
   batchSource: (ctx) => {
     const events = Number(ctx.config.events ?? 2048);
     const globalBatch = ctx.batchSize * ctx.size;
-    return ctx.split === 'train' ? new ToySource(events, globalBatch, ctx.rank, ctx.size, ctx.seed) : new ToySource(512, globalBatch, ctx.rank, ctx.size, ctx.seed + 1);
+    return ctx.split === 'train' ? new ToySource(events, globalBatch, ctx.rank, ctx.size, ctx.seed, Number(ctx.config.delayMs ?? 0)) : new ToySource(512, globalBatch, ctx.rank, ctx.size, ctx.seed + 1);
   },
 };
