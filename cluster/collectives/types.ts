@@ -59,6 +59,10 @@ export interface JoinOptions extends GroupSpec {
   port?: number;
   /** engine id of this rank, when it runs on an engine (named in failure messages) */
   engineId?: number | string | null;
-  /** a peer silent for this long is declared dead (default 10 s) */
+  /** a peer silent for this long is declared dead (default 30 s, or HPCDL_GROUP_HEARTBEAT_TIMEOUT_MS) */
   heartbeatTimeoutMs?: number;
+  /** where refused connections and other link events are logged (default: stderr) */
+  log?: (line: string) => void;
+  /** elements per chunk on the wire (tuning; default in process-group.ts) */
+  chunkElements?: number;
 }

@@ -7,12 +7,16 @@
  * runs it from source (or the other way round) still agree.
  */
 import { isMainThread, workerData, type MessagePort } from 'node:worker_threads';
+import { currentGroup } from '../collectives/current-group';
+import type { ProcessGroup } from '../collectives/types';
 
 export interface TaskContext {
   taskId: string;
   engineId: number | null;
   host: string;
   slot: number;
+  /** the task's process group when it runs in one (cluster/collectives/group-task.ts), else null */
+  group: ProcessGroup | null;
 }
 
 /** The shape of the messages a task worker posts to the engine (internal). */
@@ -25,8 +29,8 @@ const localListeners = new Set<ReportListener>();
 
 /** The running task's identity, or null when not called from inside an engine task. */
 export function taskContext(): TaskContext | null {
-  const ctx = (globalThis as Record<string, unknown>)[TASK_CONTEXT_KEY];
-  return (ctx as TaskContext | undefined) ?? null;
+  const ctx = (globalThis as Record<string, unknown>)[TASK_CONTEXT_KEY] as Omit<TaskContext, 'group'> | undefined;
+  return ctx ? { ...ctx, group: currentGroup() } : null;
 }
 
 /**
