@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BatchSource } from '../data/types';
 import type { TrainableModel } from '../model/types';
+import { initBackend } from '../backend';
 import { Adam } from './adam';
 import { latestCheckpoint, namedVariablesOf } from './checkpoint';
 import { DataParallel, type DataParallelGroup, type DataParallelOptions } from './data-parallel';
@@ -62,6 +63,8 @@ export interface UserTrainOptions {
   log?: (line: string) => void;
   onEvent?: (event: TrainEvent) => void;
   signal?: AbortSignal;
+  /** force a backend (else HPCDL_BACKEND, else the best available) */
+  backend?: string;
 }
 
 export interface UserTrainResult extends TrainResult {
@@ -91,6 +94,7 @@ export async function trainUserModel(training: UserTraining, opts: UserTrainOpti
     recorder?.line(line);
     if (!quiet || /^(Rank \d+ :|Warning|Error)/.test(line)) baseLog(line);
   };
+  await initBackend({ force: opts.backend, log });
   const seed = config.seed ?? 12345;
   const ctx: RankContext = { rank, size, seed, config };
   const model = await training.buildModel(ctx);

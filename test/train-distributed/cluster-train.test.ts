@@ -25,6 +25,7 @@ const logs: string[] = [];
 let cluster: Cluster;
 
 before(async () => {
+  process.env.HPCDL_GROUP_HOST = '127.0.0.1'; // the engines inherit it: rank listeners bind to loopback
   await initBackend({ force: 'cpu', log: () => undefined });
   cluster = await Cluster.start({ engines: 2, profileDir: dir, output: 'none', log: (l) => logs.push(l), maxReplacements: 3 });
 });
