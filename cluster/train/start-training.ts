@@ -223,19 +223,21 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
 
   private rendezvous(rank0: TaskHandle<RankResult>, timeoutMs: number): Promise<string> {
     return new Promise((resolve, reject) => {
+      let published = false;
       const timer = setTimeout(() => {
         void rank0.cancel();
         reject(this.failure([{ rank: 0, error: new Error(`rank 0 published no rendezvous address within ${timeoutMs / 1000} s (is engine ${this.placement[0].engineId} busy with another task?)`) }]));
       }, timeoutMs);
       rank0.onReport((data) => {
         if (typeof data.rendezvous === 'string') {
+          published = true;
           clearTimeout(timer);
           resolve(data.rendezvous);
         }
       });
       void rank0.settled.then((o) => {
         clearTimeout(timer);
-        if (!o.ok) reject(this.failure([{ rank: 0, error: o.error }]));
+        if (!o.ok && !published) reject(this.failure([{ rank: 0, error: o.error }])); // later failures: awaitRanks
       });
     });
   }
