@@ -215,9 +215,12 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
     };
     this.handles = [];
     const rank0 = submit(0);
-    const master = await this.rendezvous(rank0, timeoutMs);
-    for (let rank = 1; rank < size; rank++) submit(rank, master);
-    this.log(`hpcdl train: group ${groupId} of ${size} ranks on engines ${engines.join(', ')} (rank 0 listens on ${master})`);
+    if (size > 1) {
+      // a group of one has no listener to publish
+      const master = await this.rendezvous(rank0, timeoutMs);
+      for (let rank = 1; rank < size; rank++) submit(rank, master);
+      this.log(`hpcdl train: group ${groupId} of ${size} ranks on engines ${engines.join(', ')} (rank 0 listens on ${master})`);
+    }
     return this.awaitRanks();
   }
 
