@@ -176,6 +176,10 @@ export class DataParallel {
    * same buffer, so every rank also learns the global mean loss.
    */
   async averageGradients(gradients: tf.Tensor[], loss: number): Promise<{ gradients: tf.Tensor[]; loss: number; commMs: number }> {
+    if (this.size === 1) {
+      this.totals.steps++; // a group of one: nothing to average, and no copies (a fair 1-rank baseline)
+      return { gradients, loss, commMs: 0 };
+    }
     const arrays = await Promise.all(gradients.map((g) => g.data() as Promise<Float32Array>));
     // tfjs may hand out its own buffer: the allreduce writes in place, so work on copies
     const buffers = arrays.map((a) => Float32Array.from(a));

@@ -407,9 +407,11 @@ async function dataParallelUpdate(
   let averaged: Awaited<ReturnType<DataParallel['averageGradients']>>;
   try {
     averaged = await dp.averageGradients(gradients, rankLoss);
-  } finally {
+  } catch (err) {
     tf.dispose(gradients);
+    throw err;
   }
+  if (averaged.gradients !== gradients) tf.dispose(gradients);
   optimizer.applyGradients(variables, averaged.gradients);
   tf.dispose(averaged.gradients);
   // every rank sees the same mean: a diverged rank stops them all at the same step
