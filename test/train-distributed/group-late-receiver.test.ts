@@ -25,6 +25,7 @@ const { joinGroup } = require(${JSON.stringify(path.join(__dirname, '..', '..', 
     await g.broadcast(data, 0);
     if (data[7] !== 0) throw new Error('broadcast delivered wrong data');
   }
+  await g.barrier(); // neither rank leaves while the other still receives
   console.log('DONE');
   process.exit(0);
 })().catch((e) => { console.log('ERROR ' + e.message); process.exit(3); });
