@@ -178,3 +178,40 @@ test("restart: 'checkpoint' re-forms the group and finishes; no step runs twice 
   assert.deepEqual(second, Array.from({ length: 60 - restartPoint }, (_, i) => restartPoint + 1 + i), 'each step after the restart point exactly once');
   assert.ok(outcome.ranks.every((r) => r.weightsHash === outcome.ranks[0].weightsHash));
 });
+
+test("restart: 'checkpoint' without a replacement engine continues on the ranks left", async () => {
+  const home = path.join(dir, 'no-replacement');
+  const small = await Cluster.start({ engines: 2, profileDir: home, output: 'none', log: (l) => logs.push(l), maxReplacements: 0 });
+  try {
+    const reports: TrainingReport[] = [];
+    const run = small.train({
+      module: TOY,
+      config: { ...toyConfig, epochs: 40, delayMs: 40, maxSteps: 40 },
+      engines: 2,
+      lrScaling: 'none',
+      output: path.join(home, 'run'),
+      checkpointInterval: 10,
+      restart: 'checkpoint',
+      replacementWaitMs: 2000,
+      log: (l) => logs.push(l),
+    });
+    run.onReport((r) => reports.push(r));
+    const t0 = Date.now();
+    while (!reports.some((r) => r.kind === 'global' && r.step >= 12) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+    const victim = run.placement[1];
+    process.kill((await small.engines()).find((e) => e.engine_id === victim.engineId)!.pid, 'SIGKILL');
+    const outcome = await run;
+    assert.equal(outcome.attempts, 2);
+    assert.equal(outcome.steps, 40);
+    assert.equal(outcome.ranks.length, 1, 'the second group has the one engine left');
+    assert.notEqual(outcome.ranks[0].engineId, victim.engineId);
+    const group2 = reports.find((r) => r.kind === 'group' && r.attempt === 2);
+    assert.ok(group2 && group2.kind === 'group' && group2.placement.length === 1);
+    const second = outcome.globalSteps.filter((g) => g.attempt === 2).map((g) => g.step);
+    const restartPoint = Math.max(...reports.filter((r) => r.kind === 'rank' && r.type === 'checkpoint' && r.attempt === 1).map((r) => Number((r as { step: unknown }).step)));
+    assert.equal(second[0], restartPoint + 1, `continues after the newest checkpoint (step ${restartPoint})`);
+    assert.equal(second[second.length - 1], 40);
+  } finally {
+    await small.close();
+  }
+});
