@@ -115,8 +115,13 @@ function runHpcdl(ranks: number, elements: number, reps: number, compression: 'n
       });
       child.stderr!.on('data', (d) => (errors += d));
       child.on('close', (code) => {
-        if (code !== 0) errors += `rank ${rank} exited with ${code}\n`;
-        if (++exited === ranks) (result && !errors.includes('exited') ? resolve(result) : reject(new Error(`hpcdl ranks failed:\n${errors}`)));
+        if (code !== 0) {
+          // One rank down fails the case at once (the others fail too, naming it, or are stopped here).
+          for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+          reject(new Error(`hpcdl rank ${rank} exited with ${code}:\n${errors}`));
+          return;
+        }
+        if (++exited === ranks) (result ? resolve(result) : reject(new Error(`hpcdl ranks printed no timing:\n${errors}`)));
       });
     };
     start(0);

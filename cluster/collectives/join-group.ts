@@ -9,7 +9,7 @@
  * - other ranks: the local address of their connection to rank 0 (the interface that reaches it).
  */
 import * as os from 'node:os';
-import { LinkedProcessGroup, DEFAULT_CHUNK_ELEMENTS } from './process-group';
+import { LinkedProcessGroup } from './process-group';
 import { formGroup, parseHostPort } from './rendezvous';
 import { SingleRankGroup } from './single-rank-group';
 import type { JoinOptions, ProcessGroup } from './types';
@@ -60,6 +60,7 @@ export async function joinGroup(spec: JoinOptions): Promise<ProcessGroup> {
   if (!host && spec.rank === 0) host = spec.master ? '0.0.0.0' : (firstExternalIPv4() ?? '127.0.0.1');
   const heartbeatTimeoutMs = spec.heartbeatTimeoutMs ?? positiveInt(process.env.HPCDL_GROUP_HEARTBEAT_TIMEOUT_MS, 'HPCDL_GROUP_HEARTBEAT_TIMEOUT_MS') ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
   let group: LinkedProcessGroup | null = null;
+  const log = spec.log ?? ((line: string) => console.error(`[hpcdl group] ${line}`));
   const formed = await formGroup({
     groupId: spec.groupId,
     rank: spec.rank,
@@ -72,10 +73,15 @@ export async function joinGroup(spec: JoinOptions): Promise<ProcessGroup> {
     timeoutMs,
     engineId: spec.engineId ?? null,
     timers: { heartbeatIntervalMs: Math.min(HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs / 3), heartbeatTimeoutMs },
-    log: spec.log ?? ((line) => console.error(`[hpcdl group] ${line}`)),
+    log,
     onListening: spec.onListening,
     onLinkFailure: (err, how, waiting) => group?.onLinkFailure(err, how, waiting),
   });
-  group = new LinkedProcessGroup(spec.groupId, spec.rank, spec.size, formed.members, formed.links, spec.chunkElements ?? DEFAULT_CHUNK_ELEMENTS);
+  group = new LinkedProcessGroup(spec.groupId, spec.rank, spec.size, formed.members, formed.links, {
+    chunkElements: spec.chunkElements,
+    log,
+    stallWarningMs: spec.stallWarningMs,
+    collectiveTimeoutMs: spec.collectiveTimeoutMs,
+  });
   return group;
 }

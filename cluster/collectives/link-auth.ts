@@ -16,6 +16,9 @@ import type { TcpLink } from './tcp-link';
 
 const VERSION = 1;
 
+/** the accepting side gives a new connection this long to authenticate (loopback handshakes take ~1 ms) */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export interface AuthContext {
   groupId: string;
   key: string;
@@ -41,15 +44,15 @@ function nextHello(link: TcpLink, deadline: number, what: string): Promise<Recor
       link.onHello = null;
       reject(new Error(`${what}: no answer from ${link.who()} before the rendezvous deadline`));
     }, Math.max(0, deadline - Date.now()));
-    const failed = setInterval(() => {
-      if (link.error) finish(() => reject(link.error!));
-    }, 50);
+    let settled = false;
     const finish = (f: () => void) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      clearInterval(failed);
       link.onHello = null;
       f();
     };
+    link.onceFailed((err) => finish(() => reject(err)));
     link.onHello = (value) => {
       if (value === null || typeof value !== 'object') finish(() => reject(new Error(`${what}: malformed handshake message from ${link.who()}`)));
       else finish(() => resolve(value as Record<string, unknown>));
@@ -98,7 +101,13 @@ export async function authenticateAsDialer(link: TcpLink, ctx: AuthContext, to: 
  */
 export async function authenticateAsAcceptor(link: TcpLink, ctx: AuthContext, accept: (from: number) => string | null): Promise<MemberInfo> {
   const remote = `${link.socket.remoteAddress}:${link.socket.remotePort}`;
-  const hello = await nextHello(link, ctx.deadline, `accepting a rank of group ${ctx.groupId}`);
+  // A connection that does not finish the handshake soon is dropped (it does not hold up the rendezvous).
+  ctx = { ...ctx, deadline: Math.min(ctx.deadline, Date.now() + HANDSHAKE_TIMEOUT_MS) };
+  const hello = await nextHello(link, ctx.deadline, `accepting a rank of group ${ctx.groupId}`).catch((err: Error) => {
+    ctx.log(`group ${ctx.groupId} rank ${ctx.self.rank}: dropped a connection from ${remote}: ${err.message}`);
+    link.destroy();
+    throw err;
+  });
   const refuse = async (reason: string) => {
     ctx.log(`group ${ctx.groupId} rank ${ctx.self.rank}: refused a connection from ${remote}: ${reason}`);
     await link.sendJson(FRAME_KIND.hello, { step: 'refused', reason }).catch(() => undefined);

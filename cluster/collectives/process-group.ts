@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { meshAllgather, meshAllgatherJson } from './allgather';
 import { chainBroadcast } from './broadcast';
 import { COLLECTIVE_CODE, FRAME_KIND } from './frame';
-import type { MemberInfo } from './link';
+import { describeMember, type MemberInfo } from './link';
 import { ringAllreduce, ScratchSpace, type RingContext } from './ring-allreduce';
 import type { TcpLink } from './tcp-link';
 import type { AllreduceOptions, CollectiveStats, ProcessGroup } from './types';
@@ -18,6 +18,18 @@ import type { AllreduceOptions, CollectiveStats, ProcessGroup } from './types';
  * bench/allreduce.ts at 18 MB, 2 ranks on loopback: see docs/collectives.md.
  */
 export const DEFAULT_CHUNK_ELEMENTS = 256 * 1024;
+
+/** A collective still waiting after this long is logged with the ranks it waits for (Horovod's stall check warns after 60 s too). */
+export const DEFAULT_STALL_WARNING_MS = 60_000;
+
+export interface GroupTuning {
+  chunkElements?: number;
+  log?: (line: string) => void;
+  /** log a waiting collective after this long, and again each time this long passes (default 60 s) */
+  stallWarningMs?: number;
+  /** fail the group when one collective takes longer than this (default: never; the heartbeat still finds dead ranks) */
+  collectiveTimeoutMs?: number;
+}
 
 export class LinkedProcessGroup implements ProcessGroup {
   private calls = 0;
@@ -29,6 +41,7 @@ export class LinkedProcessGroup implements ProcessGroup {
   private commMs = 0;
   private completed = 0;
   private readonly ring: RingContext;
+  private fusion = new Float32Array(0);
 
   constructor(
     readonly groupId: string,
@@ -36,11 +49,11 @@ export class LinkedProcessGroup implements ProcessGroup {
     readonly size: number,
     readonly members: MemberInfo[],
     private readonly links: (TcpLink | null)[],
-    chunkElements = DEFAULT_CHUNK_ELEMENTS,
+    private readonly tuning: GroupTuning = {},
   ) {
     this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
     this.failed.catch(() => undefined);
-    this.ring = { rank, size, links, chunkElements, scratch: new ScratchSpace() };
+    this.ring = { rank, size, links, chunkElements: tuning.chunkElements ?? DEFAULT_CHUNK_ELEMENTS, scratch: new ScratchSpace() };
     this.idle();
   }
 
@@ -94,8 +107,9 @@ export class LinkedProcessGroup implements ProcessGroup {
     return this.run('allreduce', async (call) => {
       let total = 0;
       for (const a of arrays) total += a.length;
-      // One fused buffer on the wire (and one length check for all the arrays).
-      const fused = new Float32Array(total);
+      // One fused buffer on the wire (and one length check for all the arrays), reused from call to call.
+      if (this.fusion.length < total) this.fusion = new Float32Array(total);
+      const fused = this.fusion.subarray(0, total);
       let at = 0;
       for (const a of arrays) {
         fused.set(a, at);
@@ -140,6 +154,7 @@ export class LinkedProcessGroup implements ProcessGroup {
     if (this.closed) return;
     await this.queue.catch(() => undefined);
     this.closed = true;
+    this.busy(); // the caller awaits the orderly close: hold the process until the peers have it
     await Promise.all(this.links.map((l) => l?.close(`rank ${this.rank} closed the group`)));
   }
 
@@ -155,6 +170,7 @@ export class LinkedProcessGroup implements ProcessGroup {
     if (this.failure) throw this.failure;
     const t0 = performance.now();
     this.busy();
+    const watch = this.watchStall(name, call, t0);
     try {
       const out = await Promise.race([body(call), this.failed]);
       this.completed++;
@@ -165,9 +181,38 @@ export class LinkedProcessGroup implements ProcessGroup {
       this.onLinkFailure(err as Error, 'protocol');
       throw this.failure ?? err;
     } finally {
+      clearInterval(watch);
       this.commMs += performance.now() - t0;
       this.idle();
     }
+  }
+
+  /** who this rank still waits for, e.g. "rank 1 (pid 42 on nid002, engine 3)" */
+  private waitingFor(): string {
+    const who = this.links.filter((l) => l?.waiting).map((l) => describeMember(l!.peer));
+    return who.length ? who.join(', ') : 'no rank (its own sends are still draining)';
+  }
+
+  /** log a collective that waits long (and fail it after collectiveTimeoutMs when set) */
+  private watchStall(name: string, call: number, t0: number): NodeJS.Timeout {
+    const warnMs = this.tuning.stallWarningMs ?? DEFAULT_STALL_WARNING_MS;
+    const limitMs = this.tuning.collectiveTimeoutMs;
+    const log = this.tuning.log ?? ((line: string) => console.error(`[hpcdl group] ${line}`));
+    const every = Math.max(100, Math.min(warnMs, limitMs ?? Infinity));
+    let warned = 0;
+    const timer = setInterval(() => {
+      const waited = performance.now() - t0;
+      if (limitMs !== undefined && waited >= limitMs) {
+        this.onLinkFailure(new Error(`${name} (call ${call}) timed out after ${(waited / 1000).toFixed(1)} s (collectiveTimeoutMs) waiting for ${this.waitingFor()}`), 'protocol');
+        return;
+      }
+      if (waited >= (warned + 1) * warnMs) {
+        warned++;
+        log(`group ${this.groupId} rank ${this.rank}: ${name} (call ${call}) has waited ${(waited / 1000).toFixed(0)} s for ${this.waitingFor()}; does every rank make the same collective calls?`);
+      }
+    }, every);
+    timer.unref();
+    return timer;
   }
 
   /** While a collective runs, the sockets keep the process alive; an idle group never does. */

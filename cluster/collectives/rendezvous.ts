@@ -12,7 +12,7 @@ import { authenticateAsAcceptor, authenticateAsDialer, type AuthContext } from '
 import { COLLECTIVE_CODE, FRAME_KIND } from './frame';
 import { describeMember, type MemberInfo } from './link';
 import { parseJson, TcpLink, type LinkTimers } from './tcp-link';
-import { adoptWithSink, connectWithSink, createPausedServer, type ChunkSink } from './user-buffer-socket';
+import { adoptWithSink, connectWithSink, createPausedServer, newSink, type ChunkSink } from './user-buffer-socket';
 
 export interface FormationOptions {
   groupId: string;
@@ -70,7 +70,7 @@ async function dial(address: string, deadline: number, what: string): Promise<Di
   for (;;) {
     try {
       return await new Promise<Dialled>((resolve, reject) => {
-        const sink: ChunkSink = { onChunk: null };
+        const sink: ChunkSink = newSink();
         const socket = connectWithSink(host, port, sink);
         const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), Math.max(100, Math.min(5000, deadline - Date.now())));
         socket.once('connect', () => {
@@ -153,16 +153,17 @@ async function formAsRankZero({ o, self, auth, links, newLink }: Formation): Pro
   const members: MemberInfo[] = new Array(o.size);
   members[0] = self;
   let arrived = 1;
+  let timer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         const ranks = Array.from({ length: o.size }, (_, r) => r);
         const missing = ranks.filter((r) => !members[r]);
         const arrivedList = ranks.filter((r) => members[r]);
         reject(new Error(`rendezvous of group ${o.groupId} timed out after ${o.timeoutMs / 1000} s at rank 0 (${self.address}): rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} never arrived (arrived: ${arrivedList.join(', ')})`));
       }, Math.max(0, o.deadline - Date.now()));
       server.on('connection', (accepted) => {
-        const sink: ChunkSink = { onChunk: null };
+        const sink: ChunkSink = newSink();
         const socket = adoptWithSink(accepted, sink);
         const link = newLink(socket, sink, { rank: -1, address: `${socket.remoteAddress}:${socket.remotePort}`, hostname: '?', pid: 0 });
         authenticateAsAcceptor(link, auth, (from) => (members[from] ? `rank ${from} has already joined (${describeMember(members[from])})` : null)).then(
@@ -179,6 +180,7 @@ async function formAsRankZero({ o, self, auth, links, newLink }: Formation): Pro
       });
     });
   } finally {
+    clearTimeout(timer);
     closeServer(server);
   }
   await Promise.all(links.map((l) => l?.send(FRAME_KIND.json, COLLECTIVE_CODE.members, 0, 0, 0, Buffer.from(JSON.stringify({ members }), 'utf8'))));
@@ -198,26 +200,23 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
     throw err;
   }
   self.address = formatAddress(host, (server.address() as net.AddressInfo).port);
+  let acceptTimer: NodeJS.Timeout | undefined;
   try {
     const zero = newLink(socket, sink, unknown(0, o.master));
     links[0] = zero;
     await authenticateAsDialer(zero, auth, 0);
     const members = await new Promise<MemberInfo[]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`group ${o.groupId} rank ${o.rank}: rank 0 did not send the member list before the rendezvous deadline (${o.timeoutMs / 1000} s); some ranks never arrived?`)), Math.max(0, o.deadline - Date.now()));
-      const poll = setInterval(() => {
-        if (zero.error) {
-          clearTimeout(timer);
-          clearInterval(poll);
-          reject(zero.error);
-        }
-      }, 50);
+      zero.onceFailed((err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
       zero.expect(0, 0, {
         collective: COLLECTIVE_CODE.members,
         aux: -1,
         dest: null,
         done: (bytes) => {
           clearTimeout(timer);
-          clearInterval(poll);
           try {
             const { members } = parseJson(bytes, 'member list from rank 0') as { members: MemberInfo[] };
             if (!Array.isArray(members) || members.length !== o.size) throw new Error(`rank 0 sent a member list of ${Array.isArray(members) ? members.length : 'no'} entries for a group of ${o.size}`);
@@ -232,19 +231,19 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
     const accepted = new Promise<void>((resolve, reject) => {
       let expected = o.size - 1 - o.rank;
       if (expected === 0) return resolve();
-      const timer = setTimeout(() => {
+      acceptTimer = setTimeout(() => {
         const missing = members.filter((m) => m.rank > o.rank && !links[m.rank]).map((m) => describeMember(m));
         reject(new Error(`group ${o.groupId} rank ${o.rank}: ${missing.join(', ')} did not connect before the rendezvous deadline`));
       }, Math.max(0, o.deadline - Date.now()));
       server.on('connection', (accepted) => {
-        const sink: ChunkSink = { onChunk: null };
+        const sink: ChunkSink = newSink();
         const s = adoptWithSink(accepted, sink);
         const link = newLink(s, sink, unknown(-1, `${s.remoteAddress}:${s.remotePort}`));
         authenticateAsAcceptor(link, auth, (from) => (from < o.rank ? `rank ${from} should be dialled by this rank, not dial it` : links[from] ? `rank ${from} is already linked` : null)).then(
           (peer) => {
             links[peer.rank] = link;
             if (--expected === 0) {
-              clearTimeout(timer);
+              clearTimeout(acceptTimer);
               resolve();
             }
           },
@@ -263,6 +262,7 @@ async function formAsMember({ o, self, auth, links, newLink, unknown }: Formatio
     await accepted;
     return { members, links };
   } finally {
+    clearTimeout(acceptTimer);
     closeServer(server);
   }
 }

@@ -32,6 +32,16 @@ interface Incoming {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Payload remainders at least this large are read straight into their
+ * destination; smaller ones go through the staging buffer (one read for a
+ * header and its payload instead of two).
+ */
+const DIRECT_READ_MIN_BYTES = 64 * 1024;
+
+/** An unauthenticated peer gets no more than this per frame (a hello is a few hundred bytes). */
+const MAX_HANDSHAKE_FRAME_BYTES = 64 * 1024;
+
 export class TcpLink implements Link {
   peer: MemberInfo;
   bytesSent = 0;
@@ -51,6 +61,7 @@ export class TcpLink implements Link {
   private lastTick = Date.now();
   private heartbeat: NodeJS.Timeout | null = null;
   private closingSelf = false;
+  private readonly failureWaiters: Array<(err: Error) => void> = [];
   /** set by the dialer once the acceptor's proof checked out: its "ok" opens the link for data at once */
   expectOk = false;
   /** receives the handshake frames (./link-auth.ts) */
@@ -67,7 +78,8 @@ export class TcpLink implements Link {
   ) {
     this.peer = provisional;
     socket.setNoDelay(true);
-    sink.onChunk = (chunk) => this.onData(chunk);
+    sink.onChunk = (into, n, staging) => (staging ? this.onData(Buffer.from(into.buffer, into.byteOffset, n)) : this.onDirect(n));
+    sink.nextTarget = () => this.directTarget();
     socket.on('error', (err) => this.fail(new Error(`link to ${this.who()} failed: ${err.message}`), 'died'));
     socket.on('close', () => {
       if (this.closingSelf) return;
@@ -90,6 +102,17 @@ export class TcpLink implements Link {
 
   get error(): Error | null {
     return this.failed;
+  }
+
+  /** call `f` with the link's error once it fails (at once if it has) */
+  onceFailed(f: (err: Error) => void): void {
+    if (this.failed) f(this.failed);
+    else this.failureWaiters.push(f);
+  }
+
+  /** a collective waits for frames from this peer */
+  get waiting(): boolean {
+    return this.expected.size > 0 || this.incoming !== null;
   }
 
   send(kind: number, collective: number, call: number, sub: number, aux: number, payload: Uint8Array = EMPTY, tag = 0): Promise<void> {
@@ -201,6 +224,35 @@ export class TcpLink implements Link {
     this.stashed.clear();
     this.socket.destroy();
     this.events.onFailure(err, how, waiting);
+    for (const f of this.failureWaiters.splice(0)) f(err);
+  }
+
+  /** The rest of the payload being received when it is large: the next read lands there directly. */
+  private directTarget(): Uint8Array | null {
+    const inc = this.incoming;
+    if (!inc || this.failed || inc.target.length - inc.filled < DIRECT_READ_MIN_BYTES) return null;
+    return inc.target.subarray(inc.filled);
+  }
+
+  /** `n` bytes were read straight into the incoming payload (see directTarget) */
+  private onDirect(n: number): void {
+    const inc = this.incoming;
+    this.lastReceived = Date.now();
+    this.bytesReceived += n;
+    if (!inc || this.failed) return;
+    inc.filled += n;
+    this.completeIfFull(inc);
+  }
+
+  /** the payload being received is complete: hand it over */
+  private completeIfFull(inc: Incoming): void {
+    if (inc.filled !== inc.target.length) return;
+    this.incoming = null;
+    try {
+      this.deliver(inc);
+    } catch (err) {
+      this.fail(err as Error, 'protocol');
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -214,14 +266,7 @@ export class TcpLink implements Link {
         inc.target.set(chunk.subarray(pos, pos + n), inc.filled);
         inc.filled += n;
         pos += n;
-        if (inc.filled === inc.target.length) {
-          this.incoming = null;
-          try {
-            this.deliver(inc);
-          } catch (err) {
-            this.fail(err as Error, 'protocol');
-          }
-        }
+        this.completeIfFull(inc);
         continue;
       }
       const n = Math.min(HEADER_BYTES - this.headerFilled, chunk.length - pos);
@@ -254,6 +299,10 @@ export class TcpLink implements Link {
     }
     if (!this.authenticatedPeer && header.kind !== FRAME_KIND.hello) {
       this.fail(new Error(`link to ${this.who()}: ${header.kind} frame before the handshake finished`), 'protocol');
+      return false;
+    }
+    if (!this.authenticatedPeer && header.length > MAX_HANDSHAKE_FRAME_BYTES) {
+      this.fail(new Error(`link to ${this.who()}: ${header.length}-byte handshake frame (at most ${MAX_HANDSHAKE_FRAME_BYTES} before authentication)`), 'protocol');
       return false;
     }
     let expectation: Expectation | null = null;

@@ -65,4 +65,8 @@ export interface JoinOptions extends GroupSpec {
   log?: (line: string) => void;
   /** elements per chunk on the wire (tuning; default in process-group.ts) */
   chunkElements?: number;
+  /** log a collective still waiting after this long, naming the ranks it waits for (default 60 s) */
+  stallWarningMs?: number;
+  /** fail the group when one collective takes longer than this (default: never) */
+  collectiveTimeoutMs?: number;
 }

@@ -87,3 +87,40 @@ test('ranks that allreduce different lengths fail naming both calls (no hang)', 
     run.kill();
   }
 });
+
+test('a rank that skips a collective: the waiting rank logs whom it waits for, and collectiveTimeoutMs fails it naming them', { timeout: 60_000 }, async () => {
+  const run = await startGroup(2, [{ op: 'allreduce', length: 10, fill: 'int', onlyRanks: [0] }, { op: 'sleep', ms: 8000 }], { stallWarningMs: 500, collectiveTimeoutMs: 2500 });
+  try {
+    const [zero, one] = run.ranks;
+    const line = await zero.waitFor(/^ERROR /, 20_000);
+    assert.match(line, new RegExp(`allreduce \\(call 1\\) timed out after 2\\.\\d s \\(collectiveTimeoutMs\\) waiting for rank 1 \\(pid ${one.child.pid} on `));
+    assert.match(zero.stderr(), new RegExp(`allreduce \\(call 1\\) has waited [12] s for rank 1 \\(pid ${one.child.pid} on .*\\); does every rank make the same collective calls\\?`));
+  } finally {
+    run.kill();
+  }
+});
+
+test('an unauthenticated connection announcing a huge frame is dropped, and the rendezvous goes on', { timeout: 60_000 }, async () => {
+  const net = await import('node:net');
+  const { joinGroup } = await import('../../cluster/collectives');
+  const logs: string[] = [];
+  let master = '';
+  const zero = joinGroup({ groupId: 'intruder', rank: 0, size: 2, key: 'k', host: '127.0.0.1', timeoutMs: 20_000, log: (l) => logs.push(l), onListening: (a) => (master = a) });
+  while (!master) await new Promise((r) => setTimeout(r, 10));
+  const [host, port] = master.split(':');
+  const intruder = net.connect({ host, port: Number(port) });
+  await new Promise((r) => intruder.once('connect', r));
+  const header = Buffer.alloc(24);
+  header.writeUInt8(1, 0); // a hello frame...
+  header.writeUInt32LE(100_000_000, 16); // ...of 100 MB
+  intruder.write(header);
+  const closed = new Promise((r) => intruder.once('close', r));
+  intruder.on('error', () => undefined);
+  await closed;
+  const one = await joinGroup({ groupId: 'intruder', rank: 1, size: 2, key: 'k', master, host: '127.0.0.1' });
+  const g0 = await zero;
+  const [a] = await Promise.all([g0.allreduce(new Float32Array([1])), one.allreduce(new Float32Array([2]))]);
+  assert.deepEqual([...a], [3]);
+  assert.ok(logs.some((l) => /dropped a connection from 127\.0\.0\.1:\d+: .*100000000-byte handshake frame \(at most 65536 before authentication\)/.test(l)), logs.join('\n'));
+  await Promise.all([g0.close(), one.close()]);
+});

@@ -8,7 +8,8 @@ import { joinGroup, type ProcessGroup } from '../../../cluster/collectives';
 import { intData, randomData, toBase64 } from './data';
 
 export type Step =
-  | { op: 'allreduce'; length: number; fill: 'int' | 'random'; reduce?: 'sum' | 'mean'; compression?: 'none' | 'fp16'; salt?: number; lengthByRank?: number[] }
+  | { op: 'allreduce'; length: number; fill: 'int' | 'random'; reduce?: 'sum' | 'mean'; compression?: 'none' | 'fp16'; salt?: number; lengthByRank?: number[]; onlyRanks?: number[] }
+  | { op: 'sleep'; ms: number }
   | { op: 'allreduceMany'; lengths: number[]; fill: 'int' | 'random'; reduce?: 'sum' | 'mean'; compression?: 'none' | 'fp16' }
   | { op: 'broadcast'; length: number; root: number }
   | { op: 'allgather'; lengths: number[] }
@@ -25,6 +26,8 @@ export interface RankArgs {
   master?: string;
   timeoutMs?: number;
   heartbeatTimeoutMs?: number;
+  stallWarningMs?: number;
+  collectiveTimeoutMs?: number;
   steps: Step[];
 }
 
@@ -35,6 +38,7 @@ function fill(kind: 'int' | 'random', rank: number, length: number, salt = 0): F
 async function runStep(g: ProcessGroup, step: Step): Promise<unknown> {
   switch (step.op) {
     case 'allreduce': {
+      if (step.onlyRanks && !step.onlyRanks.includes(g.rank)) return 'skipped';
       const a = fill(step.fill, g.rank, step.lengthByRank?.[g.rank] ?? step.length, step.salt);
       const out = await g.allreduce(a, { op: step.reduce, compression: step.compression });
       if (out !== a) throw new Error('allreduce did not return its argument');
@@ -54,6 +58,9 @@ async function runStep(g: ProcessGroup, step: Step): Promise<unknown> {
       const parts = await g.allgather(intData(g.rank, step.lengths[g.rank]));
       return parts.map(toBase64);
     }
+    case 'sleep':
+      await new Promise((r) => setTimeout(r, step.ms));
+      return 'slept';
     case 'allgatherJson':
       return g.allgatherJson({ rank: g.rank, pid: process.pid, nested: [g.rank, 'x'] });
     case 'barrier': {
@@ -86,6 +93,8 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       timeoutMs: args.timeoutMs ?? 30_000,
       heartbeatTimeoutMs: args.heartbeatTimeoutMs,
+      stallWarningMs: args.stallWarningMs,
+      collectiveTimeoutMs: args.collectiveTimeoutMs,
       onListening: (address) => console.log(`LISTENING ${address}`),
     });
   } catch (err) {

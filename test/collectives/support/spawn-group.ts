@@ -68,6 +68,8 @@ export interface GroupOptions {
   keys?: Record<number, string>;
   timeoutMs?: number;
   heartbeatTimeoutMs?: number;
+  stallWarningMs?: number;
+  collectiveTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   /** start only these ranks (default all) */
   only?: number[];
@@ -76,7 +78,7 @@ export interface GroupOptions {
 export async function startGroup(size: number, steps: Step[], opts: GroupOptions = {}): Promise<GroupRun> {
   const groupId = `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const key = 'a'.repeat(64);
-  const base = { groupId, size, steps, timeoutMs: opts.timeoutMs, heartbeatTimeoutMs: opts.heartbeatTimeoutMs };
+  const base = { groupId, size, steps, timeoutMs: opts.timeoutMs, heartbeatTimeoutMs: opts.heartbeatTimeoutMs, stallWarningMs: opts.stallWarningMs, collectiveTimeoutMs: opts.collectiveTimeoutMs };
   const zero = startRank({ ...base, rank: 0, key: opts.keys?.[0] ?? key }, opts.env);
   const ranks = [zero];
   try {
