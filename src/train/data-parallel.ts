@@ -13,7 +13,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BatchSource } from '../data/types';
 import type { Adam } from './adam';
 import type { NamedVariable } from './checkpoint';
-import type { Predictions } from './evaluate';
+import { emptyPredictions, type Predictions } from './evaluate';
+
+/** The per-event columns gathered for validation, packed as float32 (labels and flags are small integers, exact in float32). */
+const PREDICTION_COLUMNS = ['label', 'score', 'crossEntropy', 'weight', 'normweight', 'psr'] as const;
 
 export type GradientCompression = 'none' | 'fp16';
 
@@ -196,36 +199,15 @@ export class DataParallel {
 
   /** Every rank's validation predictions (so loss, accuracy and AUC are those of the union, exactly). */
   async gatherPredictions(p: Predictions): Promise<Predictions> {
+    const width = PREDICTION_COLUMNS.length;
     const n = p.label.length;
-    const packed = new Float32Array(n * 6);
-    for (let i = 0; i < n; i++) {
-      packed[i * 6] = p.label[i];
-      packed[i * 6 + 1] = p.score[i];
-      packed[i * 6 + 2] = p.crossEntropy[i];
-      packed[i * 6 + 3] = p.weight[i];
-      packed[i * 6 + 4] = p.normweight[i];
-      packed[i * 6 + 5] = p.psr[i];
-    }
+    const packed = new Float32Array(n * width);
+    PREDICTION_COLUMNS.forEach((column, c) => p[column].forEach((value, i) => (packed[i * width + c] = value)));
     const parts = await this.group.allgather(packed);
-    const total = parts.reduce((a, b) => a + b.length / 6, 0);
-    const out: Predictions = {
-      label: new Int32Array(total),
-      score: new Float32Array(total),
-      crossEntropy: new Float32Array(total),
-      weight: new Float32Array(total),
-      normweight: new Float32Array(total),
-      psr: new Uint8Array(total),
-    };
+    const out = emptyPredictions(parts.reduce((a, b) => a + b.length / width, 0));
     let k = 0;
     for (const part of parts) {
-      for (let i = 0; i < part.length; i += 6, k++) {
-        out.label[k] = part[i];
-        out.score[k] = part[i + 1];
-        out.crossEntropy[k] = part[i + 2];
-        out.weight[k] = part[i + 3];
-        out.normweight[k] = part[i + 4];
-        out.psr[k] = part[i + 5];
-      }
+      for (let i = 0; i < part.length; i += width, k++) PREDICTION_COLUMNS.forEach((column, c) => (out[column][k] = part[i + c]));
     }
     return out;
   }
