@@ -10,6 +10,9 @@
  *
  * --rounds N alternates the two configurations N times (the machine's load drifts; other jobs
  * share its 2 cores) and prints each round's speed-up and their median.
+ * --ceiling also runs two independent 1-rank trainings at batch 64 at the same time, one per
+ * engine (no communication at all): what the two processes get from the machine when they
+ * share it, i.e. the best speed-up data parallelism could reach here.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,9 +26,10 @@ interface Options {
   warmup: number;
   compression: 'none' | 'fp16';
   rounds: number;
+  ceiling: boolean;
 }
 
-const USAGE = 'usage: scaling [--steps N (timed, default 6)] [--warmup N (default 2)] [--compression none|fp16] [--rounds N (default 1)]';
+const USAGE = 'usage: scaling [--steps N (timed, default 6)] [--warmup N (default 2)] [--compression none|fp16] [--rounds N (default 1)] [--ceiling]';
 
 export async function main(argv: string[]): Promise<number> {
   let opts: Options;
@@ -93,18 +97,26 @@ async function measureRound(cluster: Cluster, config: ReturnType<typeof seedBenc
     const peerBytes = two.ranks.reduce((n, r) => n + r.groupStats.bytesSent, 0);
     console.log(`bytes during the 2-engine training: ranks to each other ${mb(peerBytes)}, controller received ${mb(controllerBytes)}, client received ${mb(clientBytes)}`);
     console.log(`weights sha256 per rank: ${two.ranks.map((r) => `rank ${r.rank} ${r.weightsHash}`).join(', ')}`);
+    if (opts.ceiling) {
+      const independent = { ...config, batch_size_per_node: true, train_batch_size: 64 };
+      const alone = (engine: number) =>
+        cluster.train({ config: { ...independent, outputpath: path.join(work, `alone-${engine}-${runs}`) }, engines: [engine], threads: 1, dummyData: true, maxSteps: total, log: () => undefined });
+      const [x, y] = (await Promise.all([alone(first), alone(second)])).map((o) => steady(o, opts.warmup, 64));
+      const slower = Math.max(x.iterationMs, y.iterationMs);
+      console.log(`2 independent 1-rank trainings at batch 64, at once (no communication): ${x.iterationMs.toFixed(0)} and ${y.iterationMs.toFixed(0)} ms per step: ceiling ${(a.iterationMs / slower).toFixed(3)}x`);
+    }
     console.log(`\n# speed-up 2 engines / 1 engine: ${(b.imagesPerSec / a.imagesPerSec).toFixed(3)}x (target >= 1.8); communication ${(100 * b.commFraction).toFixed(1)}% of a step`);
     return b.imagesPerSec / a.imagesPerSec;
   }
 }
 
 /** Global figures over the steps after the warm-up. */
-function steady(outcome: TrainingOutcome, warmup: number) {
+function steady(outcome: TrainingOutcome, warmup: number, images = 128) {
   const steps = outcome.globalSteps.filter((s) => s.step > warmup);
   if (steps.length === 0) throw new Error(`no timed steps (the run reached step ${outcome.steps})`);
   const mean = (f: (s: (typeof steps)[number]) => number) => steps.reduce((n, s) => n + f(s), 0) / steps.length;
   const iterationMs = mean((s) => s.iterationMs);
-  return { iterationMs, imagesPerSec: (128 * 1000) / iterationMs, commMs: mean((s) => s.commMs), commFraction: mean((s) => s.commFraction) };
+  return { iterationMs, imagesPerSec: (images * 1000) / iterationMs, commMs: mean((s) => s.commMs), commFraction: mean((s) => s.commFraction) };
 }
 
 function wireBytes(status: Record<string, unknown>): number {
@@ -116,9 +128,13 @@ function mb(bytes: number): string {
 }
 
 function parse(argv: string[]): Options {
-  const opts: Options = { steps: 6, warmup: 2, compression: 'none', rounds: 1 };
+  const opts: Options = { steps: 6, warmup: 2, compression: 'none', rounds: 1, ceiling: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
+    if (flag === '--ceiling') {
+      opts.ceiling = true;
+      continue;
+    }
     const value = argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     if (flag === '--rounds') {
