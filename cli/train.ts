@@ -21,8 +21,13 @@ export const trainCommand: Command = {
   --rank R --size S       train on shard R of S (default 0 of 1)
   --backend B             force tensorflow-gpu|tensorflow|wasm|cpu (also HPCDL_BACKEND)
   --threads N             threads computing the gradients (default: HPCDL_TRAIN_THREADS,
-                          else the cores, at most 8)`,
+                          else the cores, at most 8)
+  --engines N | --connect CLUSTER, or under srun -n N: data-parallel on N ranks
+                          (${PROGRAM} train --engines 2 --help for those options)`,
   async run(argv) {
+    // data-parallel runs (cli/train-distributed.ts) are loaded only when asked for: they bring the cluster client
+    const distributed = require('./train-distributed') as typeof import('./train-distributed');
+    if (distributed.isDistributedTrain(argv)) return distributed.trainDistributedCommand(argv);
     const { values } = parse(argv, {
       config: { type: 'string' },
       'dummy-data': { type: 'boolean' },

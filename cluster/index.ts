@@ -14,6 +14,9 @@ export * from './protocol';
 // controller (D1): append `export { controllerMain } from './controller/cli';` and other controller exports below
 export { controllerMain, parseControllerArgs } from './controller/cli';
 export { Controller, type ControllerOptions } from './controller/controller';
+// distributed training (cluster.train)
+// types only: cluster/train loads the training library (tfjs), which a plain client does not need
+export type { TrainingRun, DistributedTrainingError, TrainingDisplay, TrainingOptions, TrainingOutcome, TrainingReport, GlobalStep, RankResult } from './train';
 // collectives: process groups and ring allreduce (docs/collectives.md)
 export { joinGroup, groupFromSlurmEnv, currentGroup, runInGroup, type ProcessGroup, type GroupSpec, type JoinOptions, type ReduceOp, type CollectiveStats, type GroupTaskArgs } from './collectives';
 // hyperparameter search (cluster.search)

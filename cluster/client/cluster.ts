@@ -38,6 +38,7 @@ import type { TaskOptions, TaskSubmitter } from './submitter';
 import { BalancedView, DirectView, EngineView } from './views';
 import type { SearchOptions } from '../search/types';
 import type { StudyHandle } from '../search/study-handle';
+import type { TrainingOptions, TrainingRun } from '../train/start-training';
 
 export type { ConnectOptions, StartOptions } from './options';
 export type { OutputMode } from './output';
@@ -179,6 +180,16 @@ export class Cluster {
     return this.file;
   }
 
+  /** Bytes this client received from the controller so far (results, streams, reports). */
+  get bytesReceived(): number {
+    return this.connection?.bytesReceived ?? 0;
+  }
+
+  /** The controller's status (status_request): engines, tasks, wire counters such as `wire.bytes_received`. */
+  async controllerStatus(): Promise<Record<string, unknown>> {
+    return (await this.conn().request('status_request', {})).content as Record<string, unknown>;
+  }
+
   /** Ids of the engines currently alive, ascending. */
   get engineIds(): number[] {
     return this.engineTable.aliveIds;
@@ -192,6 +203,11 @@ export class Cluster {
   /** One engine by id. */
   engine(id: number, opts: TaskOptions = {}): EngineView {
     return new EngineView(this.submitter, id, opts);
+  }
+
+  /** One model trained on N engines, Horovod style (see cluster/train): `await cluster.train({ config, engines: 2 })`. */
+  train(opts: TrainingOptions): TrainingRun {
+    return (require('../train/start-training') as typeof import('../train/start-training')).startTraining(this, opts); // loaded on use: it brings the training library
   }
 
   /** Load-balanced: submit, map, imap (as completed). */

@@ -56,6 +56,11 @@ interface PendingRequest {
 
 export class ControllerConnection {
   readonly session = newSession();
+
+  /** bytes received from the controller so far */
+  get bytesReceived(): number {
+    return this.peer.bytesReceived;
+  }
   private readonly peer: Peer;
   private readonly pending = new Map<string, PendingRequest>();
   private everConnected = false;

@@ -5,7 +5,7 @@
  * wire counters.
  */
 import type { MessageSocket } from '../transport/socket';
-import { CLOSE_CODES, ProtocolError, decodeMessages, isMessageOf, newSession, type Message, type Received } from '../protocol';
+import { CLOSE_CODES, ProtocolError, decodeMessages, isMessageOf, newSession, receivedBytes, type Message, type Received } from '../protocol';
 import type { ClientSessions } from './client-sessions';
 import type { DispatchLoop } from './dispatch';
 import type { EngineSessions } from './engine-sessions';
@@ -19,6 +19,8 @@ export class Connections {
   badMessages = 0;
   framesReceived = 0;
   messagesReceived = 0;
+  /** bytes of every frame received (engines and clients): shows what passes through the controller */
+  bytesReceived = 0;
   private framesSentByClosed = 0;
 
   constructor(
@@ -54,6 +56,7 @@ export class Connections {
   }
 
   private onData(peer: Peer, data: Received, isBinary: boolean): void {
+    this.bytesReceived += receivedBytes(data);
     let messages: Message[];
     try {
       if (!isBinary) throw new ProtocolError('malformed', 'text WebSocket frame (protocol messages are binary)');

@@ -144,6 +144,13 @@ export function isLocalFrame(data: Received): data is LocalFrame {
   return !Array.isArray(data) && !(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data) && Array.isArray((data as LocalFrame).json);
 }
 
+/** Bytes a received frame carries (a LocalFrame: its JSON characters and buffers), for the wire counters. */
+export function receivedBytes(data: Received): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.byteLength, 0);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  return data.json.reduce((n, j) => n + j.length, 0) + data.buffers.reduce((n, b) => n + b.byteLength, 0);
+}
+
 export function encodeLocal(msg: Message, opts: CodecOptions = {}): LocalFrame {
   const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
   const json = envelopeJson(msg);

@@ -38,7 +38,7 @@ export {
 export * from './content';
 export { ProtocolError, CLOSE_CODES, describeClose, type ProtocolErrorReason } from './errors';
 export { generateKey, type Key } from './signing';
-export { MAX_MESSAGE_BYTES, encodeMessage, decodeMessage, encodeLocal, decodeLocal, isLocalFrame, type CodecOptions, type LocalFrame, type Received } from './framing';
+export { MAX_MESSAGE_BYTES, encodeMessage, decodeMessage, encodeLocal, decodeLocal, isLocalFrame, receivedBytes, type CodecOptions, type LocalFrame, type Received } from './framing';
 export { BatchBuilder, MAX_BATCH_ITEMS, makeBatch, expandBatch, decodeMessages, MessageBatcher } from './batch';
 export { packValue, unpackValue, type PackedValue } from './values';
 export { packInto, unpackFrom, relocatePacked, buffersOf, standalonePacked } from './packed-ref';

@@ -14,6 +14,7 @@ import {
   MessageBatcher,
   decodeMessages,
   describeClose,
+  receivedBytes,
   type Key,
   type Message,
   type Received,
@@ -108,6 +109,8 @@ export class Peer {
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly liveness = new Liveness();
   private readonly log: (line: string) => void;
+  /** bytes of every frame received (the wire counter that shows what passes through this peer) */
+  bytesReceived = 0;
 
   constructor(
     private readonly opts: PeerOptions,
@@ -256,6 +259,7 @@ export class Peer {
 
   private onData(data: Received): void {
     this.liveness.heard();
+    this.bytesReceived += receivedBytes(data);
     let messages: Message[];
     try {
       messages = decodeMessages(data, this.opts.key, { maxBytes: this.opts.maxBytes });

@@ -30,6 +30,8 @@ export class Adam {
   readonly epsilon: number;
   /** updates applied so far (= the global step) */
   step = 0;
+  /** factor on the scheduled rate at a global step (data parallelism's scaling and warm-up) */
+  scale?: (step: number) => number;
   private m: tf.Variable[] = [];
   private v: tf.Variable[] = [];
 
@@ -45,7 +47,8 @@ export class Adam {
 
   /** learning rate the next update will use */
   currentLearningRate(): number {
-    return learningRateAt(this.learningRate, this.step);
+    const rate = learningRateAt(this.learningRate, this.step);
+    return this.scale ? rate * this.scale(this.step) : rate;
   }
 
   /** Apply one update; `gradients[i]` belongs to `variables[i]`. */

@@ -57,15 +57,7 @@ export async function collectPredictions(
     });
     source.recycle?.(batch); // tensors disposed, columns copied
   }
-  const n = parts.reduce((a, p) => a + p.label.length, 0);
-  const out: Predictions = {
-    label: new Int32Array(n),
-    score: new Float32Array(n),
-    crossEntropy: new Float32Array(n),
-    weight: new Float32Array(n),
-    normweight: new Float32Array(n),
-    psr: new Uint8Array(n),
-  };
+  const out = emptyPredictions(parts.reduce((a, p) => a + p.label.length, 0));
   let offset = 0;
   for (const p of parts) {
     out.label.set(p.label, offset);
@@ -77,6 +69,18 @@ export async function collectPredictions(
     offset += p.label.length;
   }
   return out;
+}
+
+/** Zeroed columns for `n` events. */
+export function emptyPredictions(n: number): Predictions {
+  return {
+    label: new Int32Array(n),
+    score: new Float32Array(n),
+    crossEntropy: new Float32Array(n),
+    weight: new Float32Array(n),
+    normweight: new Float32Array(n),
+    psr: new Uint8Array(n),
+  };
 }
 
 export interface BinaryMetrics {

@@ -40,3 +40,16 @@ export {
 } from './train';
 export { infer, type InferOptions, type InferResult, type CutComparison } from './infer';
 export { runDemo, defaultConfigPath, packageRoot, type DemoOptions, type DemoResult } from './demo';
+export {
+  DataParallel,
+  DEFAULT_WARMUP,
+  setupDifferences,
+  type CommunicationTotals,
+  type DataParallelGroup,
+  type DataParallelOptions as DataParallelTrainingOptions,
+  type GradientCompression,
+  type RankSetup,
+  type Warmup,
+} from './data-parallel';
+export { asUserTraining, trainUserModel, type RankContext, type UserRunConfig, type UserTrainOptions, type UserTrainResult, type UserTraining } from './user-training';
+export { packageVersion } from './version';

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchSource } from '../data/types';
 import type { TrainableModel } from '../model/types';
 import { DataParallelGradients, HepCnn, weightedSoftmaxCrossEntropy } from '../model';
 import { Adam } from './adam';
 import { loadCheckpoint, namedVariablesOf, saveCheckpoint, type NamedVariable } from './checkpoint';
+import type { CommunicationTotals, DataParallel } from './data-parallel';
 import { binaryMetrics, batchImages, collectPredictions, type BinaryMetrics } from './evaluate';
 import { formatG, timestamp } from './format';
 import { ProgressBar } from './progress';
@@ -13,7 +15,25 @@ import { steadyThroughput, throughputLines } from './timing';
 /** Structured progress, for callers that stream metrics (notebooks, the cluster). */
 export type TrainEvent =
   | { type: 'start'; rank: number; model: string; epochs: number; stepsPerEpoch: number; startStep: number; startEpoch: number }
-  | { type: 'step'; rank: number; step: number; epoch: number; loss: number; learningRate: number; secPerBatch: number; imagesPerSec: number }
+  | {
+      type: 'step';
+      rank: number;
+      step: number;
+      epoch: number;
+      /** this rank's batch loss; with data parallelism, the mean over the ranks (`rankLoss` is this rank's) */
+      loss: number;
+      learningRate: number;
+      secPerBatch: number;
+      imagesPerSec: number;
+      /** data parallelism: this rank's own batch loss */
+      rankLoss?: number;
+      /** data parallelism: ms in this step's gradient allreduce */
+      commMs?: number;
+      /** data parallelism: number of ranks */
+      size?: number;
+      /** data parallelism: ms of this whole iteration (reading, gradients, allreduce, update) */
+      iterationMs?: number;
+    }
   | { type: 'epoch'; rank: number; epoch: number; step: number; trainLoss: number; secPerBatch: number }
   | { type: 'validation'; rank: number; epoch: number; step: number; loss: number; accuracy: number; auc: number; events: number }
   | { type: 'checkpoint'; rank: number; epoch: number; step: number; path: string }
@@ -63,6 +83,12 @@ export interface TrainLoopOptions {
   threads?: number;
   /** data-parallel hook: e.g. an allreduce mean of the gradients across ranks */
   reduceGradients?: (gradients: tf.Tensor[], step: number) => Promise<tf.Tensor[]>;
+  /**
+   * Horovod-style training over a process group (see data-parallel.ts): rank 0's state is
+   * broadcast first, gradients are averaged every step, validation covers every rank's events.
+   * Only rank 0 reads `resumeFrom` and writes checkpoints.
+   */
+  dataParallel?: DataParallel;
   log?: (line: string) => void;
   onEvent?: (event: TrainEvent) => void;
   /** draw a progress bar on this terminal stream */
@@ -90,6 +116,10 @@ export interface TrainResult {
   stoppedEarly: boolean;
   /** true when the signal stopped the run */
   interrupted: boolean;
+  /** data parallelism: steps, ms and values of the gradient allreduces */
+  communication?: CommunicationTotals;
+  /** data parallelism: sha256 of the final weights (the same on every rank) */
+  weightsHash?: string;
 }
 
 interface RunState {
@@ -100,7 +130,8 @@ interface RunState {
 
 /** Train any `TrainableModel` on any `BatchSource` (binary classification on two logits). */
 export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
-  const rank = opts.rank ?? 0;
+  const dp = opts.dataParallel;
+  const rank = opts.rank ?? dp?.rank ?? 0;
   const bar = opts.progress ? new ProgressBar(opts.progress) : undefined;
   const print = opts.log ?? ((line: string) => console.log(line));
   const log = (line: string) => {
@@ -113,10 +144,12 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   const named = namedVariablesOf(opts.model);
   const variables = named.map((n) => n.variable);
   const displayInterval = Math.max(1, opts.displayInterval ?? 10);
-  const stepsPerEpoch = Math.floor(opts.train.numEvents / opts.train.batchSize);
-  const imagesPerIteration = opts.imagesPerIteration ?? opts.train.batchSize;
+  const train = dp ? await dp.prepare(opts.train, optimizer, log) : opts.train;
+  const stepsPerEpoch = Math.floor(train.numEvents / train.batchSize);
+  const imagesPerIteration = opts.imagesPerIteration ?? train.batchSize;
 
-  const state = await restoreState(opts, named, optimizer, stepsPerEpoch, log);
+  let state = await restoreState(dp && rank !== 0 ? { ...opts, resumeFrom: undefined } : opts, named, optimizer, stepsPerEpoch, log);
+  if (dp) state = await dp.synchronize(named, optimizer, state);
   const gradients = await gradientComputer(opts, lossFn, variables, rank, log);
   try {
     return await runEpochs();
@@ -155,12 +188,12 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     const interrupted = () => opts.signal?.aborted ?? false;
 
     for (let epoch = state.firstEpoch; epoch < opts.epochs && !reachedMaxSteps() && !interrupted(); epoch++) {
-      opts.train.startEpoch(epoch);
+      train.startEpoch(epoch);
       let stepInEpoch = 0;
       for (; state.skipBatches > 0; state.skipBatches--, stepInEpoch++) {
-        const skipped = await opts.train.next(); // batches the checkpoint had already trained on
+        const skipped = await train.next(); // batches the checkpoint had already trained on
         if (!skipped) break;
-        opts.train.recycle?.(skipped);
+        train.recycle?.(skipped);
       }
       let lossSum = 0;
       let computeSeconds = 0;
@@ -171,7 +204,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
       let exhausted = false;
       while (!reachedMaxSteps() && !interrupted()) {
         const iterationStart = performance.now();
-        const batch = await opts.train.next();
+        const batch = await train.next();
         if (!batch) {
           exhausted = true;
           break;
@@ -179,8 +212,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         const computeStart = performance.now();
         const learningRate = optimizer.currentLearningRate();
         const batchEvents = batch.label.length;
-        const loss = await trainStep(opts, gradients, optimizer, variables, batch, state.globalStep);
-        opts.train.recycle?.(batch); // its tensors are disposed by now
+        const { loss, ...parallel } = await trainStep(opts, gradients, optimizer, variables, batch, state.globalStep);
+        train.recycle?.(batch); // its tensors are disposed by now
         const now = performance.now();
         computeSeconds += (now - computeStart) / 1000;
         iterationSeconds.push((now - iterationStart) / 1000);
@@ -190,7 +223,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         state.globalStep = optimizer.step;
         const secPerBatch = computeSeconds / batches;
         const imagesPerSec = batchEvents / iterationSeconds[iterationSeconds.length - 1];
-        emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec });
+        const iteration = dp ? { iterationMs: iterationSeconds[iterationSeconds.length - 1] * 1000 } : {};
+        emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec, ...parallel, ...iteration });
         if (state.globalStep % displayInterval === 0) {
           log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
         }
@@ -218,7 +252,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
       emit({ type: 'epoch', rank, epoch, step: state.globalStep, trainLoss, secPerBatch });
       const record: EpochRecord = { epoch, step: state.globalStep, trainLoss, secPerBatch };
       if (opts.validation) {
-        record.validation = await validate(opts, opts.validation, epoch);
+        record.validation = await validate(opts, opts.validation, epoch, dp);
         const v = record.validation;
         log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation loss ${formatG(v.loss)}`);
         log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation accu ${formatG(v.accuracy)}`);
@@ -242,8 +276,21 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     log(`FINISHED Training. Total time ${formatG(totalSeconds)}`);
     const imagesPerSec = steadyThroughput(iterationSeconds, imagesPerIteration);
     emit({ type: 'done', rank, step: state.globalStep, epochs: history.length, totalSeconds, imagesPerSec });
-    return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted() };
+    if (!dp) return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted() };
+    const weightsHash = await weightsDigest(variables);
+    log(`Rank ${rank} : final weights sha256 ${weightsHash} (global step ${state.globalStep})`);
+    return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted(), communication: { ...dp.totals }, weightsHash };
   }
+}
+
+/** sha256 over the bytes of every variable, in order. */
+export async function weightsDigest(variables: tf.Variable[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const v of variables) {
+    const data = (await v.data()) as Float32Array;
+    hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 type EventBatch = NonNullable<Awaited<ReturnType<BatchSource['next']>>>;
@@ -314,7 +361,7 @@ async function trainStep(
   variables: tf.Variable[],
   batch: EventBatch,
   step: number,
-): Promise<number> {
+): Promise<{ loss: number; rankLoss?: number; commMs?: number; size?: number }> {
   const images = batchImages(batch, opts.model.inputLayout);
   const labels = tf.tensor1d(batch.label, 'int32');
   const weights = opts.useWeights ? tf.tensor1d(batch.normweight) : tf.ones([batch.label.length]) as tf.Tensor1D;
@@ -337,16 +384,44 @@ async function trainStep(
     if (reduced !== gradients) tf.dispose(gradients);
     gradients = reduced;
   }
+  if (opts.dataParallel) return dataParallelUpdate(opts.dataParallel, optimizer, variables, gradients, value, step);
   optimizer.applyGradients(variables, gradients);
   tf.dispose(gradients);
   const loss = (await value.data())[0];
   value.dispose();
   if (!Number.isFinite(loss)) throw new Error(`training loss became ${loss} at global step ${step + 1}; lower the learning rate`);
-  return loss;
+  return { loss };
 }
 
-async function validate(opts: TrainLoopOptions, source: BatchSource, epoch: number): Promise<BinaryMetrics> {
+/** Average gradients (and the loss) over the ranks, then update: every rank applies the same update. */
+async function dataParallelUpdate(
+  dp: DataParallel,
+  optimizer: Adam,
+  variables: tf.Variable[],
+  gradients: tf.Tensor[],
+  value: tf.Scalar,
+  step: number,
+): Promise<{ loss: number; rankLoss: number; commMs: number; size: number }> {
+  const rankLoss = (await value.data())[0];
+  value.dispose();
+  let averaged: Awaited<ReturnType<DataParallel['averageGradients']>>;
+  try {
+    averaged = await dp.averageGradients(gradients, rankLoss);
+  } catch (err) {
+    tf.dispose(gradients);
+    throw err;
+  }
+  if (averaged.gradients !== gradients) tf.dispose(gradients);
+  optimizer.applyGradients(variables, averaged.gradients);
+  tf.dispose(averaged.gradients);
+  // every rank sees the same mean: a diverged rank stops them all at the same step
+  if (!Number.isFinite(averaged.loss)) throw new Error(`training loss averaged over ${dp.size} ranks became ${averaged.loss} at global step ${step + 1} (rank ${dp.rank}: ${rankLoss}); lower the learning rate`);
+  return { loss: averaged.loss, rankLoss, commMs: averaged.commMs, size: dp.size };
+}
+
+async function validate(opts: TrainLoopOptions, source: BatchSource, epoch: number, dp: DataParallel | undefined): Promise<BinaryMetrics> {
   source.startEpoch(epoch);
-  const predictions = await collectPredictions(opts.model, source, { maxBatches: opts.validationMaxBatches });
+  const local = await collectPredictions(opts.model, source, { maxBatches: opts.validationMaxBatches });
+  const predictions = dp ? await dp.gatherPredictions(local) : local;
   return binaryMetrics(predictions, opts.useWeights ? predictions.normweight : undefined);
 }

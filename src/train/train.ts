@@ -8,10 +8,12 @@ import { openEventSource } from '../data';
 import { buildHepCnn, countParameters } from '../model';
 import { initBackend } from '../backend';
 import { Adam } from './adam';
-import { hashJson, latestCheckpoint } from './checkpoint';
+import { hashJson, latestCheckpoint, namedVariablesOf } from './checkpoint';
 import { runIoTest, type IoTestResult } from './iotest';
 import { RunRecorder } from './record';
 import { trainLoop, type TrainEvent, type TrainResult } from './loop';
+import { DataParallel, type DataParallelGroup, type DataParallelOptions } from './data-parallel';
+import { packageVersion } from './version';
 
 export interface TrainOptions {
   /** a validated config; or give `configPath` */
@@ -52,6 +54,16 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** data-parallel hook passed to the loop */
   reduceGradients?: (gradients: tf.Tensor[], step: number) => Promise<tf.Tensor[]>;
+  /**
+   * Train as one rank of this process group (Horovod style, see data-parallel.ts): rank and
+   * size come from the group, the ranks' configs, shapes and versions must agree, only rank 0
+   * logs to files and writes checkpoints.
+   */
+  group?: DataParallelGroup;
+  /** with `group`: learning-rate scaling ('linear' by default), warm-up, gradient compression */
+  lrScaling?: DataParallelOptions['lrScaling'];
+  warmup?: DataParallelOptions['warmup'];
+  compression?: DataParallelOptions['compression'];
 }
 
 export interface TrainRunResult extends TrainResult {
@@ -60,10 +72,10 @@ export interface TrainRunResult extends TrainResult {
   backend: string;
   outputDir: string;
   modelsDir: string;
-  /** `<output>/logs/train_rank<r>.log`: every log line of the run */
-  logPath: string;
-  /** `<output>/logs/metrics_rank<r>.jsonl`: every TrainEvent as a JSON line */
-  metricsPath: string;
+  /** `<output>/logs/train_rank<r>.log`: every log line of the run (not written by ranks > 0 of a group) */
+  logPath?: string;
+  /** `<output>/logs/metrics_rank<r>.jsonl`: every TrainEvent as a JSON line (not written by ranks > 0 of a group) */
+  metricsPath?: string;
   /** `<output>/plots/training.html` (rank 0) */
   curvesPath?: string;
 }
@@ -72,6 +84,9 @@ export type IoTestRunResult = IoTestResult & { config: HepConfig; backend: strin
 
 /** Config keys that do not change what a checkpoint means (a restart may change them). */
 const RUN_ONLY_KEYS = ['num_epochs', 'outputpath', 'inputpath', 'restart', 'display_interval', 'checkpoint_interval', 'save_interval', 'time'];
+
+/** Config keys that may differ between the ranks of one training (each node may read its own copy of the data). */
+const PER_RANK_KEYS = ['inputpath', 'outputpath'];
 
 export function configHash(config: HepConfig): string {
   const relevant = Object.fromEntries(Object.entries(config).filter(([k]) => !RUN_ONLY_KEYS.includes(k)));
@@ -114,9 +129,16 @@ function progressStream(progress: TrainOptions['progress']): NodeJS.WriteStream 
 
 /** Train the HEP CNN from a config: the library form of `hpcdl train`. */
 export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTestRunResult> {
-  const log = opts.log ?? ((line: string) => console.log(line));
-  const rank = opts.rank ?? 0;
-  const size = opts.size ?? 1;
+  const group = opts.group;
+  if (group && ((opts.rank !== undefined && opts.rank !== group.rank) || (opts.size !== undefined && opts.size !== group.size))) {
+    throw new Error(`train: rank ${opts.rank}/size ${opts.size} contradict the process group (rank ${group.rank} of ${group.size})`);
+  }
+  const rank = group?.rank ?? opts.rank ?? 0;
+  const size = group?.size ?? opts.size ?? 1;
+  // a group speaks through rank 0; the others say only who they are and what went wrong
+  const quiet = group !== undefined && rank !== 0;
+  const baseLog = opts.log ?? ((line: string) => console.log(line));
+  const log = quiet ? (line: string) => (/^(Rank \d+ :|Warning|Error)/.test(line) ? baseLog(line) : undefined) : baseLog;
   if (!Number.isInteger(size) || size < 1) throw new Error(`--size must be a positive integer, got ${size}`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new Error(`--rank must be an integer in [0, ${size - 1}], got ${rank}`);
   const startLines: string[] = [];
@@ -147,17 +169,24 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
   const modelsDir = path.join(outputDir, 'models');
   fs.mkdirSync(modelsDir, { recursive: true });
   const resume = Boolean(opts.resume || config.restart);
-  const recorder = new RunRecorder(path.join(outputDir, 'logs'), rank, resume);
+  const recorder = quiet ? undefined : new RunRecorder(path.join(outputDir, 'logs'), rank, resume);
   const runLog = (line: string) => {
-    recorder.line(line);
+    recorder?.line(line);
     log(line);
   };
-  for (const line of startLines) recorder.line(line);
+  for (const line of startLines) recorder?.line(line);
 
   runLog(`Rank ${rank} : Building model`);
   const model = buildHepCnn(config, { seed, precision: opts.precision ?? 'fp32' });
   runLog(`Rank ${rank} : ${model.name} with ${countParameters(model)} trainable parameters`);
   const optimizer = new Adam({ learningRate: config.learning_rate });
+  const dataParallel = group ? new DataParallel({ group, lrScaling: opts.lrScaling, warmup: opts.warmup, compression: opts.compression }) : undefined;
+  if (dataParallel) {
+    runLog(`Rank ${rank} : using 1-way task parallelism with ${size}-way data parallelism.`);
+    const comparable = Object.fromEntries(Object.entries(config).filter(([k]) => !PER_RANK_KEYS.includes(k)));
+    const shapes = Object.fromEntries(namedVariablesOf(model).map((n) => [n.name, n.variable.shape]));
+    await dataParallel.assertSameSetup({ config: comparable, shapes, packageVersion: packageVersion(), model: model.name });
+  }
   const sources: BatchSource[] = [];
   try {
     const trainSource = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
@@ -176,8 +205,8 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
     }
     const lastStep = opts.maxSteps && opts.maxSteps > 0 ? Math.min(opts.maxSteps, stepsPerEpoch * config.num_epochs) : stepsPerEpoch * config.num_epochs;
     runLog(`Rank ${rank} : Stopping after ${lastStep} global steps`);
-    const resumeFrom = resume ? latestCheckpoint(modelsDir) : undefined;
-    if (resume && !resumeFrom) runLog(`Rank ${rank} : no checkpoint in ${modelsDir}, starting from scratch`);
+    const resumeFrom = resume && rank === 0 ? latestCheckpoint(modelsDir) : undefined;
+    if (resume && rank === 0 && !resumeFrom) runLog(`Rank ${rank} : no checkpoint in ${modelsDir}, starting from scratch`);
     const useWeights = useWeightsFor(config, opts);
     runLog(`Rank ${rank} : training loss weights: ${useWeights ? 'normweight' : 'all 1 (unweighted, as the seed)'}`);
     const result = await trainLoop({
@@ -195,17 +224,18 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       rank,
       log: runLog,
       onEvent: (event) => {
-        recorder.event(event);
+        recorder?.event(event);
         opts.onEvent?.(event);
       },
       progress: progressStream(opts.progress),
       reduceGradients: opts.reduceGradients,
       signal: opts.signal,
       threads: opts.threads,
+      dataParallel,
     });
-    const curvesPath = rank === 0 ? recorder.writeCurves(path.join(outputDir, 'plots'), `hpcdl training — ${model.name}`) : undefined;
+    const curvesPath = rank === 0 ? recorder?.writeCurves(path.join(outputDir, 'plots'), `hpcdl training — ${model.name}`) : undefined;
     if (curvesPath) runLog(`Training curves: ${curvesPath}`);
-    return { ...result, mode: 'train', config, backend: backend.name, outputDir, modelsDir, logPath: recorder.logPath, metricsPath: recorder.metricsPath, curvesPath };
+    return { ...result, mode: 'train', config, backend: backend.name, outputDir, modelsDir, logPath: recorder?.logPath, metricsPath: recorder?.metricsPath, curvesPath };
   } finally {
     for (const source of sources) await source.close();
     optimizer.dispose();

@@ -208,6 +208,32 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     assert.ok(after, 'one engine left after stopping the extra one');
     assert.match(nb.stdout, /cluster closed/);
   });
+
+  test('distributed_training.ipynb: one model on both engines, live per-rank curves and throughput/communication panel, cancel, ROC of the newest checkpoint', { skip: !wanted('distributed_training') }, async () => {
+    const nb = await run('distributed_training.ipynb');
+    assert.match(nb.stdout, /group 1: rank 0 on engine \d+ \(\S+\), rank 1 on engine \d+/);
+    const stopped = /cancelled at global step (\d+); newest checkpoint (\S+ckpt-(\d+)\.json)/.exec(nb.stdout);
+    assert.ok(stopped, `the run was cancelled:\n${nb.stdout.slice(-2000)}`);
+    assert.ok(Number(stopped[1]) >= 14 && Number(stopped[3]) >= 12 && Number(stopped[3]) <= Number(stopped[1]), `cancelled after step 14 with a checkpoint: ${stopped[0]}`);
+    assert.match(nb.stdout, /images\/s over 2 ranks, allreduce [\d.e+-]+ ms \([\d.]+% of the step\)/);
+    assert.match(nb.stdout, new RegExp(`checkpoint of global step ${Number(stopped[3])}: \\d+ test events`));
+    assert.match(nb.stdout, /test AUC \(weighted\): [\d.]+/);
+    assert.match(nb.stdout, /standard cuts: background efficiency [\d.e-]+, signal efficiency [\d.e-]+/);
+
+    const curves = nb.figures.find((f) => /^HEP CNN: 2 ranks/.test(titleOf(f)));
+    assert.ok(curves, `per-rank curves; figures: ${nb.figures.map(titleOf).join(' | ')}`);
+    const names = curves.data.filter((t) => t.yaxis === 'y').map((t) => String(t.name));
+    for (const n of ['rank 0', 'rank 1', 'global (mean of ranks)']) assert.ok(names.includes(n), `loss curve of ${n}: ${names}`);
+    const rank1 = curves.data.find((t) => t.name === 'rank 1' && t.yaxis === 'y')!;
+    assert.ok(rank1.x.length >= 14, `rank 1's loss at every step: ${rank1.x.length}`);
+    const panel = nb.figures.find((f) => titleOf(f) === 'throughput and communication');
+    assert.ok(panel, 'throughput/communication panel');
+    const axes = ['yaxis', 'yaxis2', 'yaxis3'].map((a) => (panel.layout as Record<string, any>)[a]?.title?.text);
+    assert.deepEqual(axes, ['images/s', 'allreduce ms', 'communication share']);
+    const roc = nb.figures.find((f) => /^ROC of the distributed training/.test(titleOf(f)));
+    assert.ok(roc && roc.data.some((t) => /cut/i.test(String(t.name))), 'ROC with the standard-cuts point');
+    assert.match(nb.stdout, /cluster closed/);
+  });
 });
 
 function titleOf(figure: PlotlyFigureJson): string {

@@ -1,0 +1,245 @@
+/**
+ * `hpcdl train` on several engines or Slurm tasks (issue 9):
+ *
+ *   hpcdl train --config C --engines N        a local cluster of N engines, one rank each
+ *   hpcdl train --config C --connect ID|FILE  every engine of a running cluster (or --engines N of them)
+ *   srun -n N hpcdl train --config C          one rank per Slurm task, no controller
+ *
+ * The plain `train` command hands over here when it sees --engines/--connect
+ * or runs as one task of a multi-task Slurm step (`isDistributedTrain`).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const USAGE = `Usage: hpcdl train --config C (--engines N | --connect CLUSTER) [options]
+       srun -n N hpcdl train --config C [options]
+
+  --config C               JSON config (or a user module's run config with --module)
+  --engines N|all|i,j,..   local: start N engines; with --connect: how many / which engines (default all)
+  --connect CLUSTER        a running cluster (connection file or cluster id)
+  --restart checkpoint     when a rank fails, re-form the group and continue from the newest checkpoint
+  --warmup-epochs E        learning-rate warm-up (default 5 epochs, Horovod's) ...
+  --warmup-steps S         ... or in steps
+  --lr-scaling linear|none learning rate x ranks after the warm-up (default linear)
+  --compression none|fp16  gradient bytes on the wire
+  --module M [--export X]  train a user module's model (exports {buildModel, batchSource}; default export 'training')
+  --output DIR             override outputpath (rank 0 writes models/ and logs/ there)
+  --input DIR              override inputpath
+  --epochs N --max-steps N --dummy-data --threads N --resume (srun)`;
+
+class UsageError extends Error {}
+
+/** True when `hpcdl train` should train data-parallel: --engines/--connect, or one task of a multi-task srun step. */
+export function isDistributedTrain(argv: string[], env: NodeJS.ProcessEnv = process.env): boolean {
+  if (argv.some((a) => a === '--engines' || a === '--connect' || a.startsWith('--engines=') || a.startsWith('--connect='))) return true;
+  return slurmStepTasks(env) > 1 && !argv.some((a) => a === '--rank' || a === '--size');
+}
+
+/** Tasks of the Slurm job step this process is one of (0 outside a step: a batch script itself is not one). */
+function slurmStepTasks(env: NodeJS.ProcessEnv): number {
+  if (env.SLURM_PROCID === undefined || env.SLURM_STEP_ID === undefined) return 0;
+  return Number(env.SLURM_STEP_NUM_TASKS ?? env.SLURM_NTASKS ?? 0);
+}
+
+export async function trainDistributedCommand(argv: string[]): Promise<number> {
+  let v: Record<string, string | boolean | undefined>;
+  try {
+    v = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        engines: { type: 'string' },
+        connect: { type: 'string' },
+        restart: { type: 'string' },
+        'warmup-epochs': { type: 'string' },
+        'warmup-steps': { type: 'string' },
+        'lr-scaling': { type: 'string' },
+        compression: { type: 'string' },
+        module: { type: 'string' },
+        export: { type: 'string' },
+        output: { type: 'string' },
+        input: { type: 'string' },
+        epochs: { type: 'string' },
+        'max-steps': { type: 'string' },
+        'dummy-data': { type: 'boolean' },
+        threads: { type: 'string' },
+        resume: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    return usage((err as Error).message.split('. ')[0]);
+  }
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    const common = commonOptions(v);
+    if (v.connect === undefined && v.engines === undefined) return await trainUnderSrun(v, common);
+    return await trainOnCluster(v, common);
+  } catch (err) {
+    if (err instanceof UsageError) return usage(err.message);
+    throw err;
+  }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`hpcdl train: error: ${message} (see 'hpcdl train --help')\n`);
+  return 2;
+}
+
+interface Common {
+  configPath: string;
+  warmup?: { epochs: number } | { steps: number };
+  lrScaling?: 'linear' | 'none';
+  compression?: 'none' | 'fp16';
+  output?: string;
+  input?: string;
+  epochs?: number;
+  maxSteps?: number;
+  dummyData: boolean;
+  threads?: number;
+}
+
+function commonOptions(v: Record<string, string | boolean | undefined>): Common {
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const int = (k: string, min: number) => {
+    const s = str(k);
+    if (s === undefined) return undefined;
+    if (!/^\d+$/.test(s) || Number(s) < min) throw new UsageError(`--${k} must be an integer ≥ ${min}, got "${s}"`);
+    return Number(s);
+  };
+  const oneOf = <T extends string>(k: string, allowed: T[]) => {
+    const s = str(k);
+    if (s !== undefined && !allowed.includes(s as T)) throw new UsageError(`--${k} must be one of ${allowed.join('|')}, got "${s}"`);
+    return s as T | undefined;
+  };
+  const configPath = str('config');
+  if (!configPath) throw new UsageError('--config is required');
+  if (v['warmup-epochs'] !== undefined && v['warmup-steps'] !== undefined) throw new UsageError('give --warmup-epochs or --warmup-steps, not both');
+  const warmupEpochs = str('warmup-epochs');
+  if (warmupEpochs !== undefined && !(Number(warmupEpochs) >= 0)) throw new UsageError(`--warmup-epochs must be a number ≥ 0, got "${warmupEpochs}"`);
+  const warmupSteps = int('warmup-steps', 0);
+  return {
+    configPath,
+    warmup: warmupEpochs !== undefined ? { epochs: Number(warmupEpochs) } : warmupSteps !== undefined ? { steps: warmupSteps } : undefined,
+    lrScaling: oneOf('lr-scaling', ['linear', 'none']),
+    compression: oneOf('compression', ['none', 'fp16']),
+    output: str('output'),
+    input: str('input'),
+    epochs: int('epochs', 1),
+    maxSteps: int('max-steps', 1),
+    dummyData: Boolean(v['dummy-data']),
+    threads: int('threads', 1),
+  };
+}
+
+/** `srun -n N hpcdl train`: this process is one rank; the group forms from the Slurm environment. */
+async function trainUnderSrun(v: Record<string, string | boolean | undefined>, c: Common): Promise<number> {
+  if (slurmStepTasks(process.env) < 2) throw new UsageError('give --engines N or --connect CLUSTER (or run under srun -n N with N > 1)');
+  if (v.restart !== undefined) throw new UsageError('--restart needs a cluster (--engines or --connect); under srun, resubmit with --resume');
+  // loaded here, not at the top: `hpcdl train --help` stays instant
+  const { groupFromSlurmEnv } = require('../cluster/collectives') as typeof import('../cluster/collectives');
+  const { train, trainUserModel, asUserTraining } = require('../src/train') as typeof import('../src/train');
+  const group = await groupFromSlurmEnv();
+  try {
+    if (typeof v.module === 'string') {
+      const where = path.resolve(v.module);
+      if (/\.(ts|mts|cts)$/.test(where)) (require('tsx/cjs/api') as { register(): void }).register(); // a TypeScript module without a build step
+      const exportName = typeof v.export === 'string' ? v.export : 'training';
+      const training = asUserTraining((require(where) as Record<string, unknown>)[exportName], `${where} (export "${exportName}")`);
+      const result = await trainUserModel(training, {
+        config: JSON.parse(fs.readFileSync(c.configPath, 'utf8')),
+        outputDir: path.resolve(c.output ?? 'distributed-training'),
+        resume: Boolean(v.resume),
+        group,
+        warmup: c.warmup,
+        lrScaling: c.lrScaling,
+        compression: c.compression,
+      });
+      if (group.rank === 0) console.log(`Rank 0 : ${group.size} ranks, ${result.globalStep} steps; checkpoint ${result.lastCheckpoint ?? 'none'}`);
+      return result.interrupted ? 130 : 0;
+    }
+    const result = await train({
+      configPath: c.configPath,
+      group,
+      warmup: c.warmup,
+      lrScaling: c.lrScaling,
+      compression: c.compression,
+      outputDir: c.output,
+      inputPath: c.input,
+      epochs: c.epochs,
+      maxSteps: c.maxSteps,
+      dummyData: c.dummyData,
+      threads: c.threads,
+      resume: Boolean(v.resume),
+    });
+    if (result.mode === 'train' && group.rank === 0) {
+      const comm = result.communication;
+      console.log(`Rank 0 : ${group.size} ranks, ${result.globalStep} steps, allreduce ${comm ? (comm.commMs / Math.max(1, comm.steps)).toFixed(1) : '?'} ms per step; checkpoint ${result.lastCheckpoint ?? 'none'}`);
+    }
+    return result.mode === 'train' && result.interrupted ? 130 : 0;
+  } finally {
+    await group.close();
+  }
+}
+
+/** --engines N (a local cluster started here) or --connect CLUSTER. */
+async function trainOnCluster(v: Record<string, string | boolean | undefined>, c: Common): Promise<number> {
+  const { Cluster } = require('../cluster') as typeof import('../cluster');
+  const engines = parseEngines(typeof v.engines === 'string' ? v.engines : undefined);
+  if (v.connect === undefined && typeof engines !== 'number') throw new UsageError('--engines must be a number when it starts a local cluster');
+  if (v.resume) throw new UsageError('--resume is for srun ranks; with a cluster use --restart checkpoint (or rerun: the config\'s restart key resumes)');
+  const restart = v.restart === undefined ? undefined : v.restart === 'checkpoint' || v.restart === 'none' ? v.restart : undefined;
+  if (v.restart !== undefined && !restart) throw new UsageError(`--restart must be checkpoint or none, got "${v.restart}"`);
+  const cluster =
+    typeof v.connect === 'string'
+      ? await Cluster.connect(v.connect)
+      : await Cluster.start({ engines: engines as number });
+  try {
+    console.log(`hpcdl train: cluster ${cluster.clusterId} with engines ${cluster.engineIds.join(', ')}`);
+    const config = typeof v.module === 'string' ? fs.readFileSync(c.configPath, 'utf8') : c.configPath;
+    const run = cluster.train({
+      config: typeof v.module === 'string' ? JSON.parse(config) : config,
+      module: typeof v.module === 'string' ? v.module : undefined,
+      export: typeof v.export === 'string' ? v.export : undefined,
+      engines: engines ?? 'all',
+      restart,
+      warmup: c.warmup,
+      lrScaling: c.lrScaling,
+      compression: c.compression,
+      output: c.output,
+      inputPath: c.input,
+      epochs: c.epochs,
+      maxSteps: c.maxSteps,
+      dummyData: c.dummyData,
+      threads: c.threads,
+      log: (line) => console.log(line),
+    });
+    const outcome = await run;
+    const g = outcome.globalSteps;
+    const tail = g.slice(Math.min(2, Math.max(0, g.length - 1)));
+    const mean = (f: (s: (typeof g)[number]) => number) => (tail.length ? tail.reduce((a, s) => a + f(s), 0) / tail.length : NaN);
+    console.log(
+      `hpcdl train: ${outcome.cancelled ? 'cancelled' : 'finished'} at global step ${outcome.steps} on ${outcome.ranks.length || run.placement.length} ranks ` +
+        `(${outcome.attempts} group${outcome.attempts > 1 ? 's' : ''}) in ${outcome.seconds.toFixed(1)} s: ${mean((s) => s.imagesPerSec).toFixed(1)} images/s, ` +
+        `allreduce ${mean((s) => s.commMs).toFixed(1)} ms per step (${(100 * mean((s) => s.commFraction)).toFixed(1)}% of a step)`,
+    );
+    for (const r of outcome.ranks) console.log(`  rank ${r.rank}: engine ${r.engineId} on ${r.host}, weights sha256 ${r.weightsHash}, ${r.groupStats.bytesSent} bytes sent to peers`);
+    console.log(`  checkpoint: ${outcome.checkpoint ?? 'none'}`);
+    return outcome.cancelled ? 130 : 0;
+  } finally {
+    await cluster.close();
+  }
+}
+
+function parseEngines(s: string | undefined): number | 'all' | number[] | undefined {
+  if (s === undefined) return undefined;
+  if (s === 'all') return 'all';
+  if (/^\d+$/.test(s) && Number(s) >= 1) return Number(s);
+  if (/^\d+(,\d+)+$/.test(s)) return s.split(',').map(Number);
+  throw new UsageError(`--engines must be a positive integer, 'all' or a list of engine ids (1,2,3), got "${s}"`);
+}
