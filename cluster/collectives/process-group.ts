@@ -35,7 +35,8 @@ export class LinkedProcessGroup implements ProcessGroup {
     readonly rank: number,
     readonly size: number,
     readonly members: MemberInfo[],
-    private readonly links: (TcpLink | null)[],
+    /** one link per rank (null for this rank); point-to-point.ts sends on them directly */
+    readonly links: (TcpLink | null)[],
     chunkElements = DEFAULT_CHUNK_ELEMENTS,
   ) {
     this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
@@ -52,6 +53,11 @@ export class LinkedProcessGroup implements ProcessGroup {
       bytesReceived += l?.bytesReceived ?? 0;
     }
     return { bytesSent, bytesReceived, commMs: this.commMs, calls: this.completed };
+  }
+
+  /** rejects with the group's error once it fails (point-to-point receives race it) */
+  get whenFailed(): Promise<never> {
+    return this.failed;
   }
 
   /** the error that broke the group, or null */

@@ -280,13 +280,37 @@ export class TcpLink implements Link {
     return false;
   }
 
+  /**
+   * A frame that had no expectation when its header arrived: the receive may
+   * have been posted while its payload was still arriving (then it is in
+   * `expected` now); otherwise it waits in `stashed` for its expect().
+   */
+  private deliverUnexpected(header: FrameHeader, payload: Uint8Array): void {
+    const key = frameKey(header.call, header.sub);
+    const late = this.expected.get(key);
+    if (!late) {
+      this.stashed.set(key, { header, payload });
+      return;
+    }
+    this.expected.delete(key);
+    if (!this.matches(header, late)) return;
+    if (late.dest) {
+      if (late.dest.length !== payload.length) {
+        this.fail(new Error(`link to ${this.who()}: ${payload.length}-byte payload for a ${late.dest.length}-byte receive (call ${header.call}, sub ${header.sub})`), 'protocol');
+        return;
+      }
+      late.dest.set(payload);
+      late.done(late.dest, header);
+    } else late.done(payload, header);
+  }
+
   private deliver(inc: Incoming): void {
     const { header } = inc;
     switch (header.kind) {
       case FRAME_KIND.data:
       case FRAME_KIND.json:
         if (inc.expectation) inc.expectation.done(inc.target, header);
-        else this.stashed.set(frameKey(header.call, header.sub), { header, payload: inc.target });
+        else this.deliverUnexpected(header, inc.target);
         return;
       case FRAME_KIND.hello: {
         const value = parseJson(inc.target, `handshake from ${this.who()}`);
