@@ -132,25 +132,31 @@ export class ParameterServerWorker implements RemoteUpdate {
   }
 
   /** Send every server its message; each server's reply, of type `expected`, in server order. */
-  private async exchange(expected: string, build: (server: number, range: [number, number]) => PeerMessage): Promise<PeerMessage[]> {
-    const replies = this.ranges.map((_, p) => this.group.recv(p)); // posted before the request
-    replies.forEach((r) => r.catch(() => undefined));
-    await this.toServers(build);
-    const got = await this.named(Promise.all(replies));
-    got.forEach((r, p) => {
-      if (r.meta.type !== expected) throw new Error(`worker ${this.rank}: parameter server ${p} answered ${String(r.meta.type)} where ${expected} was due`);
+  private exchange(expected: string, build: (server: number, range: [number, number]) => PeerMessage): Promise<PeerMessage[]> {
+    return this.named(async () => {
+      const replies = this.ranges.map((_, p) => this.group.recv(p)); // posted before the request
+      replies.forEach((r) => r.catch(() => undefined));
+      await this.sendAll(build);
+      const got = await Promise.all(replies);
+      got.forEach((r, p) => {
+        if (r.meta.type !== expected) throw new Error(`parameter server ${p} answered ${String(r.meta.type)} where ${expected} was due`);
+      });
+      return got;
     });
-    return got;
   }
 
   private toServers(build: (server: number, range: [number, number]) => PeerMessage): Promise<void> {
-    return this.named(Promise.all(this.ranges.map((range, p) => this.group.send(p, build(p, range)))).then(() => undefined));
+    return this.named(() => this.sendAll(build));
+  }
+
+  private async sendAll(build: (server: number, range: [number, number]) => PeerMessage): Promise<void> {
+    await Promise.all(this.ranges.map((range, p) => this.group.send(p, build(p, range))));
   }
 
   /** A lost server fails the worker with an error that says which ranks are the servers. */
-  private async named<T>(p: Promise<T>): Promise<T> {
+  private async named<T>(body: () => Promise<T>): Promise<T> {
     try {
-      return await p;
+      return await body();
     } catch (err) {
       const servers = this.layout.numPs === 1 ? 'rank 0 is the parameter server' : `ranks 0..${this.layout.numPs - 1} are the parameter servers`;
       throw new Error(`worker ${this.rank} (rank ${this.group.rank}) lost its parameter servers: ${(err as Error).message} (${servers})`);

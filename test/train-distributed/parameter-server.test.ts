@@ -92,7 +92,7 @@ test('sync with a hot spare: a step aggregates workers - 1 pushes, the late grad
   // a step waits for 2 pushes while 2 workers or more are training, for 1 after
   assert.equal(stats.applied, 2 * (stats.globalStep - stats.shortSteps) + stats.shortSteps);
   assert.ok(stats.globalStep - stats.shortSteps >= 16, `${stats.globalStep - stats.shortSteps} steps of 2 pushes`);
-  assert.equal(outcome.steps, stats.globalStep);
+  assert.ok(outcome.steps <= stats.globalStep, 'the chief stops at its last push; the slow worker trains on alone');
 });
 
 test('async, 1 parameter server + 2 workers: every push applied exactly once, the loss falls', async () => {
