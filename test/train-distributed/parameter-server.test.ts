@@ -34,12 +34,20 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function weightsOf(manifest: string): Promise<Float32Array[]> {
+/** A checkpoint's weights, then its Adam moments m and v, as flat arrays per variable. */
+async function stateOf(manifest: string): Promise<Float32Array[]> {
   const model = new ToyMlp(0, 32);
-  await loadCheckpoint(manifest, namedVariablesOf(model));
+  const loaded = await loadCheckpoint(manifest, namedVariablesOf(model));
   const values = model.variables.map((v) => (v.dataSync() as Float32Array).slice());
   model.dispose();
-  return values;
+  assert.ok(loaded.optimizerState, `${manifest} carries the Adam state`);
+  return [...values, ...loaded.optimizerState.m, ...loaded.optimizerState.v];
+}
+
+function maxDifference(a: Float32Array[], b: Float32Array[]): number {
+  let maxDiff = 0;
+  a.forEach((t, i) => t.forEach((x, j) => (maxDiff = Math.max(maxDiff, Math.abs(x - b[i][j])))));
+  return maxDiff;
 }
 
 const toyConfig: UserRunConfig = { batchSize: 64, learningRate: 0.01, epochs: 3, events: 1024, seed: 5 };
@@ -67,11 +75,20 @@ test('sync, 1 parameter server + 2 workers: the weights of allreduce on 2 ranks 
 
   const ar = await cluster.train({ module: TOY, config: toyConfig, engines: 2, lrScaling: 'none', output: path.join(dir, 'allreduce'), log: (l) => logs.push(l) });
   assert.equal(ar.steps, 48);
-  const [a, b] = [await weightsOf(ps.checkpoint!), await weightsOf(ar.checkpoint!)];
-  let maxDiff = 0;
-  a.forEach((t, i) => t.forEach((x, j) => (maxDiff = Math.max(maxDiff, Math.abs(x - b[i][j])))));
-  console.log(`max |w(1 ps + 2 workers, sync) - w(allreduce, 2 ranks)| = ${maxDiff.toExponential(2)}`);
-  assert.ok(maxDiff < 1e-4, `weights differ by ${maxDiff}`);
+  const reference = await stateOf(ar.checkpoint!);
+  const maxDiff = maxDifference(await stateOf(ps.checkpoint!), reference);
+  console.log(`max |state(1 ps + 2 workers, sync) - state(allreduce, 2 ranks)| over weights and Adam moments = ${maxDiff.toExponential(2)}`);
+  assert.ok(maxDiff < 1e-4, `weights or Adam moments differ by ${maxDiff}`);
+
+  // two servers: each holds half of the flattened variables; the same update
+  const two = await cluster.train({ module: TOY, config: toyConfig, engines: 4, numPs: 2, output: path.join(dir, 'ps-two'), log: (l) => logs.push(l) });
+  const servers = two.ranks.filter((r) => r.role === 'ps').map((r) => r.parameterServers![0]);
+  assert.deepEqual(servers.map((x) => x.globalStep), [48, 48]);
+  const values = 16 * 32 + 32 + 32 * 2 + 2;
+  assert.deepEqual(servers.map((x) => x.values), [Math.floor(values / 2), values - Math.floor(values / 2)], 'balanced slices');
+  const maxDiffTwo = maxDifference(await stateOf(two.checkpoint!), reference);
+  console.log(`max |state(2 ps + 2 workers, sync) - state(allreduce, 2 ranks)| = ${maxDiffTwo.toExponential(2)}`);
+  assert.ok(maxDiffTwo < 1e-4, `2 servers: weights or Adam moments differ by ${maxDiffTwo}`);
 
   const global = reports.filter((r): r is Extract<TrainingReport, { kind: 'global' }> => r.kind === 'global');
   assert.equal(global.length, 48, 'a global figure per step, from the 2 workers');
@@ -138,4 +155,23 @@ test('a SIGKILLed parameter server stops the workers within 5 s, and the errors 
     assert.match(ended.error!, /lost its parameter servers.*rank 0/, 'the worker names the lost server');
   }
   await cluster.waitForEngines(4, 30_000);
+});
+
+test('the HEP CNN from a config with num_ps 1: the servers train it, the chief writes the checkpoint, no gradient byte through the controller', async () => {
+  const base = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'configs', 'local_small.json'), 'utf8'));
+  const config = { ...base, num_ps: 1, mode: 'sync', num_hot_spares: 0, outputpath: path.join(dir, 'hep'), inputpath: path.join(dir, 'none') };
+  const status0 = await cluster.controllerStatus();
+  const outcome = await cluster.train({ config, engines: 3, dummyData: true, maxSteps: 3, threads: 1, log: (l) => logs.push(l) });
+  const status1 = await cluster.controllerStatus();
+  const controllerBytes = (status1.wire as { bytes_received: number }).bytes_received - (status0.wire as { bytes_received: number }).bytes_received;
+  assert.equal(outcome.steps, 3);
+  const stats = serverStats(outcome.ranks);
+  assert.equal(stats.globalStep, 3);
+  assert.deepEqual(stats.pushesByWorker, [3, 3]);
+  assert.ok(outcome.checkpoint && fs.existsSync(outcome.checkpoint), `the chief's checkpoint ${outcome.checkpoint}`);
+  const gradientBytes = 3 * 2 * stats.values * 4;
+  const peerBytes = outcome.ranks.reduce((n, r) => n + r.groupStats.bytesSent, 0);
+  console.log(`HEP CNN, 1 ps + 2 workers: ranks sent each other ${peerBytes} B (gradients ${gradientBytes} B), the controller received ${controllerBytes} B`);
+  assert.ok(peerBytes >= 2 * gradientBytes, 'gradients to the server and weights back went rank to rank');
+  assert.ok(controllerBytes < stats.values * 4, `controller bytes ${controllerBytes} < one gradient`);
 });
