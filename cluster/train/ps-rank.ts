@@ -6,7 +6,7 @@
  * controller or the client.
  */
 import { pointToPoint, type ProcessGroup } from '../collectives';
-import { serveParameters, type ParameterServerGroup } from '../../src/train';
+import { resolveConfig, serveParameters, train, type ParameterServerGroup, type ParameterServerLayout, type ParameterServerStats, type TrainOptions } from '../../src/train';
 import type { RankResult, RankTaskArgs } from './rank-task';
 
 /** The group as parameter-server training sees it: the setup exchange, then messages between two ranks. */
@@ -42,4 +42,17 @@ export async function serveRank(args: RankTaskArgs, group: ProcessGroup, engineI
     role: 'ps',
     parameterServers: [stats],
   };
+}
+
+/**
+ * One rank of parameter-server training outside a cluster (`srun -n N hpcdl train` with num_ps):
+ * a server rank serves, a worker trains the HEP CNN with `options`.
+ */
+export async function trainOrServe(group: ProcessGroup, layout: ParameterServerLayout, options: TrainOptions): Promise<{ role: 'ps'; stats: ParameterServerStats } | { role: 'worker'; result: Awaited<ReturnType<typeof train>> }> {
+  const psGroup = parameterServerGroup(group);
+  if (group.rank < layout.numPs) {
+    const config = resolveConfig({ ...options, log: () => undefined });
+    return { role: 'ps', stats: await serveParameters({ group: psGroup, layout, learningRate: config.learning_rate }) };
+  }
+  return { role: 'worker', result: await train({ ...options, parameterServer: { group: psGroup, layout } }) };
 }
