@@ -175,3 +175,26 @@ test('the HEP CNN from a config with num_ps 1: the servers train it, the chief w
   assert.ok(peerBytes >= 2 * gradientBytes, 'gradients to the server and weights back went rank to rank');
   assert.ok(controllerBytes < stats.values * 4, `controller bytes ${controllerBytes} < one gradient`);
 });
+
+test("restart: 'checkpoint' with a parameter server: a killed worker's group re-forms and the servers continue from the chief's checkpoint", async () => {
+  const reports: TrainingReport[] = [];
+  const config: UserRunConfig = { ...toyConfig, epochs: 40, delayMs: 40, maxSteps: 40 };
+  const run = cluster.train({ module: TOY, config, engines: 3, numPs: 1, checkpointInterval: 10, restart: 'checkpoint', output: path.join(dir, 'ps-restart'), log: (l) => logs.push(l) });
+  run.onReport((r) => reports.push(r));
+  const t0 = Date.now();
+  while (!reports.some((r) => r.kind === 'global' && r.step >= 15) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+  const victim = run.placement[2];
+  process.kill((await cluster.engines()).find((e) => e.engine_id === victim.engineId)!.pid, 'SIGKILL');
+  const outcome = await run;
+  assert.equal(outcome.attempts, 2);
+  assert.equal(outcome.steps, 40);
+  const checkpoints = reports.filter((r) => r.kind === 'rank' && r.type === 'checkpoint' && r.attempt === 1).map((r) => Number((r as { step: unknown }).step));
+  const restartPoint = Math.max(...checkpoints);
+  const second = outcome.globalSteps.filter((g) => g.attempt === 2).map((g) => g.step);
+  console.log(`parameter-server restart from step ${restartPoint}; second group ran steps ${second[0]}..${second[second.length - 1]}`);
+  assert.deepEqual(second, Array.from({ length: 40 - restartPoint }, (_, i) => restartPoint + 1 + i), 'each step after the restart point exactly once');
+  const stats = serverStats(outcome.ranks);
+  assert.equal(stats.globalStep, 40, 'the new server started at the checkpoint\'s step');
+  assert.equal(stats.applied, 2 * (40 - restartPoint));
+  await cluster.waitForEngines(4, 30_000);
+});
