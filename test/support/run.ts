@@ -16,8 +16,13 @@ export interface RunOptions {
 
 /** Run a TypeScript file with `node --import tsx`, stdout/stderr piped and collected; SIGKILL and reject at the timeout. */
 export function runTsx(script: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return runCommand(process.execPath, ['--import', 'tsx', script, ...args], { ...opts, timeoutMessage: opts.timeoutMessage ?? `${script} ${args.join(' ')} timed out` });
+}
+
+/** Run a command (e.g. `srun -n 3 node cli.js ...`), stdout/stderr piped and collected; SIGKILL and reject at the timeout. */
+export function runCommand(command: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    const child = spawn(command, args, {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,7 +33,7 @@ export function runTsx(script: string, args: string[], opts: RunOptions = {}): P
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${opts.timeoutMessage ?? `${script} ${args.join(' ')} timed out`}\n${stdout}\n${stderr}`));
+      reject(new Error(`${opts.timeoutMessage ?? `${command} ${args.join(' ')} timed out`}\n${stdout}\n${stderr}`));
     }, opts.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {

@@ -6,11 +6,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster } from '../../cluster';
+import { runCommand } from '../support/run';
 import { hpcdl, oneLine, ROOT, writeTinyConfig } from '../cli/support';
 import { slurmUnavailable, startSlurm, type Slurm } from '../cluster/support/slurm';
 
@@ -73,24 +73,7 @@ test('srun -n 2 hpcdl train: one rank per Slurm task, formed from the Slurm envi
   const slurm: Slurm = await startSlurm();
   try {
     const output = path.join(dir, 'srun');
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn('srun', ['-n', '2', process.execPath, cli, 'train', '--config', config, '--dummy-data', '--max-steps', '4', '--output', output], {
-        env: { ...process.env, ...slurm.env, ...env, HPCDL_GROUP_HOST: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`srun timed out\n${stdout}\n${stderr}`));
-      }, 240_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const r = await runCommand('srun', ['-n', '2', process.execPath, cli, 'train', '--config', config, '--dummy-data', '--max-steps', '4', '--output', output], { env: { ...slurm.env, ...env, HPCDL_GROUP_HOST: '' }, timeoutMs: 240_000 });
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /Rank 1 : using 1-way task parallelism with 2-way data parallelism\./);
     assert.match(r.stdout, /Rank 0 : 2 ranks, 4 steps, allreduce [\d.]+ ms per step; checkpoint \S+ckpt-00000004\.json/);

@@ -5,10 +5,10 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runCommand } from '../support/run';
 import { hpcdl, ROOT, writeTinyConfig } from '../cli/support';
 import { slurmUnavailable, startSlurm } from '../cluster/support/slurm';
 
@@ -39,24 +39,7 @@ test('srun -n 3 hpcdl train with num_ps 1 in the config: rank 0 serves, ranks 1 
   const slurm = await startSlurm();
   try {
     const output = path.join(dir, 'srun');
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn('srun', ['-n', '3', process.execPath, cli, 'train', '--config', withServers, '--dummy-data', '--max-steps', '3', '--output', output], {
-        env: { ...process.env, ...slurm.env, ...env, HPCDL_GROUP_HOST: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`srun timed out\n${stdout}\n${stderr}`));
-      }, 240_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const r = await runCommand('srun', ['-n', '3', process.execPath, cli, 'train', '--config', withServers, '--dummy-data', '--max-steps', '3', '--output', output], { env: { ...slurm.env, ...env, HPCDL_GROUP_HOST: '' }, timeoutMs: 240_000 });
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /^Rank 0 is a parameter server \(1 of 1\)/m);
     assert.match(r.stdout, /^Rank 0 performing synchronous updates$/m, "the chief's seed line");
