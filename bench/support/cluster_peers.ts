@@ -12,18 +12,18 @@
  */
 import * as os from 'node:os';
 import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
+import { Peer } from '../../cluster/transport/peer';
 import {
-  MessageBatcher,
-  decodeMessages,
-  describeClose,
+  isMessageOf,
   makeMessage,
   newSession,
   packInto,
   readConnectionFile,
   unpackFrom,
+  type ContentMap,
   type Key,
   type Message,
+  type MessageType,
   type TaskSubmission,
 } from '../../cluster/protocol';
 
@@ -51,9 +51,7 @@ export class LightEngine {
   readonly done: string[] = [];
   readonly received: { task_id: string; gpus?: number[] }[] = [];
   closeInfo: { code: number; reason: string } | null = null;
-  private ws: WebSocket | null = null;
-  private batcher: MessageBatcher | null = null;
-  private hb: NodeJS.Timeout | null = null;
+  private peer: Peer | null = null;
   private readonly fns = new Map<string, TaskFn>();
   private readonly queue: { task_id: string; fn: TaskFn; args: unknown[] }[] = [];
   private running = new Set<string>();
@@ -67,73 +65,75 @@ export class LightEngine {
   /** Connect and register; resolves with the engine id. */
   start(): Promise<number> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.opts.url, { perMessageDeflate: false });
-      this.ws = ws;
-      this.batcher = new MessageBatcher(this.opts.key, (d) => ws.readyState === ws.OPEN && ws.send(d), { session: this.session });
-      ws.on('open', () => {
-        const content = {
-          host: this.opts.host ?? os.hostname(),
-          pid: process.pid,
-          slots: this.opts.slots ?? 1,
-          resources: { cpus: this.opts.cpus ?? 1, memory_bytes: this.opts.memoryBytes ?? 2 ** 30, gpus: this.opts.gpus ?? [] },
-          labels: { kind: 'light' },
-          engine_uuid: this.uuid,
-          previous_id: this.opts.previousId,
-          running: this.opts.running,
-        };
-        this.batcher!.push(makeMessage('register_request', content, { session: this.session }));
-        this.batcher!.flush();
-      });
-      ws.on('message', (data: Buffer) => {
-        for (const msg of decodeMessages(data, this.opts.key)) {
-          if (msg.header.msg_type === 'register_reply') {
-            this.engineId = msg.content.engine_id;
-            if (this.opts.heartbeat !== false) {
-              this.hb = setInterval(() => this.send('heartbeat', { running: this.running.size }), msg.content.heartbeat_ms);
+      const peer = new Peer(
+        { key: this.opts.key, name: `controller at ${this.opts.url}`, url: this.opts.url, session: this.session, logPrefix: () => 'light engine:' },
+        {
+          onOpen: () => {
+            const content = {
+              host: this.opts.host ?? os.hostname(),
+              pid: process.pid,
+              slots: this.opts.slots ?? 1,
+              resources: { cpus: this.opts.cpus ?? 1, memory_bytes: this.opts.memoryBytes ?? 2 ** 30, gpus: this.opts.gpus ?? [] },
+              labels: { kind: 'light' },
+              engine_uuid: this.uuid,
+              previous_id: this.opts.previousId,
+              running: this.opts.running,
+            };
+            peer.sendNow(makeMessage('register_request', content, { session: this.session }));
+          },
+          onMessages: (messages) => {
+            for (const msg of messages) {
+              if (isMessageOf(msg, 'register_reply')) {
+                this.engineId = msg.content.engine_id;
+                if (this.opts.heartbeat !== false) {
+                  // liveness is the controller's to judge here (a hung engine is a test case): beats only
+                  peer.startHeartbeat({ intervalMs: msg.content.heartbeat_ms, silentMs: Infinity, beat: () => this.message('heartbeat', { running: this.running.size }) });
+                }
+                resolve(this.engineId);
+              } else this.onMessage(msg);
             }
-            resolve(this.engineId);
-          } else this.onMessage(msg);
-        }
-      });
-      ws.on('close', (code, reason) => {
-        this.closeInfo = { code, reason: reason.toString() };
-        if (this.hb) clearInterval(this.hb);
-        if (this.engineId < 0) reject(new Error(describeClose(this.opts.url, code, reason.toString())));
-      });
-      ws.on('error', (err) => {
-        if (this.engineId < 0) reject(err);
-      });
+          },
+          onClose: (close) => {
+            this.closeInfo = { code: close.code, reason: close.reason };
+            if (this.engineId < 0) reject(close.error ?? new Error(close.why));
+          },
+        },
+      );
+      this.peer = peer;
+      peer.start();
     });
   }
 
-  private send(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): void {
-    this.batcher?.push(makeMessage(type, content, { session: this.session, buffers }));
+  private message<T extends MessageType>(type: T, content: ContentMap[T], buffers?: Uint8Array[]): Message {
+    return makeMessage<MessageType>(type, content, { session: this.session, buffers });
+  }
+
+  private send<T extends MessageType>(type: T, content: ContentMap[T], buffers?: Uint8Array[]): void {
+    this.peer?.push(this.message(type, content, buffers));
   }
 
   private onMessage(msg: Message): void {
-    const c = msg.content;
-    switch (msg.header.msg_type) {
-      case 'task_request': {
-        this.received.push({ task_id: c.task_id, gpus: c.gpus });
-        let fn = this.fns.get(c.source);
-        if (!fn) {
-          fn = new Function(`return (${c.source});`)() as TaskFn;
-          this.fns.set(c.source, fn);
-        }
-        this.queue.push({ task_id: c.task_id, fn, args: unpackFrom(c.args, msg.buffers) as unknown[] });
-        this.pump();
-        return;
+    if (isMessageOf(msg, 'task_request')) {
+      const c = msg.content;
+      this.received.push({ task_id: c.task_id, gpus: c.gpus });
+      // a light engine runs source tasks only: any other kind fails when called
+      const source = c.kind === 'source' ? c.source : 'undefined';
+      let fn = this.fns.get(source);
+      if (!fn) {
+        fn = new Function(`return (${source});`)() as TaskFn;
+        this.fns.set(source, fn);
       }
-      case 'task_cancel':
-        this.cancelled.add(c.task_id);
-        // the inline function cannot be stopped; abandon it and free its slot
-        this.running.delete(c.task_id);
-        setImmediate(() => this.pump());
-        this.send('task_result', { task_id: c.task_id, status: 'cancelled', error: { ename: 'CancelledError', evalue: 'cancelled', traceback: [] } });
-        return;
-      case 'shutdown_request':
-        this.close();
-        return;
+      this.queue.push({ task_id: c.task_id, fn, args: unpackFrom(c.args, msg.buffers) as unknown[] });
+      this.pump();
+    } else if (isMessageOf(msg, 'task_cancel')) {
+      const taskId = msg.content.task_id;
+      this.cancelled.add(taskId);
+      // the inline function cannot be stopped; abandon it and free its slot
+      this.running.delete(taskId);
+      setImmediate(() => this.pump());
+      this.send('task_result', { task_id: taskId, status: 'cancelled', error: { ename: 'CancelledError', evalue: 'cancelled', traceback: [] } });
+    } else if (isMessageOf(msg, 'shutdown_request')) {
+      this.close();
     }
   }
 
@@ -190,25 +190,22 @@ export class LightEngine {
 
   /** Send a raw, already-encoded frame (tests of bad input). */
   sendRaw(data: Buffer | string): void {
-    this.ws?.send(data);
+    this.peer?.sendRaw(data);
   }
 
   close(): void {
-    if (this.hb) clearInterval(this.hb);
-    this.batcher?.flush();
-    this.ws?.close();
+    this.peer?.close();
   }
 
   /** Drop the connection without a close handshake (what a SIGKILL looks like from the controller). */
   kill(): void {
-    if (this.hb) clearInterval(this.hb);
-    this.ws?.terminate();
+    this.peer?.stopHeartbeat();
+    this.peer?.terminate();
   }
 
   /** Stop heartbeating but keep the socket open (a hung engine). */
   hang(): void {
-    if (this.hb) clearInterval(this.hb);
-    this.hb = null;
+    this.peer?.stopHeartbeat();
   }
 }
 
@@ -226,8 +223,7 @@ export class LightClient {
   readonly events: Message[] = [];
   closeInfo: { code: number; reason: string } | null = null;
   duplicates = 0;
-  private ws: WebSocket | null = null;
-  private batcher: MessageBatcher | null = null;
+  private peer: Peer | null = null;
   private waiters = new Map<string, ((m: Message) => void)[]>();
   private resultWaiters = new Map<string, (r: ResultMsg) => void>();
   onResult: ((r: ResultMsg) => void) | null = null;
@@ -241,27 +237,32 @@ export class LightClient {
   }
 
   async connect(): Promise<Message> {
-    const ws = new WebSocket(this.url, { perMessageDeflate: false });
-    this.ws = ws;
-    this.batcher = new MessageBatcher(this.key, (d) => ws.readyState === ws.OPEN && ws.send(d), { session: this.session });
-    const closed = new Promise<never>((_, reject) => {
-      ws.on('close', (code, reason) => {
-        this.closeInfo = { code, reason: reason.toString() };
-        reject(new Error(describeClose(this.url, code, reason.toString())));
-      });
-      ws.on('error', (err) => reject(new Error(`cannot reach controller at ${this.url}: ${err.message}`)));
-    });
+    let opened!: () => void;
+    let failed!: (err: Error) => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const closed = new Promise<never>((_, reject) => (failed = reject));
     closed.catch(() => {});
-    await Promise.race([new Promise((r) => ws.once('open', r)), closed]);
-    ws.on('message', (data: Buffer) => {
-      for (const msg of decodeMessages(data, this.key)) this.onMessage(msg);
-    });
+    this.peer = new Peer(
+      { key: this.key, name: `controller at ${this.url}`, url: this.url, session: this.session, logPrefix: () => 'light client:' },
+      {
+        onOpen: () => opened(),
+        onMessages: (messages) => {
+          for (const msg of messages) this.onMessage(msg);
+        },
+        onClose: (close) => {
+          this.closeInfo = { code: close.code, reason: close.reason };
+          failed(new Error(close.error ? `cannot reach controller at ${this.url}: ${close.error.message}` : close.why));
+        },
+      },
+    );
+    this.peer.start();
+    await Promise.race([open, closed]);
     return Promise.race([this.request('connect_request', { client_session: this.session }, 'connect_reply'), closed]);
   }
 
   private onMessage(msg: Message): void {
     const type = msg.header.msg_type;
-    if (type === 'task_result') {
+    if (isMessageOf(msg, 'task_result')) {
       const c = msg.content;
       if (this.results.has(c.task_id)) {
         this.duplicates += 1;
@@ -286,12 +287,12 @@ export class LightClient {
     this.events.push(msg);
   }
 
-  send(type: Parameters<typeof makeMessage>[0], content: unknown, buffers?: Uint8Array[]): void {
-    this.batcher!.push(makeMessage(type, content, { session: this.session, buffers }));
+  send<T extends MessageType>(type: T, content: ContentMap[T], buffers?: Uint8Array[]): void {
+    this.peer!.push(makeMessage<MessageType>(type, content, { session: this.session, buffers }));
   }
 
   /** Send a request and resolve with the next reply of `replyType`. */
-  request(type: Parameters<typeof makeMessage>[0], content: unknown, replyType: string, buffers?: Uint8Array[]): Promise<Message> {
+  request<T extends MessageType>(type: T, content: ContentMap[T], replyType: string, buffers?: Uint8Array[]): Promise<Message> {
     return new Promise((resolve) => {
       const list = this.waiters.get(replyType) ?? [];
       list.push(resolve);
@@ -301,9 +302,9 @@ export class LightClient {
   }
 
   /** Submit tasks built from (id, source, args); returns the submit_reply content. */
-  async submit(tasks: (Omit<TaskSubmission, 'args' | 'kind'> & { source: string; args?: unknown[] })[]): Promise<any> {
+  async submit(tasks: (Omit<Extract<TaskSubmission, { kind: 'source' }>, 'args' | 'kind'> & { args?: unknown[] })[]): Promise<any> {
     const buffers: Uint8Array[] = [];
-    const list = tasks.map(({ args, ...t }) => ({ kind: 'source' as const, ...t, args: packInto(args ?? [], buffers) }));
+    const list: TaskSubmission[] = tasks.map(({ args, ...t }) => ({ kind: 'source' as const, ...t, args: packInto(args ?? [], buffers) }));
     const reply = await this.request('submit_request', { tasks: list }, 'submit_reply', buffers);
     return reply.content;
   }
@@ -332,12 +333,11 @@ export class LightClient {
   }
 
   sendRaw(data: Buffer | string): void {
-    this.ws?.send(data);
+    this.peer?.sendRaw(data);
   }
 
   close(): void {
-    this.batcher?.flush();
-    this.ws?.close();
+    this.peer?.close();
   }
 }
 

@@ -1,30 +1,19 @@
 /**
- * The client's WebSocket to the controller: signed messages through protocol.ts,
- * request/reply matching by parent msg_id, batching of outgoing messages, and
- * reconnection with backoff (the controller may be restarted with --resume).
+ * The client's connection to the controller: the connect_request handshake,
+ * request/reply matching by parent msg_id, and what a close means to a client
+ * (refused, the controller it started is gone, give up after a while). The
+ * socket, batching and reconnection with backoff are the shared Peer's
+ * (../transport/peer.ts); the controller may be restarted with --resume.
  */
-import WebSocket from 'ws';
-import { SOCKET_STATE, sendMessage, type MessageSocket } from '../transport/socket';
-import {
-  CLOSE_CODES,
-  MAX_MESSAGE_BYTES,
-  MessageBatcher,
-  decodeMessages,
-  describeClose,
-  makeMessage,
-  newSession,
-  type ConnectionInfo,
-  type Message,
-  type MessageType,
-  type Received,
-  receivedBytes,
-} from '../protocol';
+import type { MessageSocket } from '../transport/socket';
+import { Peer, type PeerClose } from '../transport/peer';
+import { describeClose, isMessageOf, makeMessage, newSession, type ConnectionInfo, type ContentMap, type Message, type MessageType, type ReplyTypes, type RequestType } from '../protocol';
 
 export interface ConnectionEvents {
   /** every message that is not a reply to a pending request */
   onMessage(msg: Message): void;
   /** after each (re)connection's connect_reply; the cluster re-subscribes and re-queries here */
-  onConnected(reply: Message, reconnected: boolean): void | Promise<void>;
+  onConnected(reply: Message<'connect_reply'>, reconnected: boolean): void | Promise<void>;
   onDisconnected?(why: string): void;
   /** the controller refused us for good (bad key, version) */
   onFatal?(message: string): void;
@@ -42,7 +31,24 @@ export interface ConnectionOptions {
   controllerGone?: () => string | null;
 }
 
+/** The reply type of each request, checked when a reply arrives. */
+const REPLY_TYPE: { [K in RequestType]: ReplyTypes[K] } = {
+  register_request: 'register_reply',
+  heartbeat: 'heartbeat_reply',
+  connect_request: 'connect_reply',
+  submit_request: 'submit_reply',
+  cancel_request: 'cancel_reply',
+  result_request: 'result_reply',
+  status_request: 'status_reply',
+  subscribe_request: 'subscribe_reply',
+  unsubscribe_request: 'subscribe_reply',
+  engines_request: 'engines_reply',
+  shutdown_request: 'shutdown_reply',
+};
+
 interface PendingRequest {
+  /** the reply type expected */
+  type: MessageType;
   resolve: (msg: Message) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout | null;
@@ -50,15 +56,14 @@ interface PendingRequest {
 
 export class ControllerConnection {
   readonly session = newSession();
-  /** bytes of every frame received from the controller */
-  bytesReceived = 0;
-  private ws: MessageSocket | null = null;
-  private batcher: MessageBatcher | null = null;
+
+  /** bytes received from the controller so far */
+  get bytesReceived(): number {
+    return this.peer.bytesReceived;
+  }
+  private readonly peer: Peer;
   private readonly pending = new Map<string, PendingRequest>();
-  private closed = false;
   private everConnected = false;
-  private unreachableSince: number | null = null;
-  private reconnectDelayMs = 200;
   private firstConnect: { resolve: () => void; reject: (err: Error) => void } | null = null;
   private readonly log: (line: string) => void;
 
@@ -68,6 +73,26 @@ export class ControllerConnection {
     private readonly opts: ConnectionOptions = {},
   ) {
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.peer = new Peer(
+      {
+        key: info.key,
+        name: `the controller at ${info.url}`,
+        ...(opts.dial ? { dial: opts.dial } : { url: info.url }),
+        session: this.session,
+        reconnect: { giveUpAfterMs: () => (this.everConnected ? (opts.reconnectTimeoutMs ?? 120_000) : (opts.connectTimeoutMs ?? 15_000)) },
+        logPrefix: () => 'hpcdl client:',
+        log: this.log,
+      },
+      {
+        onOpen: () => void this.handshake(),
+        onMessages: (messages) => this.onMessages(messages),
+        onClose: (close) => this.onClose(close),
+        onRetry: (why, delayMs) => {
+          if (this.everConnected) this.log(`hpcdl client: ${why}; reconnecting in ${(delayMs / 1000).toFixed(1)} s`);
+        },
+        onGiveUp: (why, waitedMs) => this.fatal(`${why}; gave up after ${Math.round(waitedMs / 1000)} s`),
+      },
+    );
   }
 
   get url(): string {
@@ -75,7 +100,7 @@ export class ControllerConnection {
   }
 
   get connected(): boolean {
-    return this.ws?.readyState === SOCKET_STATE.OPEN && this.everConnected;
+    return this.peer.isOpen && this.everConnected;
   }
 
   /** Connect and perform the connect_request handshake. Rejects with the URL tried when the controller cannot be reached. */
@@ -83,8 +108,8 @@ export class ControllerConnection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => {
-          this.closed = true;
-          this.ws?.terminate();
+          this.peer.close();
+          this.peer.terminate();
           reject(new Error(`could not connect to the controller at ${this.url} within ${(this.opts.connectTimeoutMs ?? 15_000) / 1000} s (is it running? connection file ${this.describeFile()})`));
         },
         this.opts.connectTimeoutMs ?? 15_000,
@@ -99,7 +124,7 @@ export class ControllerConnection {
           reject(err);
         },
       };
-      this.dial();
+      this.peer.start();
     });
   }
 
@@ -107,29 +132,11 @@ export class ControllerConnection {
     return (this.info as ConnectionInfo & { file?: string }).file ?? `of cluster ${this.info.cluster_id}`;
   }
 
-  private dial(): void {
-    if (this.closed) return;
-    const ws: MessageSocket = this.opts.dial
-      ? this.opts.dial()
-      : new WebSocket(this.url, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 });
-    this.ws = ws;
-    let lastError: Error | null = null;
-    ws.on('open', () => {
-      this.batcher = new MessageBatcher(this.info.key, (data) => ws.send(data), { session: this.session, sendLocal: ws.sendLocal?.bind(ws) });
-      void this.handshake(ws);
-    });
-    ws.on('message', (data: Received) => this.onData(data));
-    ws.on('error', (err) => {
-      lastError = err;
-    });
-    ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString(), lastError));
-  }
-
-  private async handshake(ws: MessageSocket): Promise<void> {
+  private async handshake(): Promise<void> {
     const msg = makeMessage('connect_request', { client_session: this.session }, { session: this.session });
-    const reply = this.expectReply(msg, 15_000);
-    sendMessage(ws, msg, this.info.key); // alone, so the controller can check our key on it
-    let connectReply: Message;
+    const reply = this.expectReply<'connect_request'>(msg, 15_000);
+    this.peer.sendNow(msg); // alone, so the controller can check our key on it
+    let connectReply: Message<'connect_reply'>;
     try {
       connectReply = await reply;
     } catch {
@@ -137,8 +144,7 @@ export class ControllerConnection {
     }
     const reconnected = this.everConnected;
     this.everConnected = true;
-    this.unreachableSince = null;
-    this.reconnectDelayMs = 200;
+    this.peer.established();
     if (reconnected) this.log(`hpcdl client: reconnected to the controller at ${this.url}`);
     try {
       await this.events.onConnected(connectReply, reconnected);
@@ -148,23 +154,17 @@ export class ControllerConnection {
     }
   }
 
-  private onData(data: Received): void {
-    this.bytesReceived += receivedBytes(data);
-    let messages: Message[];
-    try {
-      messages = decodeMessages(data, this.info.key);
-    } catch (err) {
-      this.log(`hpcdl client: dropped a message from the controller at ${this.url}: ${(err as Error).message}`);
-      return;
-    }
+  private onMessages(messages: Message[]): void {
     for (const msg of messages) {
       const parentId = msg.parent_header.msg_id;
       const waiter = parentId ? this.pending.get(parentId) : undefined;
       if (waiter && msg.header.msg_type !== 'task_result' && msg.header.msg_type !== 'task_status') {
         this.pending.delete(parentId!);
         if (waiter.timer) clearTimeout(waiter.timer);
-        if (msg.header.msg_type === 'error') {
+        if (isMessageOf(msg, 'error')) {
           waiter.reject(new Error(`controller at ${this.url}: ${msg.content.ename}: ${msg.content.evalue}`));
+        } else if (msg.header.msg_type !== waiter.type) {
+          waiter.reject(new Error(`controller at ${this.url} answered with ${msg.header.msg_type}, not ${waiter.type}`));
         } else waiter.resolve(msg);
         continue;
       }
@@ -172,46 +172,22 @@ export class ControllerConnection {
     }
   }
 
-  private onClose(ws: MessageSocket, code: number, reason: string, err: Error | null): void {
-    if (ws !== this.ws) return;
-    this.batcher?.clear();
-    this.batcher = null;
+  private onClose(close: PeerClose): void {
     this.failPending(new Error(`connection to the controller at ${this.url} closed`));
-    if (this.closed) return;
-    if (code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch) {
-      const message = describeClose(this.url, code, reason);
-      this.closed = true;
-      this.firstConnect?.reject(new Error(message));
-      this.firstConnect = null;
-      this.events.onFatal?.(message);
-      return;
-    }
-    const why = err ? `cannot reach the controller at ${this.url} (${err.message})` : describeClose(this.url, code, reason);
+    if (close.byUs) return;
+    if (close.refused) return this.fatal(describeClose(this.url, close.code, close.reason));
     const gone = this.opts.controllerGone?.();
     if (gone) {
-      this.closed = true;
-      const message = `${why}: ${gone}`;
-      this.firstConnect?.reject(new Error(message));
-      this.firstConnect = null;
-      this.events.onFatal?.(message);
-      return;
+      this.peer.close();
+      return this.fatal(`${close.why}: ${gone}`);
     }
-    this.events.onDisconnected?.(why);
-    const now = Date.now();
-    if (this.unreachableSince === null) this.unreachableSince = now;
-    const limit = this.everConnected ? (this.opts.reconnectTimeoutMs ?? 120_000) : (this.opts.connectTimeoutMs ?? 15_000);
-    if (now - this.unreachableSince >= limit) {
-      this.closed = true;
-      const message = `${why}; gave up after ${Math.round((now - this.unreachableSince) / 1000)} s`;
-      this.firstConnect?.reject(new Error(message));
-      this.firstConnect = null;
-      this.events.onFatal?.(message);
-      return;
-    }
-    if (this.everConnected) this.log(`hpcdl client: ${why}; reconnecting in ${(this.reconnectDelayMs / 1000).toFixed(1)} s`);
-    const delay = this.reconnectDelayMs;
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 2000);
-    setTimeout(() => this.dial(), delay).unref?.();
+    this.events.onDisconnected?.(close.why);
+  }
+
+  private fatal(message: string): void {
+    this.firstConnect?.reject(new Error(message));
+    this.firstConnect = null;
+    this.events.onFatal?.(message);
   }
 
   private failPending(err: Error): void {
@@ -222,8 +198,9 @@ export class ControllerConnection {
     }
   }
 
-  private expectReply(msg: Message, timeoutMs: number | null): Promise<Message> {
-    return new Promise((resolve, reject) => {
+  private expectReply<T extends RequestType>(msg: Message, timeoutMs: number | null): Promise<Message<ReplyTypes[T]>> {
+    const type = (REPLY_TYPE as Record<string, MessageType>)[msg.header.msg_type];
+    return new Promise<Message>((resolve, reject) => {
       const timer =
         timeoutMs === null
           ? null
@@ -231,28 +208,23 @@ export class ControllerConnection {
               this.pending.delete(msg.header.msg_id);
               reject(new Error(`controller at ${this.url} did not answer ${msg.header.msg_type} within ${timeoutMs / 1000} s`));
             }, timeoutMs);
-      this.pending.set(msg.header.msg_id, { resolve, reject, timer });
-    });
+      this.pending.set(msg.header.msg_id, { type, resolve, reject, timer });
+    }) as Promise<Message<ReplyTypes[T]>>;
   }
 
   /** Fire and forget (dropped while disconnected; callers re-send what matters on reconnect). */
-  send(type: MessageType, content: unknown, buffers: Uint8Array[] = []): boolean {
-    if (!this.batcher || this.ws?.readyState !== SOCKET_STATE.OPEN) return false;
-    this.batcher.push(makeMessage(type, content, { session: this.session, buffers }));
-    return true;
+  send<T extends MessageType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = []): boolean {
+    return this.peer.push(makeMessage<MessageType>(type, content, { session: this.session, buffers }));
   }
 
   /** Send and wait for the reply (matched by parent msg_id). */
-  request(type: MessageType, content: unknown, buffers: Uint8Array[] = [], timeoutMs: number | null = 30_000): Promise<Message> {
-    if (!this.batcher || this.ws?.readyState !== SOCKET_STATE.OPEN) {
-      return Promise.reject(new Error(`not connected to the controller at ${this.url}`));
-    }
-    const msg = makeMessage(type, content, { session: this.session, buffers });
-    const reply = this.expectReply(msg, timeoutMs);
+  request<T extends RequestType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = [], timeoutMs: number | null = 30_000): Promise<Message<ReplyTypes[T]>> {
+    if (!this.peer.isOpen) return Promise.reject(new Error(`not connected to the controller at ${this.url}`));
+    const msg = makeMessage<MessageType>(type, content, { session: this.session, buffers });
+    const reply = this.expectReply<T>(msg, timeoutMs);
     // Sent on its own (after anything queued): inside a batch the controller would see another msg_id as the parent.
-    this.batcher.flush();
     try {
-      sendMessage(this.ws!, msg, this.info.key);
+      this.peer.sendNow(msg);
     } catch (err) {
       this.pending.get(msg.header.msg_id)?.reject(err as Error);
       this.pending.delete(msg.header.msg_id);
@@ -262,13 +234,12 @@ export class ControllerConnection {
 
   /** Send whatever is queued now (before a process exit). */
   flush(): void {
-    this.batcher?.flush();
+    this.peer.flush();
   }
 
   close(): void {
-    this.closed = true;
-    this.batcher?.flush();
+    this.peer.flush();
     this.failPending(new Error('client closed'));
-    this.ws?.close(1000, 'client closing');
+    this.peer.close(1000, 'client closing');
   }
 }

@@ -2,27 +2,19 @@
  * Views decide where work goes: every engine (`all()`), one engine
  * (`engine(id)`), or wherever the controller's scheduler has room (`balanced()`).
  */
-import type { ResourceRequest } from '../protocol';
-import type { Cluster, TaskSpec } from './cluster';
+import type { TaskCode } from '../protocol';
 import type { GroupHandle, TaskHandle } from './handles';
+import type { TaskOptions, TaskSubmitter } from './submitter';
+import { taskCode, type TaskSpec } from './task-code';
 
-export interface TaskOptions {
-  /** run again on another engine (the failing one blacklisted) this many times */
-  retries?: number;
-  /** fail the task when it runs longer (ms); the engine terminates it */
-  timeoutMs?: number;
-  /** only engines that registered these resources */
-  resources?: ResourceRequest;
-  /** start only after these tasks finished */
-  after?: (string | TaskHandle<unknown>)[];
-}
+export type { TaskOptions };
 
-/** Source of the worker-side function that stores a broadcast value (see `shared()` in task-api). */
-const SHARE_SOURCE = { source: `(name, value) => { globalThis.__hpcdlShare(name, value); return null; }` };
+/** `broadcast(name, value)`: the engine stores the value for `shared(name)` (a named task kind, not code). */
+const SHARE: TaskCode = { kind: 'share' };
 
 export class BalancedView {
   constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: TaskSubmitter,
     readonly options: TaskOptions,
   ) {}
 
@@ -33,7 +25,7 @@ export class BalancedView {
 
   /** Run one task wherever there is room. */
   submit<R = unknown>(task: TaskSpec, ...args: unknown[]): TaskHandle<Awaited<R>> {
-    return this.cluster._submit<Awaited<R>>(task, args, this.options, null);
+    return this.cluster.submit<Awaited<R>>(taskCode(task), args, this.options, null);
   }
 
   /** Quick cells: `await cluster.balanced().apply((x) => x * 2, 21)` sends the function source. */
@@ -47,8 +39,8 @@ export class BalancedView {
   map<T, R>(fn: (item: T) => R, items: Iterable<T>): GroupHandle<Awaited<R>>;
   map<R = unknown>(task: TaskSpec, items: Iterable<unknown>): GroupHandle<R>;
   map(task: TaskSpec, items: Iterable<unknown>): GroupHandle<unknown> {
-    const handles = [...items].map((item) => this.cluster._submit<unknown>(task, [item], this.options, null));
-    return this.cluster._group(handles);
+    const handles = [...items].map((item) => this.cluster.submit<unknown>(taskCode(task), [item], this.options, null));
+    return this.cluster.group(handles);
   }
 
   /** Like map, but yields values as tasks complete (fastest first). */
@@ -62,13 +54,13 @@ export class BalancedView {
 /** One engine. */
 export class EngineView {
   constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: TaskSubmitter,
     readonly engineId: number,
     readonly options: TaskOptions,
   ) {}
 
   submit<R = unknown>(task: TaskSpec, ...args: unknown[]): TaskHandle<Awaited<R>> {
-    return this.cluster._submit<Awaited<R>>(task, args, this.options, [this.engineId]);
+    return this.cluster.submit<Awaited<R>>(taskCode(task), args, this.options, [this.engineId]);
   }
 
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): TaskHandle<Awaited<R>>;
@@ -78,12 +70,12 @@ export class EngineView {
   }
 
   map<R = unknown>(task: TaskSpec, items: Iterable<unknown>): GroupHandle<R> {
-    return this.cluster._group([...items].map((item) => this.cluster._submit<R>(task, [item], this.options, [this.engineId])));
+    return this.cluster.group([...items].map((item) => this.cluster.submit<R>(taskCode(task), [item], this.options, [this.engineId])));
   }
 
   /** Store `value` under `name` on this engine; tasks read it with `shared(name)`. */
   broadcast(name: string, value: unknown): TaskHandle<null> {
-    return this.cluster._submit<null>(SHARE_SOURCE, [name, value], this.options, [this.engineId]);
+    return this.cluster.submit<null>(SHARE, [name, value], this.options, [this.engineId]);
   }
 }
 
@@ -93,7 +85,7 @@ export class EngineView {
  */
 export class DirectView {
   constructor(
-    private readonly cluster: Cluster,
+    private readonly cluster: TaskSubmitter,
     private readonly ids: number[] | null,
     readonly options: TaskOptions,
   ) {}
@@ -102,10 +94,11 @@ export class DirectView {
     return this.ids ?? this.cluster.engineIds;
   }
 
-  private eachEngine<R>(task: TaskSpec, args: unknown[]): GroupHandle<R> {
+  private eachEngine<R>(task: TaskSpec | TaskCode, args: unknown[]): GroupHandle<R> {
     const targets = this.targets;
     if (targets.length === 0) throw new Error(`no engines are registered with the controller at ${this.cluster.url}`);
-    return this.cluster._group(targets.map((id) => this.cluster._submit<R>(task, args, this.options, [id], `@${id}`)));
+    const code = task === SHARE ? SHARE : taskCode(task as TaskSpec);
+    return this.cluster.group(targets.map((id) => this.cluster.submit<R>(code, args, this.options, [id], `@${id}`)));
   }
 
   /** Run on each engine. */
@@ -123,7 +116,7 @@ export class DirectView {
   /** Send `value` to every engine under `name`; tasks there read it with `shared(name)` (from hpcdl/cluster). */
   broadcast(name: string, value: unknown): GroupHandle<null> {
     if (typeof name !== 'string' || !name) throw new TypeError('broadcast(name, value): name must be a non-empty string');
-    return this.eachEngine<null>(SHARE_SOURCE, [name, value]);
+    return this.eachEngine<null>(SHARE, [name, value]);
   }
 
   /** Narrow to some engines. */

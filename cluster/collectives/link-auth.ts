@@ -122,8 +122,10 @@ export async function authenticateAsAcceptor(link: TcpLink, ctx: AuthContext, ac
   const answer = nextHello(link, ctx.deadline, `accepting rank ${from} of group ${ctx.groupId}`);
   await link.sendJson(FRAME_KIND.hello, { step: 'challenge', nonce: nonceA, proof: proof(ctx.key, 'acceptor', ctx.groupId, from, ctx.self.rank, nonceD, nonceA).toString('hex'), member: ctx.self });
   const answered = await answer.catch((err: Error) => {
-    // A dialer with the wrong key drops the connection instead of answering.
-    throw new Error(`${describeMember(claimed)} at ${remote} left during the handshake (${err.message})`);
+    // A dialer that finds this rank's proof wrong (it holds another key) drops the connection instead of answering.
+    const msg = `group ${ctx.groupId} rank ${ctx.self.rank}: refused ${describeMember(claimed)} at ${remote}: it left after the challenge, so it does not hold this group's key (wrong key?) (${err.message})`;
+    ctx.log(msg);
+    throw new Error(msg);
   });
   if (!sameProof(proof(ctx.key, 'dialer', ctx.groupId, from, ctx.self.rank, nonceD, nonceA), answered.proof)) {
     return refuse(`${describeMember(claimed)} presented a wrong key`);

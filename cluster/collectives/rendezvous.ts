@@ -12,6 +12,7 @@ import { authenticateAsAcceptor, authenticateAsDialer, type AuthContext } from '
 import { COLLECTIVE_CODE, FRAME_KIND } from './frame';
 import { describeMember, type MemberInfo } from './link';
 import { parseJson, TcpLink, type LinkTimers } from './tcp-link';
+import { adoptWithSink, connectWithSink, createPausedServer, type ChunkSink } from './user-buffer-socket';
 
 export interface FormationOptions {
   groupId: string;
@@ -51,25 +52,31 @@ function formatAddress(host: string, port: number): string {
 
 function listen(host: string, port: number, what: string): Promise<net.Server> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer({ noDelay: true });
+    const server = createPausedServer();
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`${what}: cannot listen on ${formatAddress(host, port)}: ${err.code ?? err.message}`)));
     server.listen({ host, port, exclusive: true }, () => resolve(server));
   });
 }
 
 /** Dial `host:port`, retrying refused connections (the listener may not be up yet) until the deadline. */
-async function dial(address: string, deadline: number, what: string): Promise<net.Socket> {
+interface Dialled {
+  socket: net.Socket;
+  sink: ChunkSink;
+}
+
+async function dial(address: string, deadline: number, what: string): Promise<Dialled> {
   const { host, port } = parseHostPort(address, what);
   let last = '';
   for (;;) {
     try {
-      return await new Promise<net.Socket>((resolve, reject) => {
-        const socket = net.connect({ host, port, noDelay: true });
+      return await new Promise<Dialled>((resolve, reject) => {
+        const sink: ChunkSink = { onChunk: null };
+        const socket = connectWithSink(host, port, sink);
         const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), Math.max(100, Math.min(5000, deadline - Date.now())));
         socket.once('connect', () => {
           clearTimeout(timer);
           socket.removeAllListeners('error');
-          resolve(socket);
+          resolve({ socket, sink });
         });
         socket.once('error', (err) => {
           clearTimeout(timer);
@@ -96,9 +103,10 @@ export async function formGroup(o: FormationOptions): Promise<Formed> {
   let breakFormation!: (err: Error) => void;
   const broken = new Promise<never>((_, reject) => (breakFormation = reject));
   broken.catch(() => undefined);
-  const newLink = (socket: net.Socket, provisional: MemberInfo) => {
+  const newLink = (socket: net.Socket, sink: ChunkSink, provisional: MemberInfo) => {
     const link: TcpLink = new TcpLink(
       socket,
+      sink,
       provisional,
       {
         onFailure: (err, how, waiting) => {
@@ -130,7 +138,7 @@ async function formAsRankZero(
   self: MemberInfo,
   auth: AuthContext,
   links: (TcpLink | null)[],
-  newLink: (s: net.Socket, p: MemberInfo) => TcpLink,
+  newLink: (s: net.Socket, sink: ChunkSink, p: MemberInfo) => TcpLink,
 ): Promise<Formed> {
   const bind = o.master ? parseHostPort(o.master, 'master') : { host: o.host, port: o.port };
   const server = await listen(o.master ? o.host : bind.host, bind.port, `group ${o.groupId} rank 0`);
@@ -143,12 +151,15 @@ async function formAsRankZero(
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const missing = members.map((m, r) => (m ? -1 : r)).filter((r) => r >= 0);
-        const arrivedList = members.filter(Boolean).map((m) => m.rank);
+        const ranks = Array.from({ length: o.size }, (_, r) => r);
+        const missing = ranks.filter((r) => !members[r]);
+        const arrivedList = ranks.filter((r) => members[r]);
         reject(new Error(`rendezvous of group ${o.groupId} timed out after ${o.timeoutMs / 1000} s at rank 0 (${self.address}): rank${missing.length > 1 ? 's' : ''} ${missing.join(', ')} never arrived (arrived: ${arrivedList.join(', ')})`));
       }, Math.max(0, o.deadline - Date.now()));
-      server.on('connection', (socket) => {
-        const link = newLink(socket, { rank: -1, address: `${socket.remoteAddress}:${socket.remotePort}`, hostname: '?', pid: 0 });
+      server.on('connection', (accepted) => {
+        const sink: ChunkSink = { onChunk: null };
+        const socket = adoptWithSink(accepted, sink);
+        const link = newLink(socket, sink, { rank: -1, address: `${socket.remoteAddress}:${socket.remotePort}`, hostname: '?', pid: 0 });
         authenticateAsAcceptor(link, auth, (from) => (members[from] ? `rank ${from} has already joined (${describeMember(members[from])})` : null)).then(
           (peer) => {
             members[peer.rank] = peer;
@@ -174,11 +185,11 @@ async function formAsMember(
   self: MemberInfo,
   auth: AuthContext,
   links: (TcpLink | null)[],
-  newLink: (s: net.Socket, p: MemberInfo) => TcpLink,
+  newLink: (s: net.Socket, sink: ChunkSink, p: MemberInfo) => TcpLink,
   unknown: (rank: number, address: string) => MemberInfo,
 ): Promise<Formed> {
   if (!o.master) throw new Error(`joinGroup: rank ${o.rank} of group ${o.groupId} needs \`master\` (rank 0's "host:port")`);
-  const socket = await dial(o.master, o.deadline, `group ${o.groupId} rank ${o.rank}`);
+  const { socket, sink } = await dial(o.master, o.deadline, `group ${o.groupId} rank ${o.rank}`);
   // Listen on the interface that reaches rank 0 unless told otherwise: the other ranks reach it the same way.
   const host = o.host || socket.localAddress || '127.0.0.1';
   let server: net.Server;
@@ -190,7 +201,7 @@ async function formAsMember(
   }
   self.address = formatAddress(host, (server.address() as net.AddressInfo).port);
   try {
-    const zero = newLink(socket, unknown(0, o.master));
+    const zero = newLink(socket, sink, unknown(0, o.master));
     links[0] = zero;
     await authenticateAsDialer(zero, auth, 0);
     const members = await new Promise<MemberInfo[]>((resolve, reject) => {
@@ -227,8 +238,10 @@ async function formAsMember(
         const missing = members.filter((m) => m.rank > o.rank && !links[m.rank]).map((m) => describeMember(m));
         reject(new Error(`group ${o.groupId} rank ${o.rank}: ${missing.join(', ')} did not connect before the rendezvous deadline`));
       }, Math.max(0, o.deadline - Date.now()));
-      server.on('connection', (s) => {
-        const link = newLink(s, unknown(-1, `${s.remoteAddress}:${s.remotePort}`));
+      server.on('connection', (accepted) => {
+        const sink: ChunkSink = { onChunk: null };
+        const s = adoptWithSink(accepted, sink);
+        const link = newLink(s, sink, unknown(-1, `${s.remoteAddress}:${s.remotePort}`));
         authenticateAsAcceptor(link, auth, (from) => (from < o.rank ? `rank ${from} should be dialled by this rank, not dial it` : links[from] ? `rank ${from} is already linked` : null)).then(
           (peer) => {
             links[peer.rank] = link;
@@ -244,8 +257,8 @@ async function formAsMember(
     accepted.catch(() => undefined);
     for (let j = 1; j < o.rank; j++) {
       const m = members[j];
-      const s = await dial(m.address, o.deadline, `group ${o.groupId} rank ${o.rank} to ${describeMember(m)}`);
-      const link = newLink(s, m);
+      const d = await dial(m.address, o.deadline, `group ${o.groupId} rank ${o.rank} to ${describeMember(m)}`);
+      const link = newLink(d.socket, d.sink, m);
       links[j] = link;
       await authenticateAsDialer(link, auth, j);
     }

@@ -66,6 +66,15 @@ export function segmentBounds(total: number, n: number, i: number): [number, num
   return [start, start + base + (i < extra ? 1 : 0)];
 }
 
+/** dst[i] += src[i] for i in [a, b): a plain top-level loop V8 compiles well (inside the closures below it ran ~6x slower) */
+function addInto(dst: Float32Array, src: Float32Array, a: number, b: number): void {
+  for (let i = a; i < b; i++) dst[i] += src[i];
+}
+
+function divideInto(dst: Float32Array, d: number, a: number, b: number): void {
+  for (let i = a; i < b; i++) dst[i] /= d;
+}
+
 export async function ringAllreduce(ctx: RingContext, call: number, data: Float32Array, op: ReduceOp, compression: Compression): Promise<void> {
   const n = ctx.size;
   const r = ctx.rank;
@@ -127,7 +136,7 @@ export async function ringAllreduce(ctx: RingContext, call: number, data: Float3
 
   /** the last addition into chunk [a, b): finish it (mean, half rounding) and start its all-gather */
   const finalChunk = (k: number, a: number, b: number) => {
-    if (op === 'mean') for (let i = a; i < b; i++) data[i] /= n;
+    if (op === 'mean') divideInto(data, n, a, b);
     const out = wire(a, b);
     // Every rank must hold the same values: the owner keeps what the others will decode.
     if (half) decodeHalf(send16!.subarray(a, b), data.subarray(a, b));
@@ -144,7 +153,7 @@ export async function ringAllreduce(ctx: RingContext, call: number, data: Float3
         dest: half ? bytes(recv16!, a, b) : bytes(recv32!, a, b),
         done: guard(() => {
           if (half) addHalf(data.subarray(a, b), recv16!.subarray(a, b));
-          else for (let i = a; i < b; i++) data[i] += recv32![i];
+          else addInto(data, recv32!, a, b);
           if (s < n - 2) send(0, s + 1, k, wire(a, b));
           else finalChunk(k, a, b);
         }),

@@ -91,7 +91,7 @@ export async function groupFromSlurmEnv(opts: SlurmGroupOptions = {}): Promise<P
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   const master = `${firstHost(nodes)}:${slurmMasterPort(env)}`;
-  const key = opts.key ?? env.HPCDL_GROUP_KEY ?? (size > 1 ? await perJobKey(jobId, rank, deadline) : 'single-rank');
+  const key = opts.key ?? (env.HPCDL_GROUP_KEY || undefined) ?? (size > 1 ? await perJobKey(jobId, rank, deadline) : 'single-rank');
   return joinGroup({
     groupId: `slurm-${jobId}.${stepId}`,
     rank,

@@ -6,6 +6,7 @@
 import type * as net from 'node:net';
 import { COLLECTIVE_CODE, COLLECTIVE_NAME, FRAME_KIND, HEADER_BYTES, frameKey, readHeader, writeHeader, type FrameHeader } from './frame';
 import { describeMember, type Expectation, type Link, type MemberInfo } from './link';
+import type { ChunkSink } from './user-buffer-socket';
 
 export interface LinkTimers {
   /** send a ping when nothing else was sent for this long */
@@ -57,6 +58,8 @@ export class TcpLink implements Link {
 
   constructor(
     readonly socket: net.Socket,
+    /** where the socket's reads arrive (./user-buffer-socket.ts) */
+    sink: ChunkSink,
     /** who we think the peer is, until the handshake tells (for messages) */
     provisional: MemberInfo,
     private readonly events: TcpLinkEvents,
@@ -64,7 +67,7 @@ export class TcpLink implements Link {
   ) {
     this.peer = provisional;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    sink.onChunk = (chunk) => this.onData(chunk);
     socket.on('error', (err) => this.fail(new Error(`link to ${this.who()} failed: ${err.message}`), 'died'));
     socket.on('close', () => {
       if (this.closingSelf) return;
@@ -127,6 +130,10 @@ export class TcpLink implements Link {
     if (early) {
       this.stashed.delete(key);
       if (!this.matches(early.header, expectation)) return;
+      if (expectation.dest && expectation.dest.length !== early.payload.length) {
+        this.fail(new Error(`link to ${this.who()}: ${early.payload.length}-byte payload for a ${expectation.dest.length}-byte receive (call ${call}, sub ${sub})`), 'protocol');
+        return;
+      }
       if (expectation.dest) {
         expectation.dest.set(early.payload);
         expectation.done(expectation.dest, early.header);
@@ -280,38 +287,34 @@ export class TcpLink implements Link {
     return false;
   }
 
-  /**
-   * A frame that had no expectation when its header arrived: the receive may
-   * have been posted while its payload was still arriving (then it is in
-   * `expected` now); otherwise it waits in `stashed` for its expect().
-   */
-  private deliverUnexpected(header: FrameHeader, payload: Uint8Array): void {
-    const key = frameKey(header.call, header.sub);
-    const late = this.expected.get(key);
-    if (!late) {
-      this.stashed.set(key, { header, payload });
-      return;
-    }
-    this.expected.delete(key);
-    if (!this.matches(header, late)) return;
-    if (late.dest) {
-      if (late.dest.length !== payload.length) {
-        this.fail(new Error(`link to ${this.who()}: ${payload.length}-byte payload for a ${late.dest.length}-byte receive (call ${header.call}, sub ${header.sub})`), 'protocol');
-        return;
-      }
-      late.dest.set(payload);
-      late.done(late.dest, header);
-    } else late.done(payload, header);
-  }
-
   private deliver(inc: Incoming): void {
     const { header } = inc;
     switch (header.kind) {
       case FRAME_KIND.data:
-      case FRAME_KIND.json:
-        if (inc.expectation) inc.expectation.done(inc.target, header);
-        else this.deliverUnexpected(header, inc.target);
+      case FRAME_KIND.json: {
+        if (inc.expectation) {
+          inc.expectation.done(inc.target, header);
+          return;
+        }
+        // The receive may have been posted while this frame's payload was still arriving.
+        const key = frameKey(header.call, header.sub);
+        const late = this.expected.get(key);
+        if (!late) {
+          this.stashed.set(key, { header, payload: inc.target });
+          return;
+        }
+        this.expected.delete(key);
+        if (!this.matches(header, late)) return;
+        if (late.dest) {
+          if (late.dest.length !== inc.target.length) {
+            this.fail(new Error(`link to ${this.who()}: ${inc.target.length}-byte payload for a ${late.dest.length}-byte receive (call ${header.call}, sub ${header.sub})`), 'protocol');
+            return;
+          }
+          late.dest.set(inc.target);
+          late.done(late.dest, header);
+        } else late.done(inc.target, header);
         return;
+      }
       case FRAME_KIND.hello: {
         const value = parseJson(inc.target, `handshake from ${this.who()}`);
         // Data may follow "ok" in the same read, before the handshake code runs again.

@@ -3,7 +3,7 @@
  * fan-out and dependencies), cancel, result retrieval after reconnects,
  * status, subscriptions and the shutdown request.
  */
-import { PROTOCOL_VERSION, relocatePacked, type Message, type TaskSubmission } from '../protocol';
+import { PROTOCOL_VERSION, isMessageOf, relocatePacked, type Message, type TaskSubmission } from '../protocol';
 import type { DispatchLoop } from './dispatch';
 import type { EngineRegistry } from './engine-registry';
 import { resultContent, type FanOut } from './fan-out';
@@ -41,7 +41,7 @@ export class ClientSessions {
     private readonly hooks: ClientRequestHooks,
   ) {}
 
-  connect(peer: Peer, msg: Message): void {
+  connect(peer: Peer, msg: Message<'connect_request'>): void {
     const session = String(msg.content.client_session);
     const client = this.fanOut.connect(session, peer);
     peer.role = 'client';
@@ -58,33 +58,19 @@ export class ClientSessions {
   }
 
   handle(peer: Peer, client: ClientInfo, msg: Message): void {
-    const c = msg.content;
     const parent = msg.header.msg_id;
-    switch (msg.header.msg_type) {
-      case 'submit_request':
-        return this.onSubmit(peer, client, msg);
-      case 'cancel_request': {
-        const ids = stringList(c.task_ids, 'cancel_request.task_ids');
-        peer.outbox.push('cancel_reply', this.lifecycle.cancel(ids), undefined, parent);
-        return;
-      }
-      case 'result_request':
-        return this.onResultRequest(peer, stringList(c.task_ids, 'result_request.task_ids'), parent);
-      case 'status_request':
-        peer.outbox.push('status_reply', this.hooks.statusReply(c.task_ids), undefined, parent);
-        return;
-      case 'subscribe_request':
-        return this.fanOut.subscribe(peer, client, c, parent, this.engines.alive());
-      case 'unsubscribe_request':
-        return this.fanOut.unsubscribe(peer, client, c, parent);
-      case 'engines_request':
-        peer.outbox.push('engines_reply', { engines: this.engines.summaries() }, undefined, parent);
-        return;
-      case 'shutdown_request':
-        return this.onShutdown(peer, client, parent);
-      default:
-        throw new Error(`client sent ${msg.header.msg_type}, which clients may not send`);
+    if (isMessageOf(msg, 'submit_request')) return this.onSubmit(peer, client, msg);
+    if (isMessageOf(msg, 'cancel_request')) {
+      const ids = stringList(msg.content.task_ids, 'cancel_request.task_ids');
+      return peer.outbox.push('cancel_reply', this.lifecycle.cancel(ids), undefined, parent);
     }
+    if (isMessageOf(msg, 'result_request')) return this.onResultRequest(peer, stringList(msg.content.task_ids, 'result_request.task_ids'), parent);
+    if (isMessageOf(msg, 'status_request')) return peer.outbox.push('status_reply', this.hooks.statusReply(msg.content.task_ids), undefined, parent);
+    if (isMessageOf(msg, 'subscribe_request')) return this.fanOut.subscribe(peer, client, msg.content, parent, this.engines.alive());
+    if (isMessageOf(msg, 'unsubscribe_request')) return this.fanOut.unsubscribe(peer, client, msg.content, parent);
+    if (isMessageOf(msg, 'engines_request')) return peer.outbox.push('engines_reply', { engines: this.engines.summaries() }, undefined, parent);
+    if (isMessageOf(msg, 'shutdown_request')) return this.onShutdown(peer, client, parent);
+    throw new Error(`client sent ${msg.header.msg_type}, which clients may not send`);
   }
 
   private onShutdown(peer: Peer, client: ClientInfo, parent: string): void {
@@ -95,7 +81,7 @@ export class ClientSessions {
   }
 
   /** submit_request: accept what is well formed, activate it, and reply once the journal has it on disk. */
-  private onSubmit(peer: Peer, client: ClientInfo, msg: Message): void {
+  private onSubmit(peer: Peer, client: ClientInfo, msg: Message<'submit_request'>): void {
     const list = msg.content.tasks as unknown[];
     const out: SubmitOutcome = { accepted: [], rejected: [], expanded: {}, created: [] };
     for (let i = 0; i < list.length; i++) this.acceptSubmission(list, i, msg.buffers, client, out);

@@ -5,7 +5,7 @@
  * wire counters.
  */
 import type { MessageSocket } from '../transport/socket';
-import { CLOSE_CODES, ProtocolError, decodeMessages, newSession, receivedBytes, type Message, type Received } from '../protocol';
+import { CLOSE_CODES, ProtocolError, decodeMessages, isMessageOf, newSession, receivedBytes, type Message, type Received } from '../protocol';
 import type { ClientSessions } from './client-sessions';
 import type { DispatchLoop } from './dispatch';
 import type { EngineSessions } from './engine-sessions';
@@ -107,8 +107,8 @@ export class Connections {
   private route(peer: Peer, msg: Message): void {
     const type = msg.header.msg_type;
     if (peer.role === 'unknown') {
-      if (type === 'register_request') return this.engineSide.register(peer, msg);
-      if (type === 'connect_request') return this.clientSide.connect(peer, msg);
+      if (isMessageOf(msg, 'register_request')) return this.engineSide.register(peer, msg);
+      if (isMessageOf(msg, 'connect_request')) return this.clientSide.connect(peer, msg);
       throw new Error(`expected register_request or connect_request first, got ${type}`);
     }
     if (peer.role === 'engine') return this.engineSide.handle(peer, peer.engine!, msg);

@@ -3,10 +3,10 @@
  * a network blip), heartbeats, messages from engines, and what happens to an
  * engine's tasks when it dies or goes away.
  */
-import { CLOSE_CODES, type Message, type RegisterRequest } from '../protocol';
+import { CLOSE_CODES, isMessageOf, type Message, type RegisterRequest, type ResourceSample } from '../protocol';
 import type { DispatchLoop } from './dispatch';
 import type { EngineRegistry } from './engine-registry';
-import type { FanOut } from './fan-out';
+import type { FanOut, TaskEvent } from './fan-out';
 import type { Scheduler } from './scheduler';
 import type { TaskLifecycle } from './task-lifecycle';
 import type { TaskTable } from './task-table';
@@ -26,7 +26,7 @@ export class EngineSessions {
     private readonly dispatch: DispatchLoop,
   ) {}
 
-  register(peer: Peer, msg: Message<RegisterRequest>): void {
+  register(peer: Peer, msg: Message<'register_request'>): void {
     const c = msg.content;
     const id = this.engines.idFor(c);
     const existing = this.engines.get(id);
@@ -67,7 +67,7 @@ export class EngineSessions {
   }
 
   /** The same engine process came back within the grace: keep its id and what it still runs. */
-  private revive(engine: EngineInfo, peer: Peer, msg: Message<RegisterRequest>): void {
+  private revive(engine: EngineInfo, peer: Peer, msg: Message<'register_request'>): void {
     if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);
     engine.disconnectTimer = null;
     const old = engine.peer;
@@ -115,34 +115,27 @@ export class EngineSessions {
   }
 
   handle(peer: Peer, engine: EngineInfo, msg: Message): void {
-    const c = msg.content;
-    switch (msg.header.msg_type) {
-      case 'heartbeat':
-        peer.outbox.push('heartbeat_reply', {});
-        return;
-      case 'task_started':
-        return this.lifecycle.onTaskStarted(engine, c.task_id);
-      case 'task_stream':
-        return this.relay('streams', 'task_stream', { task_id: c.task_id, name: c.name, text: c.text, engine_id: engine.id });
-      case 'task_report':
-        return this.relay('reports', 'task_report', { task_id: c.task_id, data: c.data, engine_id: engine.id });
-      case 'task_result':
-        return this.lifecycle.onEngineResult(engine, msg);
-      case 'resources':
-        return this.onResources(engine, c.sample);
-      case 'engine_shutdown':
-        this.died(engine, 'engine shut down', 'unregistered');
-        return;
-      default:
-        throw new Error(`engine ${engine.id} sent ${msg.header.msg_type}, which engines may not send`);
+    if (isMessageOf(msg, 'heartbeat')) return peer.outbox.push('heartbeat_reply', {});
+    if (isMessageOf(msg, 'task_started')) return this.lifecycle.onTaskStarted(engine, msg.content.task_id);
+    if (isMessageOf(msg, 'task_result')) return this.lifecycle.onEngineResult(engine, msg);
+    if (isMessageOf(msg, 'task_stream')) {
+      const c = msg.content;
+      return this.relay('streams', { type: 'task_stream', content: { task_id: c.task_id, name: c.name, text: c.text, engine_id: engine.id } });
     }
+    if (isMessageOf(msg, 'task_report')) {
+      const c = msg.content;
+      return this.relay('reports', { type: 'task_report', content: { task_id: c.task_id, data: c.data, engine_id: engine.id } });
+    }
+    if (isMessageOf(msg, 'resources')) return this.onResources(engine, msg.content.sample);
+    if (isMessageOf(msg, 'engine_shutdown')) return this.died(engine, 'engine shut down', 'unregistered');
+    throw new Error(`engine ${engine.id} sent ${msg.header.msg_type}, which engines may not send`);
   }
 
-  private relay(topic: 'streams' | 'reports', type: 'task_stream' | 'task_report', content: Record<string, any>): void {
-    this.fanOut.relayEvent(topic, type, content, this.tasks.get(content.task_id)?.owner);
+  private relay(topic: 'streams' | 'reports', event: TaskEvent): void {
+    this.fanOut.relayEvent(topic, event, this.tasks.get(event.content.task_id)?.owner);
   }
 
-  private onResources(engine: EngineInfo, sample: Record<string, unknown>): void {
+  private onResources(engine: EngineInfo, sample: ResourceSample): void {
     const h = engine.resourcesHistory;
     h.push(sample);
     if (h.length > this.ctx.opts.resourceHistory) h.splice(0, h.length - this.ctx.opts.resourceHistory);

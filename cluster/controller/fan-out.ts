@@ -10,20 +10,17 @@
  * (result_request by task id, bounded by --keep-finished), and tasks it owns
  * still route to the session id if it connects again.
  */
-import type { SubscribeTopic } from '../protocol';
+import type { EngineEvent, ResourceSample, SubscribeRequest, SubscribeTopic, TaskReport, TaskResult, TaskStream, UnsubscribeRequest } from '../protocol';
 import { RingBuffer } from './ring-buffer';
 import { stringList } from './submission';
 import type { ClientInfo, EngineInfo, Peer, Task } from './types';
 
 type EventTopic = 'streams' | 'reports';
-type EventType = 'task_stream' | 'task_report';
 
-interface RelayedEvent {
-  topic: EventTopic;
-  task_id: string;
-  type: EventType;
-  content: any;
-}
+type RelayedEvent = { topic: EventTopic; task_id: string } & ({ type: 'task_stream'; content: TaskStream } | { type: 'task_report'; content: TaskReport });
+
+/** What relayEvent takes: output or a report, with its message type. */
+export type TaskEvent = { type: 'task_stream'; content: TaskStream } | { type: 'task_report'; content: TaskReport };
 
 const TOPICS: readonly string[] = ['resources', 'reports', 'streams', 'engines', 'status'];
 
@@ -109,23 +106,24 @@ export class FanOut {
   }
 
   /** Output or a report of a task: to its owner, to subscribers of the topic, and into the history. */
-  relayEvent(topic: EventTopic, type: EventType, content: Record<string, any>, ownerSession: string | null | undefined): void {
-    this.events.push({ topic, task_id: content.task_id, type, content });
+  relayEvent(topic: EventTopic, event: TaskEvent, ownerSession: string | null | undefined): void {
+    const taskId = event.content.task_id;
+    this.events.push({ topic, task_id: taskId, ...event });
     const owner = ownerSession ? this.clients.get(ownerSession) : undefined;
-    if (owner?.peer) owner.peer.outbox.push(type, content);
+    if (owner?.peer) owner.peer.outbox.push(event.type, event.content);
     for (const client of this.clients.values()) {
       if (client === owner || !client.peer || !client.topics.has(topic)) continue;
-      if (client.taskFilter && !client.taskFilter.has(content.task_id)) continue;
-      client.peer.outbox.push(type, content);
+      if (client.taskFilter && !client.taskFilter.has(taskId)) continue;
+      client.peer.outbox.push(event.type, event.content);
     }
   }
 
   /** Engine events go to every connected client. */
-  broadcastEngineEvent(content: Record<string, unknown>): void {
+  broadcastEngineEvent(content: EngineEvent): void {
     for (const client of this.clients.values()) client.peer?.outbox.push('engine_event', content);
   }
 
-  publishResources(engineId: number, sample: Record<string, unknown>): void {
+  publishResources(engineId: number, sample: ResourceSample): void {
     const content = { sample, engine_id: engineId };
     for (const client of this.clients.values()) {
       if (client.peer && client.topics.has('resources')) client.peer.outbox.push('resources', content);
@@ -133,7 +131,7 @@ export class FanOut {
   }
 
   /** subscribe_request: add topics, set the task filter, reply, then replay history if asked. */
-  subscribe(peer: Peer, client: ClientInfo, c: Record<string, any>, parent: string, engines: Iterable<EngineInfo>): void {
+  subscribe(peer: Peer, client: ClientInfo, c: SubscribeRequest, parent: string, engines: Iterable<EngineInfo>): void {
     const topics = stringList(c.topics, 'subscribe_request.topics');
     const bad = topics.find((t) => !TOPICS.includes(t));
     if (bad) throw new Error(`unknown subscription topic ${bad} (valid: ${TOPICS.join(', ')})`);
@@ -143,7 +141,7 @@ export class FanOut {
     if (c.history) this.replayHistory(peer, client, topics, engines);
   }
 
-  unsubscribe(peer: Peer, client: ClientInfo, c: Record<string, any>, parent: string): void {
+  unsubscribe(peer: Peer, client: ClientInfo, c: UnsubscribeRequest, parent: string): void {
     for (const t of stringList(c.topics ?? [], 'unsubscribe_request.topics')) client.topics.delete(t as SubscribeTopic);
     peer.outbox.push('subscribe_reply', { topics: [...client.topics] }, undefined, parent);
   }
@@ -160,17 +158,17 @@ export class FanOut {
   }
 
   /** The last `limit` reports kept in the history, of one task or all. */
-  reports(taskId: string | null, limit: number): Record<string, unknown>[] {
-    const found: Record<string, unknown>[] = [];
-    for (const e of this.events) if (e.topic === 'reports' && (!taskId || e.task_id === taskId)) found.push(e.content);
+  reports(taskId: string | null, limit: number): TaskReport[] {
+    const found: TaskReport[] = [];
+    for (const e of this.events) if (e.type === 'task_report' && (!taskId || e.task_id === taskId)) found.push(e.content);
     return found.slice(-limit);
   }
 }
 
 /** task_result content for a finished task. */
-export function resultContent(task: Task): Record<string, unknown> {
+export function resultContent(task: Task): TaskResult {
   const r = task.result!;
-  const content: Record<string, unknown> = { task_id: task.id, status: r.status };
+  const content: TaskResult = { task_id: task.id, status: r.status };
   if (r.value) content.value = r.value;
   if (r.error) content.error = r.error;
   if (r.engine_id !== undefined) content.engine_id = r.engine_id;

@@ -4,7 +4,7 @@
  * or sooner once MAX_BATCH_ITEMS are queued.
  */
 import { sendMessage, type MessageSocket } from '../transport/socket';
-import { BatchBuilder, MAX_BATCH_ITEMS, type Key, type MessageType } from '../protocol';
+import { BatchBuilder, MAX_BATCH_ITEMS, type Key, type ContentMap, type MessageType } from '../protocol';
 
 export class Outbox {
   private readonly batch = new BatchBuilder();
@@ -22,7 +22,7 @@ export class Outbox {
   ) {}
 
   /** `buffers` are this item's own; packed refs in `content` index into them from 0. */
-  push(type: MessageType, content: unknown, buffers?: Uint8Array[], parentId?: string): void {
+  push<T extends MessageType>(type: T, content: ContentMap[T], buffers?: Uint8Array[], parentId?: string): void {
     this.batch.add(type, content, buffers, parentId);
     if (this.batch.size >= MAX_BATCH_ITEMS) {
       this.flush();

@@ -14,7 +14,7 @@ export function stringList(v: unknown, what: string): string[] {
 export function validateSubmission(t: TaskSubmission, index: number, bufferCount: number): string | null {
   if (typeof t !== 'object' || t === null) return `tasks[${index}] is not an object`;
   if (typeof t.task_id !== 'string' || t.task_id === '') return `tasks[${index}].task_id must be a non-empty string`;
-  if (t.kind !== 'module' && t.kind !== 'source') return `kind must be 'module' or 'source', got ${JSON.stringify(t.kind)}`;
+  if (t.kind !== 'module' && t.kind !== 'source' && t.kind !== 'share') return `kind must be 'module', 'source' or 'share', got ${JSON.stringify((t as { kind: unknown }).kind)}`;
   if (t.kind === 'module' && typeof t.module !== 'string') return 'kind "module" needs a module path';
   if (t.kind === 'source' && typeof t.source !== 'string') return 'kind "source" needs function source';
   if (typeof t.args !== 'object' || t.args === null || !Array.isArray(t.args.$b)) return 'args must be a packed value {$v, $b}';

@@ -3,7 +3,7 @@
  * done | error | cancelled, with retries away from failing engines, the
  * timeout backstop, cancellation, and journalling of submissions and results.
  */
-import { relocatePacked, type Message, type PackedRef, type TaskErrorInfo, type TaskResultStatus, type TaskState, type TaskSubmission } from '../protocol';
+import { relocatePacked, type Message, type PackedRef, type TaskErrorInfo, type TaskResultStatus, type TaskState, type TaskRequest, type TaskSubmission } from '../protocol';
 import type { DispatchLoop } from './dispatch';
 import type { EngineRegistry } from './engine-registry';
 import type { FanOut } from './fan-out';
@@ -73,7 +73,8 @@ export class TaskLifecycle {
     if (s.source !== undefined) content.source = s.source;
     if (s.timeout_ms !== undefined) content.timeout_ms = s.timeout_ms;
     if (task.reservedGpus && task.reservedGpus.length) content.gpus = task.reservedGpus;
-    engine.peer.outbox.push('task_request', content, buffers);
+    // built field by field from a submission validated on arrival (submission.ts)
+    engine.peer.outbox.push('task_request', content as unknown as TaskRequest, buffers);
   }
 
   onTaskStarted(engine: EngineInfo, taskId: string): void {
@@ -97,7 +98,7 @@ export class TaskLifecycle {
     this.finish(task, errorResult(error, { engine_id: engine.id, started_ms: task.startedMs ?? undefined }));
   }
 
-  onEngineResult(engine: EngineInfo, msg: Message): void {
+  onEngineResult(engine: EngineInfo, msg: Message<'task_result'>): void {
     const c = msg.content;
     const taskId = String(c.task_id);
     const task = this.tasks.get(taskId);
@@ -128,7 +129,7 @@ export class TaskLifecycle {
    * error naming the engine and host, so the task fails or retries instead
    * of staying "running".
    */
-  private readResult(engine: EngineInfo, task: Task, msg: Message, buffers: Uint8Array[]): { value?: PackedRef; error?: TaskErrorInfo } | { bad: TaskErrorInfo } {
+  private readResult(engine: EngineInfo, task: Task, msg: Message<'task_result'>, buffers: Uint8Array[]): { value?: PackedRef; error?: TaskErrorInfo } | { bad: TaskErrorInfo } {
     const c = msg.content;
     try {
       const value = c.value !== undefined && c.value !== null ? relocatePacked(c.value, msg.buffers, buffers) : undefined;

@@ -1,6 +1,6 @@
 /** The controller's in-memory records of tasks, engines, clients and connections. */
 import type { MessageSocket } from '../transport/socket';
-import type { PackedRef, SubscribeTopic, TaskErrorInfo, TaskResultStatus, TaskState, TaskSubmission } from '../protocol';
+import type { PackedRef, ResourceSample, SubscribeTopic, TaskErrorInfo, TaskResultStatus, TaskState, TaskSubmission } from '../protocol';
 import type { Journal } from './journal';
 import type { ResolvedOptions } from './options';
 import type { Outbox } from './outbox';
@@ -43,7 +43,7 @@ export interface EngineInfo extends SchedEngine {
   peer: Peer;
   lastSeen: number;
   registeredMs: number;
-  resourcesHistory: Record<string, unknown>[];
+  resourcesHistory: ResourceSample[];
   diedMs: number | null;
   deathReason: string | null;
   tasksDone: number;

@@ -14,7 +14,7 @@ export interface DashboardApi {
   task(id: string): Record<string, unknown> | null;
   tasks(state: string | null, limit: number): Record<string, unknown>[];
   resources(engineId: number): Record<string, unknown>[] | null;
-  reports(taskId: string | null, limit: number): Record<string, unknown>[];
+  reports(taskId: string | null, limit: number): object[];
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

@@ -1,20 +1,19 @@
 /**
- * The engine process's connection to the controller: registers (slots, GPUs,
- * node resources, labels), heartbeats, runs task_requests in its TaskRunner,
- * streams output/reports/results/resources back, and reconnects with backoff
- * when the controller goes away (a controller restarted with --resume at the
- * same URL gets the engine back, with its running tasks and unsent results).
+ * The engine process: registers with the controller (slots, GPUs, node
+ * resources, labels), heartbeats, runs task_requests in its TaskRunner and
+ * streams output, reports and resources back. Results go through the
+ * ResultLedger (./result-ledger.ts); the connection, with reconnection and
+ * backoff when the controller goes away, is the shared Peer (a controller
+ * restarted with --resume at the same URL gets the engine back, with its
+ * running tasks and unsent results).
  */
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
-import WebSocket from 'ws';
+import { Peer, type PeerClose } from '../transport/peer';
 import {
   CLOSE_CODES,
-  MAX_MESSAGE_BYTES,
-  MessageBatcher,
-  decodeMessages,
   describeClose,
-  encodeMessage,
+  isMessageOf,
   makeMessage,
   packInto,
   unpackFrom,
@@ -23,13 +22,15 @@ import {
   type RegisterReply,
   type RegisterRequest,
   type TaskErrorInfo,
-  type TaskRequest,
+  type TaskKind,
   type TaskResult,
   type ConnectionInfo,
 } from '../protocol';
-
 import { ResourceSampler, describeNode } from './resources';
+import { ResultLedger } from './result-ledger';
 import { TaskRunner, type TaskOutcome } from './runner';
+
+const TASK_KINDS: ReadonlySet<string> = new Set<TaskKind>(['module', 'source', 'share']);
 
 export interface EngineOptions {
   connection: ConnectionInfo;
@@ -50,38 +51,14 @@ export type EngineExit =
   | { code: 2; reason: 'refused'; message: string }
   | { code: 3; reason: 'unreachable'; message: string };
 
-interface SentResult {
-  msg: Message<TaskResult>;
-  sentAt: number;
-  bytes: number;
-}
-
-/**
- * While a worker runs a pipeline of sub-millisecond tasks, results are held
- * until this many are ready (or the pipeline ends, or this long passed), so
- * they travel in a few big frames instead of one small frame per event-loop turn.
- */
-const RESULT_HOLD_MAX = 32;
-const RESULT_HOLD_MS = 1;
-/** how long task_started waits for the result of a task expected to be sub-millisecond */
-const STARTED_DELAY_MS = 2;
-
-/** Results are kept this long (and within these bounds) to resend them after a controller restart. */
-const RESEND_WINDOW_MS = 30_000;
-const RESEND_MAX_RESULTS = 20_000;
-const RESEND_MAX_BYTES = 256 * 1024 * 1024;
-
 export class Engine {
   readonly uuid = randomUUID();
   readonly host = os.hostname();
   private engineId: number | null = null;
-  private ws: WebSocket | null = null;
-  private batcher: MessageBatcher | null = null;
+  private peer: Peer | null = null;
   private readonly runner: TaskRunner;
   private readonly sampler: ResourceSampler;
   private resources: EngineResources | null = null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private lastHeard = Date.now();
   private heartbeatMs = 1000;
   private stopping = false;
   private firstRegistered!: () => void;
@@ -89,18 +66,7 @@ export class Engine {
   private exitResolve!: (exit: EngineExit) => void;
   /** Resolves when the engine has stopped for good. */
   readonly exited = new Promise<EngineExit>((resolve) => (this.exitResolve = resolve));
-  /** Results finished while disconnected, or sent shortly before a disconnect (resent; the controller dedupes). */
-  private outbox: Message[] = [];
-  private heldResults: Message[] = [];
-  private holdTimer: NodeJS.Timeout | null = null;
-  private recentResults = new Map<string, SentResult>();
-  private recentBytes = 0;
-  /** started tasks whose task_started is not sent yet (task id → start time, ms) */
-  private startedUnsent = new Map<string, number>();
-  /** cancels the pending task_started flush; null when none is pending */
-  private cancelStartedFlush: (() => void) | null = null;
-  private unreachableSince: number | null = null;
-  private reconnectDelayMs = 200;
+  private readonly ledger: ResultLedger;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: EngineOptions) {
@@ -109,11 +75,22 @@ export class Engine {
     this.runner = new TaskRunner(
       { slots: opts.slots, host: this.host, engineId: () => this.engineId, maxTaskMemoryMb: opts.maxTaskMemoryMb, prewarm: true },
       {
-        onStarted: (taskId) => this.noteStarted(taskId),
+        onStarted: (taskId) => this.ledger.noteStarted(taskId),
         onStream: (taskId, name, text) => this.send(makeMessage('task_stream', { task_id: taskId, name, text })),
         onReport: (taskId, data) => this.sendReport(taskId, data),
         onResult: (taskId, outcome) => this.sendResult(taskId, outcome),
       },
+    );
+    const engine = this;
+    this.ledger = new ResultLedger(
+      {
+        get connected() {
+          return engine.engineId !== null && engine.peer?.isOpen === true;
+        },
+        send: (msg) => this.send(msg),
+        flush: () => this.peer?.flush(),
+      },
+      this.runner,
     );
     this.sampler = new ResourceSampler({ host: this.host, intervalMs: opts.resourceIntervalMs, taskUsage: () => this.runner.usage() });
   }
@@ -138,7 +115,7 @@ export class Engine {
     this.resources = { cpus: node.cpus, memory_bytes: node.memory_bytes, gpus };
     this.connect();
     this.sampler.start((sample) => {
-      if (this.engineId !== null && this.ws?.readyState === WebSocket.OPEN) this.send(makeMessage('resources', { sample }));
+      if (this.engineId !== null && this.peer?.isOpen) this.send(makeMessage('resources', { sample }));
     });
   }
 
@@ -147,35 +124,39 @@ export class Engine {
     if (this.stopping) return;
     this.stopping = true;
     this.sampler.stop();
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.peer?.stopHeartbeat();
     await this.runner.close('engine shutting down');
-    this.releaseResults();
-    if (this.ws?.readyState === WebSocket.OPEN) {
-      this.send(makeMessage('engine_shutdown', {}));
-      this.batcher?.flush();
-      this.ws.close(1000, 'engine stopping');
-    } else {
-      this.ws?.terminate();
-    }
+    this.ledger.release();
+    if (this.peer?.isOpen) this.send(makeMessage('engine_shutdown', {}));
+    this.peer?.close(1000, 'engine stopping');
     this.exitResolve(exit);
   }
 
   private connect(): void {
     if (this.stopping) return;
     const url = this.opts.connection.url;
-    const ws = new WebSocket(url, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 });
-    this.ws = ws;
-    let connectError: Error | null = null;
-    ws.on('open', () => {
-      this.batcher = new MessageBatcher(this.opts.connection.key, (data) => ws.send(data));
-      this.lastHeard = Date.now();
-      this.register();
-    });
-    ws.on('message', (data: Buffer) => this.onData(data));
-    ws.on('error', (err) => {
-      connectError = err;
-    });
-    ws.on('close', (code, reasonBuf) => this.onClose(ws, code, reasonBuf.toString(), connectError));
+    this.peer = new Peer(
+      {
+        key: this.opts.connection.key,
+        name: `controller at ${url}`,
+        url,
+        reconnect: { giveUpAfterMs: this.opts.reconnectTimeoutMs ?? 120_000, maxDelayMs: 3000, holdsProcess: true },
+        logPrefix: () => this.prefix(),
+        log: this.log,
+      },
+      {
+        onOpen: () => this.register(),
+        onMessages: (messages) => this.onMessages(messages),
+        onClose: (close) => this.onClose(close),
+        onRetry: (why, delayMs) => this.log(`${this.prefix()} ${why}; retrying in ${(delayMs / 1000).toFixed(1)} s`),
+        onGiveUp: (why, waitedMs) => {
+          const message = `${this.prefix()} ${why}; giving up after ${Math.round(waitedMs / 1000)} s`;
+          this.log(message);
+          void this.stop({ code: 3, reason: 'unreachable', message });
+        },
+      },
+    );
+    this.peer.start();
   }
 
   private register(): void {
@@ -191,127 +172,72 @@ export class Engine {
       running: this.runner.runningTaskIds(),
     };
     // Registration goes out alone (not batched) so the controller can check the key on it.
-    this.ws!.send(encodeMessage(makeMessage('register_request', content), this.opts.connection.key));
+    this.peer!.sendNow(makeMessage('register_request', content));
   }
 
-  private onClose(ws: WebSocket, code: number, reason: string, err: Error | null): void {
-    if (ws !== this.ws) return;
-    this.batcher?.clear();
-    this.batcher = null;
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = null;
-    if (this.stopping) return;
+  private onClose(close: PeerClose): void {
+    if (close.byUs || this.stopping) return;
     const url = this.opts.connection.url;
-    if (code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch) {
-      const message = `${this.prefix()} ${describeClose(url, code, reason)}`;
+    if (close.refused) {
+      const message = `${this.prefix()} ${describeClose(url, close.code, close.reason)}`;
       this.log(message);
       void this.stop({ code: 2, reason: 'refused', message });
       return;
     }
-    if (code === CLOSE_CODES.shutdown) {
-      this.log(`${this.prefix()} ${describeClose(url, code, reason)}; stopping`);
+    if (close.code === CLOSE_CODES.shutdown) {
+      this.log(`${this.prefix()} ${describeClose(url, close.code, close.reason)}; stopping`);
+      this.peer!.close(); // no retry while the runner winds down
       void this.stop();
-      return;
     }
-    this.scheduleReconnect(err ? `cannot reach controller at ${url} (${err.message})` : describeClose(url, code, reason));
   }
 
-  private scheduleReconnect(why: string): void {
-    const now = Date.now();
-    if (this.unreachableSince === null) this.unreachableSince = now;
-    const limit = this.opts.reconnectTimeoutMs ?? 120_000;
-    const waited = now - this.unreachableSince;
-    if (waited >= limit) {
-      const message = `${this.prefix()} ${why}; giving up after ${Math.round(waited / 1000)} s`;
-      this.log(message);
-      void this.stop({ code: 3, reason: 'unreachable', message });
-      return;
-    }
-    const delay = this.reconnectDelayMs;
-    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 3000);
-    this.log(`${this.prefix()} ${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
-    setTimeout(() => this.connect(), delay);
-  }
-
-  private onData(data: Buffer): void {
-    this.lastHeard = Date.now();
-    let messages: Message[];
-    try {
-      messages = decodeMessages(data, this.opts.connection.key);
-    } catch (err) {
-      this.log(`${this.prefix()} dropped a message from the controller at ${this.opts.connection.url}: ${(err as Error).message}`);
-      return;
-    }
+  private onMessages(messages: Message[]): void {
     for (const msg of messages) this.handle(msg);
     this.runner.dispatchNow(); // the tasks of this frame go to the workers now, not one event-loop turn later
   }
 
   private handle(msg: Message): void {
-    switch (msg.header.msg_type) {
-      case 'register_reply':
-        return this.onRegistered(msg.content as RegisterReply);
-      case 'task_request':
-        return this.onTaskRequest(msg as Message<TaskRequest>);
-      case 'task_cancel':
-        this.runner.cancel(String(msg.content.task_id), 'cancelled by the client');
-        return;
-      case 'shutdown_request':
-        this.log(`${this.prefix()} shutdown requested by the controller`);
-        void this.stop();
-        return;
-      case 'heartbeat_reply':
-        return;
-      default:
-        this.log(`${this.prefix()} ignoring unexpected ${msg.header.msg_type} from the controller`);
+    if (isMessageOf(msg, 'task_request')) return this.onTaskRequest(msg);
+    if (isMessageOf(msg, 'register_reply')) return this.onRegistered(msg.content);
+    if (isMessageOf(msg, 'task_cancel')) {
+      this.runner.cancel(String(msg.content.task_id), 'cancelled by the client');
+      return;
     }
+    if (isMessageOf(msg, 'shutdown_request')) {
+      this.log(`${this.prefix()} shutdown requested by the controller`);
+      void this.stop();
+      return;
+    }
+    if (isMessageOf(msg, 'heartbeat_reply')) return;
+    this.log(`${this.prefix()} ignoring unexpected ${msg.header.msg_type} from the controller`);
   }
 
   private onRegistered(reply: RegisterReply): void {
     const again = this.engineId !== null;
     this.engineId = reply.engine_id;
     this.heartbeatMs = reply.heartbeat_ms > 0 ? reply.heartbeat_ms : 1000;
-    this.unreachableSince = null;
-    this.reconnectDelayMs = 200;
+    this.peer!.established();
     this.log(`${this.prefix()} ${again ? 're-registered' : 'registered'} with controller ${this.opts.connection.url} (cluster ${reply.cluster_id}, ${this.opts.slots} slots)`);
     this.startHeartbeat();
-    this.flushOutbox(again);
+    this.ledger.resend(again);
     this.firstRegistered();
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      const ws = this.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      if (Date.now() - this.lastHeard > 5 * this.heartbeatMs + 2000) {
-        this.log(`${this.prefix()} no word from the controller at ${this.opts.connection.url} for ${Date.now() - this.lastHeard} ms; reconnecting`);
-        ws.terminate();
-        return;
-      }
-      this.send(makeMessage('heartbeat', { running: this.runner.runningTaskIds().length }));
-    }, this.heartbeatMs);
+    this.peer!.startHeartbeat({
+      intervalMs: this.heartbeatMs,
+      silentMs: 5 * this.heartbeatMs + 2000,
+      beat: () => makeMessage('heartbeat', { running: this.runner.runningTaskIds().length }),
+      onSilent: (silentForMs) => this.log(`${this.prefix()} no word from the controller at ${this.opts.connection.url} for ${silentForMs} ms; reconnecting`),
+    });
   }
 
-  /** After a reconnect: results finished while away, and those sent just before the drop (the controller may have died before storing them). */
-  private flushOutbox(reconnected: boolean): void {
-    const pending = this.outbox;
-    this.outbox = [];
-    const now = Date.now();
-    if (reconnected) {
-      for (const [id, sent] of this.recentResults) {
-        if (now - sent.sentAt > RESEND_WINDOW_MS) this.forget(id);
-        else if (!pending.includes(sent.msg)) pending.push(sent.msg);
-      }
-    }
-    for (const msg of pending) this.send(msg);
-  }
-
-  private onTaskRequest(msg: Message<TaskRequest>): void {
+  private onTaskRequest(msg: Message<'task_request'>): void {
     const req = msg.content;
     if (this.runner.runningTaskIds().includes(req.task_id)) return; // re-dispatched after a controller restart; already running
-    const done = this.recentResults.get(req.task_id);
+    const done = this.ledger.sent(req.task_id);
     if (done) {
-      this.send(done.msg);
+      this.send(done);
       return;
     }
     let args: unknown;
@@ -320,18 +246,10 @@ export class Engine {
     } catch (err) {
       return this.sendResult(req.task_id, this.failure('BadArguments', `task arguments could not be decoded: ${(err as Error).message}`));
     }
-    if (req.kind !== 'module' && req.kind !== 'source') {
+    if (!TASK_KINDS.has(req.kind)) {
       return this.sendResult(req.task_id, this.failure('BadTask', `unknown task kind "${String(req.kind)}"`));
     }
-    this.runner.submit({
-      taskId: req.task_id,
-      kind: req.kind,
-      module: req.module,
-      exportName: req.export ?? 'default',
-      source: req.source,
-      args: Array.isArray(args) ? args : [args],
-      timeoutMs: req.timeout_ms,
-    });
+    this.runner.submit({ ...req, args: Array.isArray(args) ? args : [args] });
   }
 
   private failure(ename: string, evalue: string): TaskOutcome {
@@ -344,41 +262,7 @@ export class Engine {
     this.send(makeMessage('task_report', { task_id: taskId, data: plain }));
   }
 
-  /**
-   * task_started goes out one event-loop turn after the start (STARTED_DELAY_MS
-   * when tasks here are usually sub-millisecond); a task whose result is ready
-   * by then is reported by the result alone (it carries started_ms). That saves
-   * the controller and every status subscriber a message per short task, and
-   * keeps that message from competing with the result for the CPU.
-   */
-  private noteStarted(taskId: string): void {
-    this.startedUnsent.set(taskId, Date.now());
-    if (this.cancelStartedFlush) return;
-    const flush = (): void => {
-      this.cancelStartedFlush = null;
-      for (const id of this.startedUnsent.keys()) this.send(makeMessage('task_started', { task_id: id }));
-      this.startedUnsent.clear();
-    };
-    if (this.runner.tasksAreShort) {
-      const timer = setTimeout(flush, STARTED_DELAY_MS);
-      this.cancelStartedFlush = () => clearTimeout(timer);
-    } else {
-      const immediate = setImmediate(flush);
-      this.cancelStartedFlush = () => clearImmediate(immediate);
-    }
-  }
-
-  /** Nothing left to announce: no timer should wake this engine later for nothing. */
-  private cancelIdleStartedFlush(): void {
-    if (this.startedUnsent.size > 0 || !this.cancelStartedFlush) return;
-    this.cancelStartedFlush();
-    this.cancelStartedFlush = null;
-  }
-
   private sendResult(taskId: string, outcome: TaskOutcome): void {
-    const startedMs = this.startedUnsent.get(taskId);
-    this.startedUnsent.delete(taskId);
-    this.cancelIdleStartedFlush();
     const buffers: Uint8Array[] = [];
     let content: TaskResult;
     if (outcome.status === 'ok') {
@@ -391,77 +275,26 @@ export class Engine {
     } else {
       content = { task_id: taskId, status: outcome.status, error: this.errorInfo(outcome.error) };
     }
-    if (startedMs !== undefined) content.started_ms = startedMs;
-    const msg = makeMessage('task_result', content, { buffers });
-    this.heldResults.push(msg);
-    if (this.heldResults.length < RESULT_HOLD_MAX && this.runner.moreResultsImminent) {
-      this.holdTimer ??= setTimeout(() => this.releaseResults(), RESULT_HOLD_MS);
-    } else {
-      this.releaseResults();
-    }
-    this.remember(taskId, msg); // after the send: the bookkeeping is not on the round trip
-  }
-
-  private releaseResults(): void {
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    this.holdTimer = null;
-    const held = this.heldResults;
-    this.heldResults = [];
-    const connected = this.engineId !== null && this.ws?.readyState === WebSocket.OPEN;
-    for (const msg of held) {
-      if (connected) this.send(msg);
-      else this.outbox.push(msg);
-    }
-    // Nothing else running or queued: no other result can join this batch, so it leaves now
-    // rather than at the end of the event-loop turn (the single round trip's latency).
-    if (connected && this.runner.load === 0) this.batcher?.flush();
+    this.ledger.record(content, buffers);
   }
 
   private errorInfo(error: TaskErrorInfo): TaskErrorInfo {
     return { ...error, engine_id: this.engineId ?? undefined, host: this.host };
   }
 
-  private remember(taskId: string, msg: Message<TaskResult>): void {
-    this.forget(taskId);
-    const bytes = msg.buffers.reduce((n, b) => n + b.byteLength, 0);
-    this.recentResults.set(taskId, { msg, sentAt: Date.now(), bytes });
-    this.recentBytes += bytes;
-    const cutoff = Date.now() - RESEND_WINDOW_MS;
-    for (const [id, sent] of this.recentResults) {
-      const over = this.recentResults.size > RESEND_MAX_RESULTS || this.recentBytes > RESEND_MAX_BYTES;
-      if (!over && sent.sentAt >= cutoff) break;
-      if (id === taskId) break; // keep the newest even when it alone is over the byte bound
-      this.forget(id);
-    }
-  }
-
-  private forget(taskId: string): void {
-    const old = this.recentResults.get(taskId);
-    if (!old) return;
-    this.recentBytes -= old.bytes;
-    this.recentResults.delete(taskId);
-  }
-
   private send(msg: Message): void {
-    const ws = this.ws;
-    if (!this.batcher || ws?.readyState !== WebSocket.OPEN) return; // streams/reports while away are dropped; results go to the outbox
-    const payloadBytes = msg.buffers.reduce((n, b) => n + b.byteLength, 0);
-    if (payloadBytes < 1024 * 1024) {
-      this.batcher.push(msg);
-      return;
-    }
-    // Big payloads go alone, after what is queued, so an oversized result fails only its own task.
-    this.batcher.flush();
+    // Streams/reports while away are dropped (push says false); results go to the outbox.
     try {
-      ws.send(encodeMessage(msg, this.opts.connection.key));
+      this.peer?.push(msg);
     } catch (err) {
+      // Only a big payload sent alone gets here, so an oversized result fails only its own task.
       this.log(`${this.prefix()} could not send ${msg.header.msg_type}: ${(err as Error).message}`);
-      if (msg.header.msg_type === 'task_result') {
-        const taskId = (msg.content as TaskResult).task_id;
+      if (isMessageOf(msg, 'task_result')) {
+        const taskId = msg.content.task_id;
         const error = this.errorInfo({ ename: 'ResultTooLarge', evalue: `task ${taskId} result could not be sent: ${(err as Error).message}`, traceback: [] });
-        const replacement = makeMessage<TaskResult>('task_result', { task_id: taskId, status: 'error', error });
-        this.remember(taskId, replacement);
-        this.batcher.push(replacement);
+        const replacement = makeMessage('task_result', { task_id: taskId, status: 'error', error });
+        this.ledger.remember(taskId, replacement);
+        this.peer?.push(replacement);
       }
     }
   }

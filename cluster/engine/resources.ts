@@ -22,7 +22,7 @@ export interface TaskResourceUsage {
   elapsed_ms: number;
 }
 
-export interface NodeResourceSample {
+export type NodeResourceSample = {
   time_ms: number;
   host: string;
   cpu: { cores: number[]; total_percent: number };
@@ -34,7 +34,7 @@ export interface NodeResourceSample {
   gpus: GpuSample[];
   engine: { pid: number; rss_bytes: number };
   tasks: TaskResourceUsage[];
-}
+};
 
 interface CpuTimes {
   busy: number;

@@ -5,21 +5,14 @@
  * cancelled (worker.terminate()), times out, or crashes its thread (process.exit,
  * uncaught error, out of memory) — the engine itself stays up.
  */
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import * as fs from 'node:fs';
+import { receiveMessageOnPort, type Worker } from 'node:worker_threads';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import type { RunMessage, TaskErrorInfo, WorkerInit, WorkerToEngine } from './worker-messages';
+import { AWAIT_RESULT_SPIN_US, TaskPace } from './pacing';
+import { StreamCoalescer } from './stream-coalescer';
+import { detachWorker, emptySlot, sampleCpuPercent, startWorker, type AssignedTask, type Slot } from './worker-slot';
+import type { RunMessage, RunnableTask, TaskErrorInfo, WorkerToEngine } from './worker-messages';
 
-export interface RunnableTask {
-  taskId: string;
-  kind: 'module' | 'source';
-  module?: string;
-  exportName?: string;
-  source?: string;
-  args: unknown[];
-  timeoutMs?: number;
-}
+export type { RunnableTask };
 
 export type TaskOutcome =
   | { status: 'ok'; value: unknown }
@@ -55,83 +48,15 @@ export interface TaskRunnerOptions {
   streamFlushMs?: number;
 }
 
-interface AssignedTask {
-  task: RunnableTask;
-  /** set when the task became the worker's current task */
-  startedAt: number | null;
-  heapUsed: number;
-  timer: NodeJS.Timeout | null;
-}
-
-interface Slot {
-  index: number;
-  worker: Worker | null;
-  /** everything the worker sends comes on this port, so it can also be read synchronously */
-  fromWorker: MessagePort | null;
-  tid: number | null;
-  lastCpuTicks: number | null;
-  lastCpuSampleAt: number;
-  lastHeapUsed: number;
-  /** tasks sent to the worker, in its order; [0] is the one it runs */
-  assigned: AssignedTask[];
-}
-
-/**
- * Short tasks are sent to a worker many at a time (one thread wake-up per
- * refill instead of per task); long ones one by one. The depth is chosen so a
- * worker holds about PIPELINE_BUDGET_MS of work that no other slot can take.
- */
-const MAX_PIPELINE = 64;
-const SHORT_TASK_MS = 2;
-const PIPELINE_BUDGET_MS = 32;
-const IMMINENT_TASK_MS = 0.5;
-/**
- * When a lone short task goes to an idle worker, the engine polls for its result
- * this long (µs) instead of going to sleep: a sleeping thread takes ~70 µs to
- * wake here, as long as the task itself. Never while other work is waiting.
- */
-const AWAIT_RESULT_SPIN_US = 300;
-
-const WORKER_BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-if (workerData.tsxCjsApi && workerData.impl.endsWith('.ts')) require(workerData.tsxCjsApi).register();
-require(workerData.impl);
-`;
-
-function resolveTsxApi(): string | null {
-  try {
-    return require.resolve('tsx/cjs/api');
-  } catch {
-    return null;
-  }
-}
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-function readThreadCpuTicks(tid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15 of stat)
-  } catch {
-    return null;
-  }
-}
-
 export class TaskRunner {
   private readonly slots: Slot[];
   private readonly queue: RunnableTask[] = [];
-  private readonly streamBuffers = new Map<string, { stdout: string; stderr: string }>();
-  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly streams: StreamCoalescer;
   private closed = false;
   private readonly host: string;
-  private readonly workerImpl = path.join(__dirname, `task-worker${path.extname(__filename)}`);
-  private readonly tsxCjsApi = resolveTsxApi();
   /** values broadcast to this engine; every worker, present and future, gets them */
   private readonly sharedValues = new Map<string, unknown>();
-  /** moving average of task run time (ms), to decide on pipelining */
-  private averageTaskMs = Number.POSITIVE_INFINITY;
-  private finishedCount = 0;
+  private readonly pace = new TaskPace();
 
   constructor(
     private readonly opts: TaskRunnerOptions,
@@ -139,16 +64,8 @@ export class TaskRunner {
   ) {
     if (!Number.isInteger(opts.slots) || opts.slots < 1) throw new RangeError(`slots must be a positive integer, got ${opts.slots}`);
     this.host = opts.host ?? os.hostname();
-    this.slots = Array.from({ length: opts.slots }, (_, index) => ({
-      index,
-      worker: null,
-      fromWorker: null,
-      tid: null,
-      lastCpuTicks: null,
-      lastCpuSampleAt: 0,
-      lastHeapUsed: 0,
-      assigned: [],
-    }));
+    this.streams = new StreamCoalescer((taskId, name, text) => this.events.onStream?.(taskId, name, text), opts.streamFlushMs);
+    this.slots = Array.from({ length: opts.slots }, (_, index) => emptySlot(index));
     if (opts.prewarm) for (const slot of this.slots) this.spawnWorker(slot);
   }
 
@@ -170,14 +87,14 @@ export class TaskRunner {
   /** Cancel a queued or running task. Returns false when the task is unknown (already finished). */
   cancel(taskId: string, reason = 'cancelled by request'): boolean {
     const cancelled: TaskOutcome = { status: 'cancelled', error: { ename: 'TaskCancelled', evalue: reason, traceback: [] } };
-    const queuedAt = this.queue.findIndex((t) => t.taskId === taskId);
+    const queuedAt = this.queue.findIndex((t) => t.task_id === taskId);
     if (queuedAt >= 0) {
       this.queue.splice(queuedAt, 1);
       this.events.onResult(taskId, cancelled);
       return true;
     }
     for (const slot of this.slots) {
-      const at = slot.assigned.findIndex((a) => a.task.taskId === taskId);
+      const at = slot.assigned.findIndex((a) => a.task.task_id === taskId);
       if (at < 0) continue;
       if (at === 0) {
         this.stopCurrent(slot, cancelled);
@@ -185,7 +102,7 @@ export class TaskRunner {
         // Not started yet in that worker: have it skip the task (see onDone for the race).
         slot.assigned.splice(at, 1);
         slot.worker?.postMessage({ t: 'skip', taskId });
-        this.flushStreams(taskId);
+        this.streams.flush(taskId);
         this.events.onResult(taskId, cancelled);
       }
       return true;
@@ -195,7 +112,7 @@ export class TaskRunner {
 
   runningTaskIds(): string[] {
     const ids: string[] = [];
-    for (const slot of this.slots) for (const a of slot.assigned) ids.push(a.task.taskId);
+    for (const slot of this.slots) for (const a of slot.assigned) ids.push(a.task.task_id);
     return ids;
   }
 
@@ -205,17 +122,11 @@ export class TaskRunner {
     const out: TaskUsage[] = [];
     for (const slot of this.slots) {
       // The thread's CPU since the previous sample is charged to the task running now.
-      const ticks = slot.tid !== null ? readThreadCpuTicks(slot.tid) : null;
-      let cpuPercent = 0;
-      if (ticks !== null && slot.lastCpuTicks !== null && now > slot.lastCpuSampleAt) {
-        cpuPercent = Math.max(0, ((ticks - slot.lastCpuTicks) / CLOCK_TICKS_PER_SECOND / ((now - slot.lastCpuSampleAt) / 1000)) * 100);
-      }
-      slot.lastCpuTicks = ticks;
-      slot.lastCpuSampleAt = now;
+      const cpuPercent = sampleCpuPercent(slot, now);
       const current = slot.assigned[0];
       if (!current) continue;
       out.push({
-        task_id: current.task.taskId,
+        task_id: current.task.task_id,
         slot: slot.index,
         cpu_percent: Math.round(cpuPercent * 10) / 10,
         memory_bytes: current.heapUsed,
@@ -230,18 +141,18 @@ export class TaskRunner {
     if (this.closed) return;
     this.closed = true;
     const error = { ename: 'TaskCancelled', evalue: reason, traceback: [] };
-    for (const task of this.queue.splice(0)) this.events.onResult(task.taskId, { status: 'cancelled', error });
+    for (const task of this.queue.splice(0)) this.events.onResult(task.task_id, { status: 'cancelled', error });
     const exits: Promise<unknown>[] = [];
     for (const slot of this.slots) {
       for (const a of slot.assigned.splice(0)) {
         if (a.timer) clearTimeout(a.timer);
-        this.flushStreams(a.task.taskId);
-        this.events.onResult(a.task.taskId, { status: 'cancelled', error });
+        this.streams.flush(a.task.task_id);
+        this.events.onResult(a.task.task_id, { status: 'cancelled', error });
       }
       if (slot.worker) exits.push(slot.worker.terminate());
-      this.detachWorker(slot);
+      detachWorker(slot);
     }
-    this.flushStreams();
+    this.streams.flush();
     await Promise.allSettled(exits);
   }
 
@@ -268,18 +179,12 @@ export class TaskRunner {
 
   /** True when tasks here usually take well under a millisecond. */
   get tasksAreShort(): boolean {
-    return this.finishedCount >= 8 && this.averageTaskMs <= IMMINENT_TASK_MS;
+    return this.pace.tasksAreShort;
   }
 
   /** Hand queued tasks to the workers now instead of at the end of this event-loop turn. */
   dispatchNow(): void {
     if (this.queue.length > 0) this.dispatch();
-  }
-
-  private pipelineDepth(): number {
-    if (this.finishedCount < 8 || this.averageTaskMs > SHORT_TASK_MS) return 1;
-    if (this.queue.length <= this.slots.length) return 1;
-    return Math.max(2, Math.min(MAX_PIPELINE, Math.floor(PIPELINE_BUDGET_MS / Math.max(this.averageTaskMs, 1e-3))));
   }
 
   private dispatch(): void {
@@ -296,7 +201,7 @@ export class TaskRunner {
     };
     // One task to every idle slot first, then (short tasks only) top up round-robin.
     for (const slot of this.slots) if (slot.assigned.length === 0 && this.queue.length > 0) give(slot);
-    const depth = this.pipelineDepth();
+    const depth = this.pace.pipelineDepth(this.queue.length, this.slots.length);
     if (depth > 1) {
       // Only workers down to a quarter of their pipeline are topped up, and then to the full
       // depth: one message per refill rather than one per finished task or arriving request.
@@ -312,15 +217,7 @@ export class TaskRunner {
   private send(slot: Slot, tasks: RunnableTask[]): void {
     const worker = slot.worker ?? this.spawnWorker(slot);
     const engineId = this.opts.engineId?.() ?? null;
-    const messages: RunMessage[] = tasks.map((task) => ({
-      taskId: task.taskId,
-      engineId,
-      kind: task.kind,
-      module: task.module,
-      exportName: task.exportName,
-      source: task.source,
-      args: task.args,
-    }));
+    const messages: RunMessage[] = tasks.map((task) => ({ ...task, engine_id: engineId }));
     try {
       worker.postMessage({ t: 'run', tasks: messages });
     } catch (err) {
@@ -330,15 +227,15 @@ export class TaskRunner {
           try {
             worker.postMessage({ t: 'run', tasks: [m] });
           } catch (e) {
-            this.failUnsendable(slot, m.taskId, e as Error);
+            this.failUnsendable(slot, m.task_id, e as Error);
           }
         }
-      } else this.failUnsendable(slot, messages[0].taskId, err as Error);
+      } else this.failUnsendable(slot, messages[0].task_id, err as Error);
     }
   }
 
   private failUnsendable(slot: Slot, taskId: string, err: Error): void {
-    const at = slot.assigned.findIndex((a) => a.task.taskId === taskId);
+    const at = slot.assigned.findIndex((a) => a.task.task_id === taskId);
     if (at < 0) return;
     const [entry] = slot.assigned.splice(at, 1);
     if (entry.timer) clearTimeout(entry.timer);
@@ -352,16 +249,17 @@ export class TaskRunner {
   private markStarted(slot: Slot, entry: AssignedTask): void {
     entry.startedAt = Date.now();
     const { task } = entry;
-    if (task.timeoutMs && task.timeoutMs > 0) {
+    const timeoutMs = task.timeout_ms;
+    if (timeoutMs && timeoutMs > 0) {
       entry.timer = setTimeout(() => {
         if (slot.assigned[0] !== entry) return;
         this.stopCurrent(slot, {
           status: 'error',
-          error: { ename: 'TaskTimeout', evalue: `task ${task.taskId} exceeded its timeout of ${task.timeoutMs} ms`, traceback: [] },
+          error: { ename: 'TaskTimeout', evalue: `task ${task.task_id} exceeded its timeout of ${timeoutMs} ms`, traceback: [] },
         });
-      }, task.timeoutMs);
+      }, timeoutMs);
     }
-    this.events.onStarted?.(task.taskId, slot.index);
+    this.events.onStarted?.(task.task_id, slot.index);
   }
 
   /**
@@ -386,17 +284,9 @@ export class TaskRunner {
 
   private replaceWorker(slot: Slot): void {
     const worker = slot.worker;
-    this.detachWorker(slot);
+    detachWorker(slot);
     if (worker) void worker.terminate();
     if (!this.closed) this.spawnWorker(slot);
-  }
-
-  private detachWorker(slot: Slot): void {
-    slot.fromWorker?.close();
-    slot.fromWorker = null;
-    slot.worker = null;
-    slot.tid = null;
-    slot.lastCpuTicks = null;
   }
 
   /**
@@ -426,32 +316,19 @@ export class TaskRunner {
   }
 
   private recordRunTime(ms: number): void {
-    this.averageTaskMs = this.finishedCount === 0 ? ms : this.averageTaskMs * 0.8 + ms * 0.2;
-    this.finishedCount += 1;
+    this.pace.record(ms);
   }
 
   private finish(entry: AssignedTask, outcome: TaskOutcome): void {
     if (entry.timer) clearTimeout(entry.timer);
-    this.flushStreams(entry.task.taskId);
-    this.events.onResult(entry.task.taskId, outcome);
+    this.streams.flush(entry.task.task_id);
+    this.events.onResult(entry.task.task_id, outcome);
   }
 
   private spawnWorker(slot: Slot): Worker {
-    const channel = new MessageChannel();
-    const init: WorkerInit & { impl: string } = {
-      host: this.host,
-      slot: slot.index,
-      tsxCjsApi: this.tsxCjsApi,
-      toEngine: channel.port2,
-      impl: this.workerImpl,
-    };
-    const limits = this.opts.maxTaskMemoryMb ? { maxOldGenerationSizeMb: this.opts.maxTaskMemoryMb } : undefined;
-    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: init, transferList: [channel.port2], resourceLimits: limits, stdout: false, stderr: false });
-    slot.worker = worker;
-    slot.fromWorker = channel.port1;
-    slot.tid = null;
+    const worker = startWorker(slot, this.host, this.opts.maxTaskMemoryMb);
     let crashError: Error | null = null;
-    channel.port1.on('message', (msg: WorkerToEngine) => this.onWorkerMessage(slot, worker, msg));
+    slot.fromWorker!.on('message', (msg: WorkerToEngine) => this.onWorkerMessage(slot, worker, msg));
     worker.on('error', (err) => {
       crashError = err;
     });
@@ -469,10 +346,10 @@ export class TaskRunner {
         if (slot.assigned[0] && slot.assigned[0].heapUsed === 0) slot.assigned[0].heapUsed = msg.heapUsed;
         return;
       case 'stream':
-        this.bufferStream(msg.taskId, msg.name, msg.text);
+        this.streams.add(msg.taskId, msg.name, msg.text);
         return;
       case 'hpcdl:report':
-        this.flushStreams(msg.taskId);
+        this.streams.flush(msg.taskId);
         this.events.onReport?.(msg.taskId, msg.data);
         return;
       case 'share':
@@ -480,7 +357,7 @@ export class TaskRunner {
         for (const other of this.slots) if (other.worker && other.worker !== worker) other.worker.postMessage({ t: 'share', name: msg.name, value: msg.value });
         return;
       case 'mem': {
-        const entry = slot.assigned.find((a) => a.task.taskId === msg.taskId);
+        const entry = slot.assigned.find((a) => a.task.task_id === msg.taskId);
         if (entry) entry.heapUsed = msg.heapUsed;
         return;
       }
@@ -492,12 +369,12 @@ export class TaskRunner {
   private onDone(slot: Slot, msg: Extract<WorkerToEngine, { t: 'done' }>): void {
     slot.lastHeapUsed = msg.heapUsed;
     const current = slot.assigned[0];
-    if (!current || current.task.taskId !== msg.taskId) return; // cancelled meanwhile; its result is void
+    if (!current || current.task.task_id !== msg.taskId) return; // cancelled meanwhile; its result is void
     slot.assigned.shift();
     this.recordRunTime(msg.ms);
     this.finish(current, msg.ok ? { status: 'ok', value: msg.value } : { status: 'error', error: msg.error });
     const head = slot.assigned[0];
-    if (msg.next !== null && head?.task.taskId !== msg.next) {
+    if (msg.next !== null && head?.task.task_id !== msg.next) {
       // The worker started a task we have since cancelled (the skip came too late): stop it the hard way.
       this.requeueAssigned(slot);
       this.replaceWorker(slot);
@@ -512,11 +389,11 @@ export class TaskRunner {
     if (slot.worker !== worker) return; // terminated on purpose, already replaced
     this.drainWorkerPort(slot, worker);
     if (slot.worker !== worker) return;
-    this.detachWorker(slot);
+    detachWorker(slot);
     const current = slot.assigned.shift();
     this.requeueAssigned(slot);
     if (current) {
-      const taskId = current.task.taskId;
+      const taskId = current.task.task_id;
       const evalue = crashError
         ? `task ${taskId} crashed its worker thread: ${crashError.message}`
         : `task ${taskId} ended its worker thread with exit code ${code} (process.exit?) before returning`;
@@ -525,29 +402,5 @@ export class TaskRunner {
       this.finish(current, { status: 'error', error: { ename, evalue, traceback: crashError?.stack?.split('\n') ?? [] } });
     }
     if (!this.closed) this.scheduleDispatch();
-  }
-
-  private bufferStream(taskId: string, name: 'stdout' | 'stderr', text: string): void {
-    let buf = this.streamBuffers.get(taskId);
-    if (!buf) this.streamBuffers.set(taskId, (buf = { stdout: '', stderr: '' }));
-    buf[name] += text;
-    if (buf.stdout.length + buf.stderr.length > 64 * 1024) this.flushStreams(taskId);
-    else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = null;
-        this.flushStreams();
-      }, this.opts.streamFlushMs ?? 30);
-    }
-  }
-
-  private flushStreams(onlyTaskId?: string): void {
-    const ids = onlyTaskId !== undefined ? [onlyTaskId] : [...this.streamBuffers.keys()];
-    for (const id of ids) {
-      const buf = this.streamBuffers.get(id);
-      if (!buf) continue;
-      this.streamBuffers.delete(id);
-      if (buf.stdout) this.events.onStream?.(id, 'stdout', buf.stdout);
-      if (buf.stderr) this.events.onStream?.(id, 'stderr', buf.stderr);
-    }
   }
 }

@@ -138,22 +138,22 @@ type DoneMessage = Extract<WorkerToEngine, { t: 'done' }>;
 
 /** Run one task; the result message (without `next`) and what can be transferred. */
 async function runTask(msg: RunMessage): Promise<{ done: DoneMessage; transfer: ArrayBuffer[] }> {
-  currentTaskId = msg.taskId;
+  currentTaskId = msg.task_id;
   (globalThis as Record<string, unknown>)[TASK_CONTEXT_KEY] = {
-    taskId: msg.taskId,
-    engineId: msg.engineId,
+    taskId: msg.task_id,
+    engineId: msg.engine_id,
     host: init.host,
     slot: init.slot,
   };
   const started = performance.now();
   try {
-    const fn = msg.kind === 'module' ? await resolveModuleFunction(msg.module!, msg.exportName!) : compileSource(msg.source!);
+    const fn = msg.kind === 'module' ? await resolveModuleFunction(msg.module, msg.export ?? 'default') : taskFunction(msg);
     const value = await fn(...msg.args);
     const ms = performance.now() - started;
-    return { done: { t: 'done', taskId: msg.taskId, ok: true, value, heapUsed: v8.getHeapStatistics().used_heap_size, ms, next: null }, transfer: collectTransfers(value, []) };
+    return { done: { t: 'done', taskId: msg.task_id, ok: true, value, heapUsed: v8.getHeapStatistics().used_heap_size, ms, next: null }, transfer: collectTransfers(value, []) };
   } catch (err) {
     const ms = performance.now() - started;
-    return { done: { t: 'done', taskId: msg.taskId, ok: false, error: describeError(err), heapUsed: v8.getHeapStatistics().used_heap_size, ms, next: null }, transfer: [] };
+    return { done: { t: 'done', taskId: msg.task_id, ok: false, error: describeError(err), heapUsed: v8.getHeapStatistics().used_heap_size, ms, next: null }, transfer: [] };
   } finally {
     currentTaskId = null;
   }
@@ -172,7 +172,7 @@ function takeNext(): RunMessage | null {
   for (;;) {
     const next = queue.shift();
     if (!next) return null;
-    if (!skipped.delete(next.taskId)) return next;
+    if (!skipped.delete(next.task_id)) return next;
   }
 }
 
@@ -182,7 +182,7 @@ async function pump(): Promise<void> {
   while (current) {
     const { done, transfer } = await runTask(current);
     const following = takeNext();
-    done.next = following ? following.taskId : null;
+    done.next = following ? following.task_id : null;
     try {
       post(done, transfer);
     } catch (err) {
@@ -213,11 +213,19 @@ function installGlobals(): void {
   g.taskContext = api.taskContext;
   g.shared = api.shared;
   g[SHARED_KEY] = sharedValues;
-  // Called by broadcast tasks: store here and let the engine hand the value to its other workers.
-  g.__hpcdlShare = (name: string, value: unknown) => {
-    sharedValues.set(name, value);
-    post({ t: 'share', name, value });
-  };
+}
+
+/** A `share` task (broadcast): store here and let the engine hand the value to its other workers. */
+function shareTask(name: unknown, value: unknown): null {
+  if (typeof name !== 'string' || !name) throw new TypeError(`a share task needs a name, got ${JSON.stringify(name)}`);
+  sharedValues.set(name, value);
+  post({ t: 'share', name, value });
+  return null;
+}
+
+/** The function of a source or share task (module tasks load asynchronously: resolveModuleFunction). */
+function taskFunction(code: Exclude<RunMessage, { kind: 'module' }>): (...args: unknown[]) => unknown {
+  return code.kind === 'source' ? compileSource(code.source) : (shareTask as (...args: unknown[]) => unknown);
 }
 
 const sharedValues = new Map<string, unknown>();

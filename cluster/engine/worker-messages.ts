@@ -1,5 +1,8 @@
 /** Messages between an engine's TaskRunner and its worker threads (in-process only, never on the wire). */
 import type { MessagePort } from 'node:worker_threads';
+import type { TaskCallOf, TaskErrorInfo } from '../protocol';
+
+export type { TaskErrorInfo };
 
 export interface WorkerInit {
   host: string;
@@ -10,21 +13,11 @@ export interface WorkerInit {
   toEngine: MessagePort;
 }
 
-export interface TaskErrorInfo {
-  ename: string;
-  evalue: string;
-  traceback: string[];
-}
+/** A task as the runner holds it: the wire's task call with its arguments unpacked. */
+export type RunnableTask = TaskCallOf<unknown[]>;
 
-export interface RunMessage {
-  taskId: string;
-  engineId: number | null;
-  kind: 'module' | 'source';
-  module?: string;
-  exportName?: string;
-  source?: string;
-  args: unknown[];
-}
+/** A task as the worker runs it. */
+export type RunMessage = RunnableTask & { engine_id: number | null };
 
 /** `run` appends tasks to the worker's queue (run in order); `skip` drops a queued, not yet started one. */
 export type EngineToWorker =

@@ -1,28 +1,15 @@
 /** Batching: many small messages in one signed frame set. */
-import { makeMessage, type Message, type MessageType } from './envelope';
+import type { BatchItem, ContentMap } from './content';
+import { isMessageOf, makeMessage, type Envelope, type Message, type MessageType } from './envelope';
 import { decodeLocal, decodeMessage, encodeLocal, encodeMessage, isLocalFrame, type CodecOptions, type LocalFrame, type Received } from './framing';
 import type { Key } from './signing';
 
-/** One message inside a batch. Buffers of item i follow those of items 0..i-1. */
 /**
  * Most messages in one batch: every sender (MessageBatcher here, the
  * controller's Outbox) flushes when this many are queued, so no peer ever
  * receives a bigger batch than any other peer sends.
  */
 export const MAX_BATCH_ITEMS = 4096;
-
-export interface BatchItem {
-  /** msg_type */
-  t: MessageType;
-  /** content */
-  c: any;
-  /** number of buffers this item owns */
-  nb?: number;
-  /** parent msg_id, when the item answers a request */
-  p?: string;
-  /** metadata, when non-empty */
-  m?: Record<string, unknown>;
-}
 
 /**
  * Collects messages as batch items (type, content, own buffers, parent id)
@@ -39,7 +26,7 @@ export class BatchBuilder {
 
   /** `ownBuffers` are this item's; packed refs in `content` index into them from 0. */
   add(type: MessageType, content: unknown, ownBuffers?: Uint8Array[], parentId?: string, metadata?: Record<string, unknown>): void {
-    const item: BatchItem = { t: type, c: content };
+    const item: BatchItem = { t: type, c: content as ContentMap[MessageType] };
     if (ownBuffers && ownBuffers.length) {
       item.nb = ownBuffers.length;
       for (const b of ownBuffers) this.buffers.push(b);
@@ -55,11 +42,11 @@ export class BatchBuilder {
     const [item] = this.items;
     const buffers = this.buffers;
     this.clear();
-    return makeMessage(item.t, item.c, { session, buffers, parent: item.p ? { msg_id: item.p } : undefined });
+    return makeMessage<MessageType>(item.t, item.c, { session, buffers, parent: item.p ? { msg_id: item.p } : undefined });
   }
 
   /** Everything added as one `batch` message, and start empty again. */
-  takeBatch(session?: string): Message<{ items: BatchItem[] }> {
+  takeBatch(session?: string): Message<'batch'> {
     const items = this.items;
     const buffers = this.buffers;
     this.clear();
@@ -73,7 +60,7 @@ export class BatchBuilder {
 }
 
 /** Wrap several messages into one `batch` message (one signature, one WebSocket frame). */
-export function makeBatch(messages: Message[], opts: { session?: string } = {}): Message<{ items: BatchItem[] }> {
+export function makeBatch(messages: Message[], opts: { session?: string } = {}): Message<'batch'> {
   const batch = new BatchBuilder();
   for (const m of messages) batch.add(m.header.msg_type, m.content, m.buffers, m.parent_header.msg_id, m.metadata);
   return batch.takeBatch(opts.session);
@@ -81,20 +68,21 @@ export function makeBatch(messages: Message[], opts: { session?: string } = {}):
 
 /** Split a decoded `batch` into its messages (each inherits the batch header's session/date); any other message → [msg]. */
 export function expandBatch(msg: Message): Message[] {
-  if (msg.header.msg_type !== 'batch') return [msg];
-  const items = (msg.content as { items: BatchItem[] }).items;
+  if (!isMessageOf(msg, 'batch')) return [msg];
+  const items = msg.content.items;
   const out: Message[] = new Array(items.length);
   let b = 0;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     const nb = item.nb ?? 0;
-    out[i] = {
+    const expanded: Envelope<MessageType> = {
       header: { ...msg.header, msg_id: `${msg.header.msg_id}/${i}`, msg_type: item.t },
       parent_header: item.p ? { msg_id: item.p } : {},
       metadata: item.m ?? {},
       content: item.c,
       buffers: nb ? msg.buffers.slice(b, b + nb) : [],
     };
+    out[i] = expanded as Message;
     b += nb;
   }
   return out;

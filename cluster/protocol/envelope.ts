@@ -3,6 +3,7 @@
  * header every message carries, and makeMessage to build one.
  */
 import { randomBytes } from 'node:crypto';
+import type { ContentMap } from './content';
 import { ProtocolError } from './errors';
 
 export const PROTOCOL_VERSION = '1.0';
@@ -68,22 +69,46 @@ export function isMessageType(value: unknown): value is MessageType {
   return typeof value === 'string' && KNOWN_TYPES.has(value);
 }
 
-export interface Header {
+export interface Header<T extends MessageType = MessageType> {
   msg_id: string;
-  msg_type: MessageType;
+  msg_type: T;
   session: string;
   date: string;
   version: string;
 }
 
-export interface Message<C = any> {
-  header: Header;
+/** One message of type T: its content is ContentMap[T]. */
+export interface Envelope<T extends MessageType> {
+  header: Header<T>;
   /** The header of the message this one answers, or `{}`. */
   parent_header: Partial<Header>;
   metadata: Record<string, unknown>;
-  content: C;
+  content: ContentMap[T];
   /** Raw binary frames; packed values in `content` refer to them by index. */
   buffers: Uint8Array[];
+}
+
+/**
+ * A message of one of the types T (default: any type), as a discriminated
+ * union on `header.msg_type`. TypeScript does not narrow a union on a nested
+ * field, so narrow with `isMessageOf` or dispatch with `onMessageType`.
+ */
+export type Message<T extends MessageType = MessageType> = { [K in T]: Envelope<K> }[T];
+
+/** Type guard: `msg` is of type `type` (its content is then typed). */
+export function isMessageOf<T extends MessageType>(msg: Message, type: T): msg is Extract<Message, { header: { msg_type: T } }> {
+  return msg.header.msg_type === type;
+}
+
+/** One handler per message type, each receiving its own typed message. */
+export type MessageHandlers = { [K in MessageType]?: (msg: Message<K>) => void };
+
+/** Call the handler of `msg`'s type; false when there is none. */
+export function onMessageType(msg: Message, handlers: MessageHandlers): boolean {
+  const handler = handlers[msg.header.msg_type] as ((m: Message) => void) | undefined;
+  if (!handler) return false;
+  handler(msg);
+  return true;
 }
 
 let sessionCounter = 0;
@@ -105,15 +130,17 @@ export interface MakeMessageOptions {
   buffers?: Uint8Array[];
 }
 
-export function makeMessage<C>(type: MessageType, content: C, opts: MakeMessageOptions = {}): Message<C> {
+/** Build a message; its content is checked against the type at compile time. */
+export function makeMessage<T extends MessageType>(type: T, content: ContentMap[T], opts: MakeMessageOptions = {}): Message<T> {
   if (!KNOWN_TYPES.has(type)) throw new ProtocolError('unknown_type', `makeMessage: unknown message type '${String(type)}'`);
   const session = opts.session ?? defaultSession;
   messageCounter += 1;
-  return {
+  const msg: Envelope<T> = {
     header: { msg_id: `${session}:${messageCounter}`, msg_type: type, session, date: new Date().toISOString(), version: PROTOCOL_VERSION },
     parent_header: opts.parent ?? {},
     metadata: opts.metadata ?? {},
     content,
     buffers: opts.buffers ?? [],
   };
+  return msg as Message<T>;
 }

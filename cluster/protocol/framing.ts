@@ -166,9 +166,10 @@ export function decodeLocal(frame: LocalFrame): Message {
   if (frame.json.length !== ENVELOPE_FRAMES) throw new ProtocolError('malformed', `in-process message has ${frame.json.length} JSON frames, not ${ENVELOPE_FRAMES}`);
   const [header, parent, metadata, content] = frame.json.map((text, i) => parseJson(text, ['header', 'parent_header', 'metadata', 'content'][i]));
   checkEnvelope(header, parent, metadata, content);
-  const msg: Message = { header, parent_header: parent, metadata, content, buffers: frame.buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) };
-  checkContent(msg.header.msg_type, msg.content, msg.buffers.length);
-  return msg;
+  const buffers = frame.buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  checkContent(header.msg_type, content as Record<string, unknown>, buffers.length);
+  // checkEnvelope and checkContent vouch for the shape the type claims
+  return { header, parent_header: parent, metadata, content, buffers } as Message;
 }
 
 /**
@@ -189,9 +190,9 @@ export function decodeMessage(raw: Uint8Array | ArrayBuffer | Buffer[], key: Key
   const metadata = parseJsonFrame(frames[2], 'metadata');
   const content = parseJsonFrame(frames[3], 'content');
   checkEnvelope(header, parent, metadata, content);
-  const msg: Message = { header, parent_header: parent, metadata, content, buffers: frames.slice(ENVELOPE_FRAMES) };
-  checkContent(msg.header.msg_type, msg.content, msg.buffers.length);
-  return msg;
+  const buffers = frames.slice(ENVELOPE_FRAMES);
+  checkContent(header.msg_type, content as Record<string, unknown>, buffers.length);
+  return { header, parent_header: parent, metadata, content, buffers } as Message;
 }
 
 /** Check the fixed prefix and that the frame table fits; returns the frame count. */

@@ -3,8 +3,9 @@
  * bytes on a WebSocket map to messages; controller, engines and clients all go
  * through it. It imports nothing else from cluster/.
  *
- *   envelope.ts         message types, header, makeMessage, sessions
- *   content.ts          content shape of each message type
+ *   envelope.ts         message types, header, Message<T> (a discriminated union),
+ *                       makeMessage, type guards, sessions
+ *   content.ts          content shape of each message type (ContentMap), TaskCode
  *   errors.ts           ProtocolError, WebSocket close codes and their sentences
  *   signing.ts          cluster key, HMAC-SHA256 signature
  *   framing.ts          encodeMessage / decodeMessage (binary framing, size limit);
@@ -25,16 +26,20 @@ export {
   isMessageType,
   newSession,
   makeMessage,
+  isMessageOf,
+  onMessageType,
   type MessageType,
   type Header,
+  type Envelope,
   type Message,
+  type MessageHandlers,
   type MakeMessageOptions,
 } from './envelope';
 export * from './content';
 export { ProtocolError, CLOSE_CODES, describeClose, type ProtocolErrorReason } from './errors';
 export { generateKey, type Key } from './signing';
 export { MAX_MESSAGE_BYTES, encodeMessage, decodeMessage, encodeLocal, decodeLocal, isLocalFrame, receivedBytes, type CodecOptions, type LocalFrame, type Received } from './framing';
-export { BatchBuilder, MAX_BATCH_ITEMS, makeBatch, expandBatch, decodeMessages, MessageBatcher, type BatchItem } from './batch';
+export { BatchBuilder, MAX_BATCH_ITEMS, makeBatch, expandBatch, decodeMessages, MessageBatcher } from './batch';
 export { packValue, unpackValue, type PackedValue } from './values';
 export { packInto, unpackFrom, relocatePacked, buffersOf, standalonePacked } from './packed-ref';
 export {

@@ -3,7 +3,7 @@
  * fields, protocol version, known type) and the required content fields of
  * each message type, including every item of a batch.
  */
-import type { BatchItem } from './batch';
+import type { BatchItem } from './content';
 import { KNOWN_TYPES, PROTOCOL_VERSION, isMessageType, type Header, type MessageType } from './envelope';
 import { ProtocolError } from './errors';
 

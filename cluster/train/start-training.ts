@@ -226,27 +226,32 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
     };
     this.handles = [];
     const rank0 = submit(0);
-    const master = await this.rendezvous(rank0, timeoutMs);
-    for (let rank = 1; rank < size; rank++) submit(rank, master);
-    this.log(`hpcdl train: group ${groupId} of ${size} ranks on engines ${engines.join(', ')} (rank 0 listens on ${master})`);
+    if (size > 1) {
+      // a group of one has no listener to publish
+      const master = await this.rendezvous(rank0, timeoutMs);
+      for (let rank = 1; rank < size; rank++) submit(rank, master);
+      this.log(`hpcdl train: group ${groupId} of ${size} ranks on engines ${engines.join(', ')} (rank 0 listens on ${master})`);
+    }
     return this.awaitRanks();
   }
 
   private rendezvous(rank0: TaskHandle<RankResult>, timeoutMs: number): Promise<string> {
     return new Promise((resolve, reject) => {
+      let published = false;
       const timer = setTimeout(() => {
         void rank0.cancel();
         reject(this.failure([{ rank: 0, error: new Error(`rank 0 published no rendezvous address within ${timeoutMs / 1000} s (is engine ${this.placement[0].engineId} busy with another task?)`) }]));
       }, timeoutMs);
       rank0.onReport((data) => {
         if (typeof data.rendezvous === 'string') {
+          published = true;
           clearTimeout(timer);
           resolve(data.rendezvous);
         }
       });
       void rank0.settled.then((o) => {
         clearTimeout(timer);
-        if (!o.ok) reject(this.failure([{ rank: 0, error: o.error }]));
+        if (!o.ok && !published) reject(this.failure([{ rank: 0, error: o.error }])); // later failures: awaitRanks
       });
     });
   }

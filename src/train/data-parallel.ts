@@ -131,7 +131,9 @@ export class DataParallel {
       const over = w.steps !== undefined ? `${w.steps} steps` : `${w.epochs} epochs (${Math.round((w.epochs ?? 0) * steps)} steps)`;
       log(`Rank 0 : learning rate scaled by ${this.size} ranks after a linear warm-up over ${over}`);
     }
-    return steps === local ? source : cappedSource(source, steps);
+    // capped even when this rank's count is the smallest: a source may yield a batch more than
+    // numEvents / batchSize says, and every rank must make the same number of allreduces
+    return cappedSource(source, steps);
   }
 
   /**

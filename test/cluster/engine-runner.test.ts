@@ -32,13 +32,15 @@ function makeRunner(slots: number, opts: { maxTaskMemoryMb?: number } = {}) {
       },
     },
   );
-  const run = (taskId: string, task: { exportName?: string; source?: string; args: unknown[]; timeoutMs?: number }) =>
+  const run = (task_id: string, task: { export?: string; source?: string; share?: true; args: unknown[]; timeout_ms?: number }) =>
     new Promise<TaskOutcome>((resolve) => {
-      waiting.set(taskId, resolve);
+      waiting.set(task_id, resolve);
       runner.submit(
-        task.source !== undefined
-          ? { taskId, kind: 'source', source: task.source, args: task.args, timeoutMs: task.timeoutMs }
-          : { taskId, kind: 'module', module: TASKS, exportName: task.exportName, args: task.args, timeoutMs: task.timeoutMs },
+        task.share
+          ? { task_id, kind: 'share', args: task.args }
+          : task.source !== undefined
+            ? { task_id, kind: 'source', source: task.source, args: task.args, timeout_ms: task.timeout_ms }
+            : { task_id, kind: 'module', module: TASKS, export: task.export, args: task.args, timeout_ms: task.timeout_ms },
       );
     });
   return { runner, run, seen };
@@ -52,7 +54,7 @@ after(async () => {
 test('a TypeScript module task gets typed arrays, reports metrics, and its output is captured in order', async () => {
   const { runner, run, seen } = makeRunner(1);
   runners.push(runner);
-  const outcome = await run('t1', { exportName: 'trainLike', args: [3, new Float32Array([1, 2, 3.5])] });
+  const outcome = await run('t1', { export: 'trainLike', args: [3, new Float32Array([1, 2, 3.5])] });
   assert.equal(outcome.status, 'ok');
   const value = (outcome as { value: { sum: number; scaled: Float32Array } }).value;
   assert.equal(value.sum, 6.5);
@@ -77,37 +79,37 @@ test('a function source task runs with its arguments', async () => {
 test('a throwing task yields its error; the runner keeps running tasks', async () => {
   const { runner, run } = makeRunner(1);
   runners.push(runner);
-  const bad = await run('e1', { exportName: 'throwRange', args: [] });
+  const bad = await run('e1', { export: 'throwRange', args: [] });
   assert.equal(bad.status, 'error');
   assert.equal((bad as { error: { ename: string } }).error.ename, 'RangeError');
   assert.match((bad as { error: { evalue: string } }).error.evalue, /value out of range/);
-  assert.deepEqual(await run('e2', { exportName: 'double', args: [4] }), { status: 'ok', value: 8 });
+  assert.deepEqual(await run('e2', { export: 'double', args: [4] }), { status: 'ok', value: 8 });
 });
 
 test('process.exit inside a task ends only its worker: error result, next task runs', async () => {
   const { runner, run } = makeRunner(1);
   runners.push(runner);
-  const crashed = await run('c1', { exportName: 'exitThread', args: [7] });
+  const crashed = await run('c1', { export: 'exitThread', args: [7] });
   assert.equal(crashed.status, 'error');
   const err = (crashed as { error: { ename: string; evalue: string } }).error;
   assert.equal(err.ename, 'TaskCrashed');
   assert.match(err.evalue, /exit code 7/);
-  assert.deepEqual(await run('c2', { exportName: 'double', args: [5] }), { status: 'ok', value: 10 });
+  assert.deepEqual(await run('c2', { export: 'double', args: [5] }), { status: 'ok', value: 10 });
 });
 
 test('a task exhausting its heap limit fails with TaskOutOfMemory, the runner survives', async () => {
   const { runner, run } = makeRunner(1, { maxTaskMemoryMb: 48 });
   runners.push(runner);
-  const oom = await run('m1', { exportName: 'exhaustHeap', args: [] });
+  const oom = await run('m1', { export: 'exhaustHeap', args: [] });
   assert.equal(oom.status, 'error');
   assert.equal((oom as { error: { ename: string } }).error.ename, 'TaskOutOfMemory');
-  assert.deepEqual(await run('m2', { exportName: 'double', args: [1] }), { status: 'ok', value: 2 });
+  assert.deepEqual(await run('m2', { export: 'double', args: [1] }), { status: 'ok', value: 2 });
 });
 
 test('cancel terminates a running busy task and reports per-task CPU while it runs', async () => {
   const { runner, run } = makeRunner(2);
   runners.push(runner);
-  const running = run('k1', { exportName: 'spin', args: [60_000] });
+  const running = run('k1', { export: 'spin', args: [60_000] });
   await new Promise((r) => setTimeout(r, 800));
   runner.usage(); // baseline
   await new Promise((r) => setTimeout(r, 600));
@@ -121,15 +123,15 @@ test('cancel terminates a running busy task and reports per-task CPU while it ru
   const outcome = await running;
   assert.equal(outcome.status, 'cancelled');
   assert.ok(Date.now() - started < 2000);
-  assert.deepEqual(await run('k2', { exportName: 'double', args: [3] }), { status: 'ok', value: 6 });
+  assert.deepEqual(await run('k2', { export: 'double', args: [3] }), { status: 'ok', value: 6 });
 });
 
 test('timeouts terminate the task; queued tasks beyond the slots wait and can be cancelled', async () => {
   const { runner, run } = makeRunner(1);
   runners.push(runner);
-  const slow = run('q1', { exportName: 'spin', args: [30_000], timeoutMs: 400 });
-  const queued = run('q2', { exportName: 'double', args: [9] });
-  const queuedCancelled = run('q3', { exportName: 'double', args: [10] });
+  const slow = run('q1', { export: 'spin', args: [30_000], timeout_ms: 400 });
+  const queued = run('q2', { export: 'double', args: [9] });
+  const queuedCancelled = run('q3', { export: 'double', args: [10] });
   assert.equal(runner.load, 3);
   assert.equal(runner.cancel('q3'), true);
   assert.equal((await queuedCancelled).status, 'cancelled');
@@ -142,9 +144,9 @@ test('timeouts terminate the task; queued tasks beyond the slots wait and can be
 test('values broadcast through one worker reach the other workers of the engine', async () => {
   const { runner, run } = makeRunner(2);
   runners.push(runner);
-  await run('b1', { source: '(name, value) => { globalThis.__hpcdlShare(name, value); return null; }', args: ['lr', { value: 0.01 }] });
+  await run('b1', { share: true, args: ['lr', { value: 0.01 }] });
   const reads = await Promise.all([
-    run('b2', { exportName: 'readShared', args: ['lr'] }),
+    run('b2', { export: 'readShared', args: ['lr'] }),
     run('b3', { source: '(name) => shared(name)', args: ['lr'] }),
   ]);
   for (const r of reads) assert.deepEqual(r, { status: 'ok', value: { value: 0.01 } });
@@ -153,7 +155,7 @@ test('values broadcast through one worker reach the other workers of the engine'
 test('a missing export names the module and the functions it has', async () => {
   const { runner, run } = makeRunner(1);
   runners.push(runner);
-  const outcome = await run('x1', { exportName: 'nope', args: [] });
+  const outcome = await run('x1', { export: 'nope', args: [] });
   assert.equal(outcome.status, 'error');
   assert.match((outcome as { error: { evalue: string } }).error.evalue, /engine-tasks\.ts has no exported function "nope".*double/);
 });
@@ -163,7 +165,7 @@ test('short tasks are pipelined to workers; cancelling one queued inside a worke
   runners.push(runner);
   const results = new Map<string, TaskOutcome[]>();
   await Promise.all(Array.from({ length: 20 }, (_, i) => run(`w${i}`, { source: '(x) => x', args: [i] })));
-  const handles: Promise<TaskOutcome>[] = [run('p-spin', { exportName: 'spin', args: [300] })];
+  const handles: Promise<TaskOutcome>[] = [run('p-spin', { export: 'spin', args: [300] })];
   for (let i = 0; i < 30; i++) handles.push(run(`p${i}`, { source: '(x) => x * 3', args: [i] }).then((o) => (results.set(`p${i}`, [...(results.get(`p${i}`) ?? []), o]), o)));
   await new Promise((r) => setImmediate(r)); // dispatched: several of them now sit in the worker behind the spin
   assert.ok(runner.runningTaskIds().includes('p5'), 'p5 was handed to the worker (pipelined), not only queued');

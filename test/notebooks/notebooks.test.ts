@@ -184,7 +184,7 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     assert.ok(stopped, `the run was cancelled:\n${nb.stdout.slice(-2000)}`);
     assert.ok(Number(stopped[1]) >= 14 && Number(stopped[3]) >= 12 && Number(stopped[3]) <= Number(stopped[1]), `cancelled after step 14 with a checkpoint: ${stopped[0]}`);
     assert.match(nb.stdout, /images\/s over 2 ranks, allreduce [\d.e+-]+ ms \([\d.]+% of the step\)/);
-    assert.match(nb.stdout, new RegExp(`checkpoint of global step ${stopped[3]}: \\d+ test events`));
+    assert.match(nb.stdout, new RegExp(`checkpoint of global step ${Number(stopped[3])}: \\d+ test events`));
     assert.match(nb.stdout, /test AUC \(weighted\): [\d.]+/);
     assert.match(nb.stdout, /standard cuts: background efficiency [\d.e-]+, signal efficiency [\d.e-]+/);
 

@@ -16,11 +16,11 @@ export interface RunOptions {
 
 /** Run a TypeScript file with `node --import tsx`, stdout/stderr piped and collected; SIGKILL and reject at the timeout. */
 export function runTsx(script: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return runCommand(process.execPath, ['--import', 'tsx', script, ...args], { ...opts, timeoutMessage: opts.timeoutMessage ?? `${script} ${args.join(' ')} timed out` });
+  return runProcess(process.execPath, ['--import', 'tsx', script, ...args], { ...opts, timeoutMessage: opts.timeoutMessage ?? `${script} ${args.join(' ')} timed out` });
 }
 
-/** Run a command (e.g. `srun -n 3 node cli.js ...`), stdout/stderr piped and collected; SIGKILL and reject at the timeout. */
-export function runCommand(command: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+/** Run any command (e.g. `srun -n 2 node ...`), stdout/stderr piped and collected; SIGKILL and reject at the timeout. */
+export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: opts.cwd,

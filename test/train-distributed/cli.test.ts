@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster } from '../../cluster';
-import { runCommand } from '../support/run';
 import { hpcdl, oneLine, ROOT, writeTinyConfig } from '../cli/support';
 import { slurmUnavailable, startSlurm, type Slurm } from '../cluster/support/slurm';
+import { runProcess } from '../support/run';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-dist-cli-'));
 const env = { HPCDL_HOME: path.join(dir, 'home'), HPCDL_GROUP_HOST: '127.0.0.1' };
@@ -73,7 +73,10 @@ test('srun -n 2 hpcdl train: one rank per Slurm task, formed from the Slurm envi
   const slurm: Slurm = await startSlurm();
   try {
     const output = path.join(dir, 'srun');
-    const r = await runCommand('srun', ['-n', '2', process.execPath, cli, 'train', '--config', config, '--dummy-data', '--max-steps', '4', '--output', output], { env: { ...slurm.env, ...env, HPCDL_GROUP_HOST: '' }, timeoutMs: 240_000 });
+    const r = await runProcess('srun', ['-n', '2', process.execPath, cli, 'train', '--config', config, '--dummy-data', '--max-steps', '4', '--output', output], {
+      env: { ...slurm.env, ...env, HPCDL_GROUP_HOST: '' },
+      timeoutMs: 240_000,
+    });
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /Rank 1 : using 1-way task parallelism with 2-way data parallelism\./);
     assert.match(r.stdout, /Rank 0 : 2 ranks, 4 steps, allreduce [\d.]+ ms per step; checkpoint \S+ckpt-00000004\.json/);

@@ -7,7 +7,7 @@
  * matched (its Incoming has no expectation) nor found later (it goes to
  * `stashed` after the expectation was stored in `expected`): the receiver
  * waits forever. `hpcdl train --engines 2` hung this way about one run in
- * ten, in rank 0's broadcast of the initial state. Fixed in tcp-link.ts (deliverUnexpected).
+ * ten, in rank 0's broadcast of the initial state. Fixed since in tcp-link.ts (deliver looks for a receive posted meanwhile).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCommand } from '../support/run';
+import { runProcess } from '../support/run';
 import { hpcdl, ROOT, writeTinyConfig } from '../cli/support';
 import { slurmUnavailable, startSlurm } from '../cluster/support/slurm';
 
@@ -39,7 +39,7 @@ test('srun -n 3 hpcdl train with num_ps 1 in the config: rank 0 serves, ranks 1 
   const slurm = await startSlurm();
   try {
     const output = path.join(dir, 'srun');
-    const r = await runCommand('srun', ['-n', '3', process.execPath, cli, 'train', '--config', withServers, '--dummy-data', '--max-steps', '3', '--output', output], { env: { ...slurm.env, ...env, HPCDL_GROUP_HOST: '' }, timeoutMs: 240_000 });
+    const r = await runProcess('srun', ['-n', '3', process.execPath, cli, 'train', '--config', withServers, '--dummy-data', '--max-steps', '3', '--output', output], { env: { ...slurm.env, ...env, HPCDL_GROUP_HOST: '' }, timeoutMs: 240_000 });
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /^Rank 0 is a parameter server \(1 of 1\)/m);
     assert.match(r.stdout, /^Rank 0 performing synchronous updates$/m, "the chief's seed line");

@@ -8,7 +8,7 @@ import { joinGroup, type ProcessGroup } from '../../../cluster/collectives';
 import { intData, randomData, toBase64 } from './data';
 
 export type Step =
-  | { op: 'allreduce'; length: number; fill: 'int' | 'random'; reduce?: 'sum' | 'mean'; compression?: 'none' | 'fp16'; salt?: number }
+  | { op: 'allreduce'; length: number; fill: 'int' | 'random'; reduce?: 'sum' | 'mean'; compression?: 'none' | 'fp16'; salt?: number; lengthByRank?: number[] }
   | { op: 'allreduceMany'; lengths: number[]; fill: 'int' | 'random'; reduce?: 'sum' | 'mean'; compression?: 'none' | 'fp16' }
   | { op: 'broadcast'; length: number; root: number }
   | { op: 'allgather'; lengths: number[] }
@@ -35,7 +35,7 @@ function fill(kind: 'int' | 'random', rank: number, length: number, salt = 0): F
 async function runStep(g: ProcessGroup, step: Step): Promise<unknown> {
   switch (step.op) {
     case 'allreduce': {
-      const a = fill(step.fill, g.rank, step.length, step.salt);
+      const a = fill(step.fill, g.rank, step.lengthByRank?.[g.rank] ?? step.length, step.salt);
       const out = await g.allreduce(a, { op: step.reduce, compression: step.compression });
       if (out !== a) throw new Error('allreduce did not return its argument');
       return toBase64(a);

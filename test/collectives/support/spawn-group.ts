@@ -10,6 +10,7 @@ export interface RankProcess {
   child: ChildProcess;
   lines: string[];
   exited: Promise<number | null>;
+  stderr(): string;
   /** resolves with the first line matching `re` (rejects when the process exits first or after timeoutMs) */
   waitFor(re: RegExp, timeoutMs: number): Promise<string>;
 }
@@ -42,6 +43,7 @@ function startRank(args: RankArgs, env: NodeJS.ProcessEnv = {}): RankProcess {
     child,
     lines,
     exited,
+    stderr: () => stderr,
     waitFor(re, timeoutMs) {
       const seen = lines.find((l) => re.test(l));
       if (seen) return Promise.resolve(seen);
@@ -62,7 +64,16 @@ export interface GroupRun {
 }
 
 /** Rank 0 first; the others once rank 0 prints its address. `keys[r]` overrides the key of rank r. */
-export async function startGroup(size: number, steps: Step[], opts: { keys?: Record<number, string>; timeoutMs?: number; heartbeatTimeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<GroupRun> {
+export interface GroupOptions {
+  keys?: Record<number, string>;
+  timeoutMs?: number;
+  heartbeatTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** start only these ranks (default all) */
+  only?: number[];
+}
+
+export async function startGroup(size: number, steps: Step[], opts: GroupOptions = {}): Promise<GroupRun> {
   const groupId = `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const key = 'a'.repeat(64);
   const base = { groupId, size, steps, timeoutMs: opts.timeoutMs, heartbeatTimeoutMs: opts.heartbeatTimeoutMs };
@@ -70,7 +81,7 @@ export async function startGroup(size: number, steps: Step[], opts: { keys?: Rec
   const ranks = [zero];
   try {
     const master = (await zero.waitFor(/^LISTENING /, 30_000)).slice('LISTENING '.length);
-    for (let r = 1; r < size; r++) ranks.push(startRank({ ...base, rank: r, key: opts.keys?.[r] ?? key, master }, opts.env));
+    for (let r = 1; r < size; r++) if (!opts.only || opts.only.includes(r)) ranks.push(startRank({ ...base, rank: r, key: opts.keys?.[r] ?? key, master }, opts.env));
   } catch (err) {
     zero.child.kill('SIGKILL');
     throw err;

@@ -12,11 +12,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { connectionFilePath, readConnectionFile } from '../protocol';
-import { Controller } from '../controller';
-import { hpcdlProcessCommand } from '../launchers/command';
-import { waitForExit } from '../launchers/local';
-import type { MessageSocket } from '../transport/socket';
+import { connectionFilePath, readConnectionFile } from '../../protocol';
+import { Controller } from '../../controller';
+import { hpcdlProcessCommand } from '../../launchers/command';
+import { waitForExit } from '../../launchers/local';
+import type { MessageSocket } from '../../transport/socket';
 
 export type ControllerPlacement = 'in-process' | 'process';
 

@@ -1,0 +1,302 @@
+/**
+ * One connection to another hpcdl process, for every role: the client and the
+ * engine to the controller, the test and bench peers, engine-to-engine links.
+ * It owns the socket's life (dial by URL or by a function, or wrap a socket a
+ * server accepted), decoding with drop-and-log of bad frames, batching of
+ * outgoing messages, optional reconnection with backoff and an optional
+ * heartbeat that notices a silent other side. What the messages mean (the
+ * handshake, replies, give-up wording) stays with the owner.
+ */
+import WebSocket from 'ws';
+import {
+  CLOSE_CODES,
+  MAX_MESSAGE_BYTES,
+  MessageBatcher,
+  decodeMessages,
+  describeClose,
+  receivedBytes,
+  type Key,
+  type Message,
+  type Received,
+} from '../protocol';
+import { SOCKET_STATE, sendMessage, type MessageSocket } from './socket';
+
+/**
+ * Messages whose binary buffers add up to this much go alone, after what is
+ * queued, instead of inside a batch: a batch is re-encoded into one frame, so
+ * a big payload would be copied once more, and an oversized one would fail
+ * every message of its batch instead of only itself.
+ */
+export const SEND_ALONE_BYTES = 1024 * 1024;
+
+export interface PeerReconnect {
+  /** give up after the other side has been unreachable this long (ms); read at each close */
+  giveUpAfterMs: number | (() => number);
+  /** first retry delay (ms, default 200), doubled per failed attempt up to maxDelayMs */
+  initialDelayMs?: number;
+  /** longest retry delay (ms, default 2000) */
+  maxDelayMs?: number;
+  /** a pending retry keeps the process alive (an engine); default false (a notebook may exit meanwhile) */
+  holdsProcess?: boolean;
+}
+
+export interface PeerOptions {
+  key: Key;
+  /** names the other side in log lines and errors, e.g. "the controller at ws://…" */
+  name: string;
+  /** how to reach the other side: exactly one of url, dial, socket */
+  url?: string;
+  dial?: () => MessageSocket;
+  /** a socket a server accepted (already open); never re-dialled */
+  socket?: MessageSocket;
+  /** session of the messages this side batches */
+  session?: string;
+  /** absent: a close is final */
+  reconnect?: PeerReconnect;
+  /** prefix of this side's log lines (called per line: it may change, e.g. once an engine id is known) */
+  logPrefix?: () => string;
+  log?: (line: string) => void;
+  /** largest message accepted or sent (bytes, default MAX_MESSAGE_BYTES) */
+  maxBytes?: number;
+}
+
+/** Why the socket closed, as the owner sees it before any retry. */
+export interface PeerClose {
+  code: number;
+  reason: string;
+  /** the socket error that preceded the close (e.g. ECONNREFUSED), if any */
+  error: Error | null;
+  /** one sentence: "cannot reach <name> (<error>)" or describeClose's */
+  why: string;
+  /** the other side refused this one for good (bad key, protocol version): never retried */
+  refused: boolean;
+  /** close() was called on this side */
+  byUs: boolean;
+}
+
+export interface PeerEvents {
+  /** the socket is open (each connection): send the handshake here */
+  onOpen?(reconnection: boolean): void;
+  /** the messages of one received frame, decoded and verified (bad frames are logged and dropped) */
+  onMessages(messages: Message[]): void;
+  /** every close, before any retry; call close() here to stop retrying */
+  onClose?(close: PeerClose): void;
+  /** a retry is scheduled in `delayMs` */
+  onRetry?(why: string, delayMs: number): void;
+  /** unreachable for longer than reconnect.giveUpAfterMs: the peer is closed for good */
+  onGiveUp?(why: string, waitedMs: number): void;
+}
+
+export interface PeerHeartbeat {
+  intervalMs: number;
+  /** nothing heard for this long: the socket is terminated (and re-dialled when reconnecting) */
+  silentMs: number;
+  /** the message sent each interval while open (none: liveness check only) */
+  beat?: () => Message;
+  /** called before the silent socket is terminated */
+  onSilent?(silentForMs: number): void;
+}
+
+export class Peer {
+  private socket: MessageSocket | null = null;
+  private batcher: MessageBatcher | null = null;
+  private closed = false;
+  private opened = 0;
+  private unreachableSince: number | null = null;
+  private retryDelayMs: number;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastHeard = Date.now();
+  private readonly log: (line: string) => void;
+  /** bytes of every frame received (the wire counter that shows what passes through this peer) */
+  bytesReceived = 0;
+
+  constructor(
+    private readonly opts: PeerOptions,
+    private readonly events: PeerEvents,
+  ) {
+    const ways = [opts.url, opts.dial, opts.socket].filter((w) => w !== undefined).length;
+    if (ways !== 1) throw new Error(`peer ${opts.name}: give exactly one of url, dial, socket (got ${ways})`);
+    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.retryDelayMs = opts.reconnect?.initialDelayMs ?? 200;
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  /** The socket is open (messages can be sent now). */
+  get isOpen(): boolean {
+    return this.socket?.readyState === SOCKET_STATE.OPEN;
+  }
+
+  /** Closed for good: by close(), a refusal, or giving up. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Dial (or wire the accepted socket). Events follow; a refused or unreachable first attempt arrives through them too. */
+  start(): void {
+    if (this.socket || this.closed) return;
+    this.connect();
+  }
+
+  /**
+   * The other side answered the handshake: the backoff starts over and the
+   * unreachable clock stops (the owner decides what counts as an answer).
+   */
+  established(): void {
+    this.unreachableSince = null;
+    this.retryDelayMs = this.opts.reconnect?.initialDelayMs ?? 200;
+  }
+
+  /** Queue a message for this event-loop turn's batch (large ones go alone at once). False when not open: nothing was sent. Throws what encoding throws for a message sent alone. */
+  push(msg: Message): boolean {
+    if (!this.batcher || !this.isOpen) return false;
+    let bytes = 0;
+    for (const b of msg.buffers) bytes += b.byteLength;
+    if (bytes >= SEND_ALONE_BYTES) this.sendNow(msg);
+    else this.batcher.push(msg);
+    return true;
+  }
+
+  /** Send one message on its own frame now, after what is queued (a handshake the other side checks the key on; a request whose msg_id must be the parent of the reply). Throws when not open or too large. */
+  sendNow(msg: Message): void {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== SOCKET_STATE.OPEN) throw new Error(`not connected to ${this.opts.name}`);
+    this.batcher?.flush();
+    sendMessage(socket, msg, this.opts.key, { maxBytes: this.opts.maxBytes });
+  }
+
+  /** Raw bytes, bypassing the codec (tests of bad input). */
+  sendRaw(data: Buffer | string): void {
+    (this.socket as unknown as { send(d: Buffer | string): void } | null)?.send(data);
+  }
+
+  /** Send what is queued now (before a process exit, or when no more can join the batch). */
+  flush(): void {
+    this.batcher?.flush();
+  }
+
+  /** Number of messages waiting for this turn's batch. */
+  get queued(): number {
+    return this.batcher?.pending ?? 0;
+  }
+
+  /** Beat every intervalMs and terminate the socket when nothing was heard for silentMs; replaces an earlier heartbeat, stops at close. */
+  startHeartbeat(hb: PeerHeartbeat): void {
+    this.stopHeartbeat();
+    this.heartbeatTimer = setInterval(() => {
+      const socket = this.socket;
+      if (!socket || socket.readyState !== SOCKET_STATE.OPEN) return;
+      const silentFor = Date.now() - this.lastHeard;
+      if (silentFor > hb.silentMs) {
+        hb.onSilent?.(silentFor);
+        socket.terminate();
+        return;
+      }
+      if (hb.beat) this.push(hb.beat());
+    }, hb.intervalMs);
+  }
+
+  stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  /** Close for good: queued messages are flushed first (when open), no retry follows. */
+  close(code = 1000, reason = 'closing'): void {
+    this.closed = true;
+    this.stopRetry();
+    this.stopHeartbeat();
+    const socket = this.socket;
+    if (!socket) return;
+    if (socket.readyState === SOCKET_STATE.OPEN) {
+      this.batcher?.flush();
+      socket.close(code, reason);
+    } else if (socket.readyState !== SOCKET_STATE.CLOSED) {
+      socket.terminate();
+    }
+  }
+
+  /** Drop the connection without a close handshake (what a killed process looks like); reconnects when configured and not closed. */
+  terminate(): void {
+    this.socket?.terminate();
+  }
+
+  private stopRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private connect(): void {
+    this.retryTimer = null;
+    if (this.closed) return;
+    const accepted = this.opts.socket;
+    const socket: MessageSocket =
+      accepted ??
+      (this.opts.dial
+        ? this.opts.dial()
+        : (new WebSocket(this.opts.url!, { maxPayload: this.opts.maxBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 }) as unknown as MessageSocket));
+    this.socket = socket;
+    let lastError: Error | null = null;
+    const onOpen = (): void => {
+      this.batcher = new MessageBatcher(this.opts.key, (data) => socket.send(data), {
+        session: this.opts.session,
+        maxBytes: this.opts.maxBytes,
+        sendLocal: socket.sendLocal?.bind(socket),
+      });
+      this.lastHeard = Date.now();
+      this.opened += 1;
+      this.events.onOpen?.(this.opened > 1);
+    };
+    socket.on('message', (data: Received) => this.onData(data));
+    socket.on('error', (err) => {
+      lastError = err;
+    });
+    socket.on('close', (code, reason) => this.onClose(socket, code, reason.toString(), lastError));
+    if (accepted && accepted.readyState === SOCKET_STATE.OPEN) onOpen();
+    else socket.on('open', onOpen);
+  }
+
+  private onData(data: Received): void {
+    this.lastHeard = Date.now();
+    this.bytesReceived += receivedBytes(data);
+    let messages: Message[];
+    try {
+      messages = decodeMessages(data, this.opts.key, { maxBytes: this.opts.maxBytes });
+    } catch (err) {
+      this.log(`${this.opts.logPrefix?.() ?? 'hpcdl:'} dropped a message from ${this.opts.name}: ${(err as Error).message}`);
+      return;
+    }
+    this.events.onMessages(messages);
+  }
+
+  private onClose(socket: MessageSocket, code: number, reason: string, error: Error | null): void {
+    if (socket !== this.socket) return;
+    this.batcher?.clear();
+    this.batcher = null;
+    this.stopHeartbeat();
+    const refused = code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch;
+    const why = error ? `cannot reach ${this.opts.name} (${error.message})` : describeClose(this.opts.url ?? this.opts.name, code, reason);
+    const byUs = this.closed;
+    if (refused || !this.opts.reconnect || this.opts.socket) this.closed = true;
+    this.events.onClose?.({ code, reason, error, why, refused, byUs });
+    if (this.closed) return;
+    const reconnect = this.opts.reconnect!;
+    const now = Date.now();
+    if (this.unreachableSince === null) this.unreachableSince = now;
+    const waited = now - this.unreachableSince;
+    const limit = typeof reconnect.giveUpAfterMs === 'function' ? reconnect.giveUpAfterMs() : reconnect.giveUpAfterMs;
+    if (waited >= limit) {
+      this.closed = true;
+      this.events.onGiveUp?.(why, waited);
+      return;
+    }
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, reconnect.maxDelayMs ?? 2000);
+    this.events.onRetry?.(why, delay);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+    if (!reconnect.holdsProcess) this.retryTimer.unref?.();
+  }
+}
