@@ -221,6 +221,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         const computeStart = performance.now();
         const learningRate = optimizer.currentLearningRate();
         const batchEvents = batch.label.length;
+        const stepBefore = state.globalStep;
         const { loss, ...parallel } = await trainStep(opts, gradients, optimizer, variables, batch, state.globalStep);
         train.recycle?.(batch); // its tensors are disposed by now
         const now = performance.now();
@@ -232,7 +233,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         state.globalStep = optimizer.step;
         const secPerBatch = computeSeconds / batches;
         const imagesPerSec = batchEvents / iterationSeconds[iterationSeconds.length - 1];
-        const iteration = dp ? { iterationMs: iterationSeconds[iterationSeconds.length - 1] * 1000 } : {};
+        const iteration = dp || remote ? { iterationMs: iterationSeconds[iterationSeconds.length - 1] * 1000 } : {};
         emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec, ...parallel, ...iteration });
         if (state.globalStep % displayInterval === 0) {
           log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
@@ -243,7 +244,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
           'img/s': imagesPerSec.toFixed(1),
         });
         const interval = opts.checkpoint?.interval ?? 0;
-        if (interval > 0 && state.globalStep % interval === 0) {
+        // crossed, not hit: with asynchronous parameter servers the global step jumps by the other workers' pushes
+        if (interval > 0 && Math.floor(state.globalStep / interval) > Math.floor(stepBefore / interval)) {
           await checkpoint(epoch, stepInEpoch, false);
           lastSavedStep = state.globalStep;
         }

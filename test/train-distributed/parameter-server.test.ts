@@ -114,7 +114,7 @@ test('sync with a hot spare: a step aggregates workers - 1 pushes, the late grad
 
 test('async, 1 parameter server + 2 workers: every push applied exactly once, the loss falls', async () => {
   const reports: TrainingReport[] = [];
-  const run = cluster.train({ module: TOY, config: { ...toyConfig, epochs: 4 }, engines: 3, numPs: 1, mode: 'async', output: path.join(dir, 'async'), log: (l) => logs.push(l) });
+  const run = cluster.train({ module: TOY, config: { ...toyConfig, epochs: 4 }, engines: 3, numPs: 1, mode: 'async', checkpointInterval: 10, output: path.join(dir, 'async'), log: (l) => logs.push(l) });
   run.onReport((r) => reports.push(r));
   const outcome = await run;
   const stats = serverStats(outcome.ranks);
@@ -131,6 +131,11 @@ test('async, 1 parameter server + 2 workers: every push applied exactly once, th
   const first = mean(global.slice(0, 16).map((g) => g.loss));
   const last = mean(global.slice(-16).map((g) => g.loss));
   assert.ok(last < first * 0.8, `the toy MLP learns: mean loss ${first.toFixed(3)} → ${last.toFixed(3)}`);
+  // the chief's global step jumps by the other worker's pushes: a checkpoint whenever it crosses a multiple of 10
+  const saved = reports.filter((r) => r.kind === 'rank' && r.type === 'checkpoint' && r.rank === 1).map((r) => Number((r as { step: unknown }).step));
+  console.log(`async: the chief saved checkpoints at global steps ${saved.join(', ')}`);
+  assert.ok(saved.length >= 6, `checkpoints at ${saved.join(', ')}`);
+  saved.slice(1).forEach((s, i) => assert.ok(s > saved[i]));
 });
 
 test('a SIGKILLed parameter server stops the workers within 5 s, and the errors name it', async () => {
