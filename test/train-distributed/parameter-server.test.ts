@@ -203,3 +203,20 @@ test("restart: 'checkpoint' with a parameter server: a killed worker's group re-
   assert.equal(stats.applied, 2 * (40 - restartPoint));
   await cluster.waitForEngines(4, 30_000);
 });
+
+test('run.cancel() stops the server and the workers; the outcome keeps the chief\'s newest checkpoint', async () => {
+  const reports: TrainingReport[] = [];
+  const run = cluster.train({ module: TOY, config: { ...toyConfig, epochs: 40, delayMs: 40 }, engines: 3, numPs: 1, checkpointInterval: 5, output: path.join(dir, 'cancel'), log: (l) => logs.push(l) });
+  run.onReport((r) => reports.push(r));
+  const t0 = Date.now();
+  while (!reports.some((r) => r.kind === 'global' && r.step >= 12) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+  const cancelledAt = Date.now();
+  await run.cancel();
+  const outcome = await run;
+  console.log(`cancelled at step ${outcome.steps}, ${Date.now() - cancelledAt} ms after cancel(); checkpoint ${outcome.checkpoint}`);
+  assert.equal(outcome.cancelled, true);
+  assert.ok(Date.now() - cancelledAt < 15_000);
+  assert.ok(outcome.checkpoint && fs.existsSync(outcome.checkpoint), 'the chief\'s newest checkpoint');
+  const ended = reports.filter((r) => r.kind === 'rank-ended').map((r) => (r as { rank: number }).rank).sort();
+  assert.deepEqual(ended, [0, 1, 2], 'every rank, the server too, ended');
+});
