@@ -55,7 +55,7 @@ export class LinkedProcessGroup implements ProcessGroup {
     return { bytesSent, bytesReceived, commMs: this.commMs, calls: this.completed };
   }
 
-  /** rejects with the group's error once it fails (point-to-point receives race it) */
+  /** rejects with the group's error once it fails or closes (point-to-point receives race it) */
   get whenFailed(): Promise<never> {
     return this.failed;
   }
@@ -146,6 +146,7 @@ export class LinkedProcessGroup implements ProcessGroup {
     if (this.closed) return;
     await this.queue.catch(() => undefined);
     this.closed = true;
+    this.rejectFailed(new Error(`group ${this.groupId} rank ${this.rank}: closed`)); // point-to-point receives still waiting end
     await Promise.all(this.links.map((l) => l?.close(`rank ${this.rank} closed the group`)));
   }
 
