@@ -35,6 +35,8 @@ export type TrainEvent =
       size?: number;
       /** data parallelism: ms of this whole iteration (reading, gradients, allreduce, update) */
       iterationMs?: number;
+      /** parameter servers: updates other workers made between this worker's pull and its push (a dropped sync push: how late it was) */
+      staleness?: number;
     }
   | { type: 'epoch'; rank: number; epoch: number; step: number; trainLoss: number; secPerBatch: number }
   | { type: 'validation'; rank: number; epoch: number; step: number; loss: number; accuracy: number; auc: number; events: number }
@@ -374,7 +376,7 @@ async function trainStep(
   variables: tf.Variable[],
   batch: EventBatch,
   step: number,
-): Promise<{ loss: number; rankLoss?: number; commMs?: number; size?: number }> {
+): Promise<{ loss: number; rankLoss?: number; commMs?: number; size?: number; staleness?: number }> {
   const images = batchImages(batch, opts.model.inputLayout);
   const labels = tf.tensor1d(batch.label, 'int32');
   const weights = opts.useWeights ? tf.tensor1d(batch.normweight) : tf.ones([batch.label.length]) as tf.Tensor1D;

@@ -26,7 +26,7 @@ export interface RemoteUpdate {
   prepare(source: BatchSource, log: (line: string) => void): Promise<BatchSource>;
   synchronize(named: NamedVariable[], optimizer: Adam, point: ResumePoint): Promise<ResumePoint>;
   /** update `variables` with this step's gradients (disposed here) and set `optimizer.step` to the global step */
-  applyGradients(variables: tf.Variable[], gradients: tf.Tensor[], loss: tf.Scalar, step: number): Promise<{ loss: number; rankLoss: number; commMs: number; size: number }>;
+  applyGradients(variables: tf.Variable[], gradients: tf.Tensor[], loss: tf.Scalar, step: number): Promise<{ loss: number; rankLoss: number; commMs: number; size: number; staleness?: number }>;
   /** the chief, before it writes a checkpoint: the servers' weights and Adam state into `variables` and `optimizer` */
   beforeCheckpoint(variables: tf.Variable[], optimizer: Adam): Promise<void>;
   /** after the last step: the final weights into `variables`, and the servers' counters */
@@ -111,7 +111,8 @@ export class ParameterServerWorker implements RemoteUpdate {
     // sync: the mean loss of the pushes the step aggregated; async (or a dropped push): this worker's own
     const mean = this.layout.mode === 'sync' && replies[0].meta.applied ? Number(replies[0].meta.loss) : rankLoss;
     if (!Number.isFinite(mean)) throw new Error(`training loss became ${mean} at global step ${step + 1} (worker ${this.rank}: ${rankLoss}); lower the learning rate`);
-    return { loss: mean, rankLoss, commMs, size: this.size };
+    const staleness = Number(replies[0].meta.staleness ?? replies[0].meta.stale ?? 0);
+    return { loss: mean, rankLoss, commMs, size: this.size, staleness };
   }
 
   async beforeCheckpoint(variables: tf.Variable[], optimizer: Adam): Promise<void> {

@@ -127,6 +127,10 @@ test('async, 1 parameter server + 2 workers: every push applied exactly once, th
   assert.deepEqual(stats.pushesByWorker, workers.map((w) => w.steps));
   const global = reports.filter((r): r is Extract<TrainingReport, { kind: 'global' }> => r.kind === 'global');
   assert.equal(new Set(global.map((g) => g.step)).size, total, 'every global step reported once, by the worker whose push made it');
+  const staleness = reports.filter((r) => r.kind === 'rank' && r.type === 'step').map((r) => Number((r as { staleness?: unknown }).staleness));
+  assert.equal(staleness.length, total);
+  assert.ok(staleness.every((x) => Number.isInteger(x) && x >= 0) && staleness.some((x) => x > 0), 'each step reports its staleness; some pushes were stale');
+  assert.equal(Math.max(...staleness), stats.staleness.max);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const first = mean(global.slice(0, 16).map((g) => g.loss));
   const last = mean(global.slice(-16).map((g) => g.loss));
