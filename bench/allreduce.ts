@@ -15,6 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { parseArgs as parseCliArgs } from 'node:util';
 
 interface Args {
   rounds: number;
@@ -35,33 +36,46 @@ function parseSize(s: string): number {
   return Math.round(Number(m[1]) * UNITS[(m[2] ?? 'B').toUpperCase()]);
 }
 
+const USAGE = 'usage: hpcdl bench allreduce [--ranks 2,4] [--sizes 1MB,18MB,100MB] [--reps R] [--rounds K] [--fp16] [--no-mpi] [--chunk ELEMENTS] [--json]';
+
+function positive(raw: string, what: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what}: ${JSON.stringify(raw)} is not a positive integer`);
+  return n;
+}
+
 function parseArgs(argv: string[]): Args {
-  const a: Args = { rounds: 3, ranks: [2, 4], sizes: [1e6, 17_960_000, 100e6], reps: null, fp16: false, mpi: true, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${key} needs a value`);
-      return v;
-    };
-    if (key === '--ranks') a.ranks = value().split(',').map((r) => {
-      const n = Number(r);
-      if (!Number.isInteger(n) || n < 2) throw new Error(`--ranks: ${r} is not an integer >= 2`);
-      return n;
-    });
-    else if (key === '--sizes') a.sizes = value().split(',').map(parseSize);
-    else if (key === '--reps') a.reps = Number(value());
-    else if (key === '--rounds') a.rounds = Number(value());
-    else if (key === '--fp16') a.fp16 = true;
-    else if (key === '--no-mpi') a.mpi = false;
-    else if (key === '--chunk') a.chunk = Number(value());
-    else if (key === '--json') a.json = true;
-    else if (key === '--help' || key === '-h') {
-      console.log('usage: hpcdl bench allreduce [--ranks 2,4] [--sizes 1MB,18MB,100MB] [--reps R] [--rounds K] [--fp16] [--no-mpi] [--chunk ELEMENTS] [--json]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${key}`);
+  const { values: v } = parseCliArgs({
+    args: argv,
+    options: {
+      ranks: { type: 'string', default: '2,4' },
+      sizes: { type: 'string', default: '1MB,18MB,100MB' },
+      reps: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      fp16: { type: 'boolean', default: false },
+      'no-mpi': { type: 'boolean', default: false },
+      chunk: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
-  return a;
+  const ranks = v.ranks!.split(',').map((r) => positive(r, '--ranks'));
+  if (ranks.some((n) => n < 2)) throw new Error('--ranks: every group needs at least 2 ranks');
+  return {
+    ranks,
+    // 18MB stands for the HEP-CNN-64 gradient: 4.49 M float32
+    sizes: v.sizes!.split(',').map((s) => (s.trim().toUpperCase() === '18MB' ? 17_960_000 : parseSize(s))),
+    reps: v.reps === undefined ? null : positive(v.reps, '--reps'),
+    rounds: positive(v.rounds!, '--rounds'),
+    fp16: v.fp16!,
+    mpi: !v['no-mpi'],
+    chunk: v.chunk === undefined ? undefined : positive(v.chunk, '--chunk'),
+    json: v.json!,
+  };
 }
 
 /** calls per case: enough to average out noise, few for the large sizes */

@@ -9,6 +9,7 @@
  * or runs as one task of a multi-task Slurm step (`isDistributedTrain`).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const USAGE = `Usage: hpcdl train --config C (--engines N | --connect CLUSTER) [options]
@@ -151,12 +152,30 @@ function commonOptions(v: Record<string, string | boolean | undefined>): Common 
 /** `srun -n N hpcdl train`: this process is one rank; the group forms from the Slurm environment. */
 async function trainUnderSrun(v: Record<string, string | boolean | undefined>, c: Common): Promise<number> {
   if (slurmStepTasks(process.env) < 2) throw new UsageError('give --engines N or --connect CLUSTER (or run under srun -n N with N > 1)');
-  if (v.module !== undefined || v.restart !== undefined) throw new UsageError('--module and --restart need a cluster (--engines or --connect); under srun, resubmit with --resume');
+  if (v.restart !== undefined) throw new UsageError('--restart needs a cluster (--engines or --connect); under srun, resubmit with --resume');
   // loaded here, not at the top: `hpcdl train --help` stays instant
   const { groupFromSlurmEnv } = require('../cluster/collectives') as typeof import('../cluster/collectives');
-  const { train } = require('../src/train') as typeof import('../src/train');
+  const { train, trainUserModel, asUserTraining } = require('../src/train') as typeof import('../src/train');
   const group = await groupFromSlurmEnv();
   try {
+    if (typeof v.module === 'string') {
+      if (c.numPs) throw new UsageError('--num_ps under srun trains the HEP CNN; train a --module with parameter servers on a cluster (--engines or --connect)');
+      const where = path.resolve(v.module);
+      if (/\.(ts|mts|cts)$/.test(where)) (require('tsx/cjs/api') as { register(): void }).register(); // a TypeScript module without a build step
+      const exportName = typeof v.export === 'string' ? v.export : 'training';
+      const training = asUserTraining((require(where) as Record<string, unknown>)[exportName], `${where} (export "${exportName}")`);
+      const result = await trainUserModel(training, {
+        config: JSON.parse(fs.readFileSync(c.configPath, 'utf8')),
+        outputDir: path.resolve(c.output ?? 'distributed-training'),
+        resume: Boolean(v.resume),
+        group,
+        warmup: c.warmup,
+        lrScaling: c.lrScaling,
+        compression: c.compression,
+      });
+      if (group.rank === 0) console.log(`Rank 0 : ${group.size} ranks, ${result.globalStep} steps; checkpoint ${result.lastCheckpoint ?? 'none'}`);
+      return result.interrupted ? 130 : 0;
+    }
     const options = {
       configPath: c.configPath,
       warmup: c.warmup,

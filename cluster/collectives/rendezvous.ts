@@ -124,7 +124,8 @@ export async function formGroup(o: FormationOptions): Promise<Formed> {
     for (const l of links) if (l && !l.error) l.sendJson(FRAME_KIND.abort, { reason }).catch(() => undefined).finally(() => l.destroy());
   };
   try {
-    const result = await Promise.race([o.rank === 0 ? formAsRankZero(o, self, auth, links, newLink) : formAsMember(o, self, auth, links, newLink, unknown), broken]);
+    const ctx: Formation = { o, self, auth, links, newLink, unknown };
+    const result = await Promise.race([o.rank === 0 ? formAsRankZero(ctx) : formAsMember(ctx), broken]);
     formed = true;
     return result;
   } catch (err) {
@@ -133,13 +134,17 @@ export async function formGroup(o: FormationOptions): Promise<Formed> {
   }
 }
 
-async function formAsRankZero(
-  o: FormationOptions,
-  self: MemberInfo,
-  auth: AuthContext,
-  links: (TcpLink | null)[],
-  newLink: (s: net.Socket, sink: ChunkSink, p: MemberInfo) => TcpLink,
-): Promise<Formed> {
+/** what both sides of the formation work with */
+interface Formation {
+  o: FormationOptions;
+  self: MemberInfo;
+  auth: AuthContext;
+  links: (TcpLink | null)[];
+  newLink: (s: net.Socket, sink: ChunkSink, p: MemberInfo) => TcpLink;
+  unknown: (rank: number, address: string) => MemberInfo;
+}
+
+async function formAsRankZero({ o, self, auth, links, newLink }: Formation): Promise<Formed> {
   const bind = o.master ? parseHostPort(o.master, 'master') : { host: o.host, port: o.port };
   const server = await listen(o.master ? o.host : bind.host, bind.port, `group ${o.groupId} rank 0`);
   const port = (server.address() as net.AddressInfo).port;
@@ -180,14 +185,7 @@ async function formAsRankZero(
   return { members, links };
 }
 
-async function formAsMember(
-  o: FormationOptions,
-  self: MemberInfo,
-  auth: AuthContext,
-  links: (TcpLink | null)[],
-  newLink: (s: net.Socket, sink: ChunkSink, p: MemberInfo) => TcpLink,
-  unknown: (rank: number, address: string) => MemberInfo,
-): Promise<Formed> {
+async function formAsMember({ o, self, auth, links, newLink, unknown }: Formation): Promise<Formed> {
   if (!o.master) throw new Error(`joinGroup: rank ${o.rank} of group ${o.groupId} needs \`master\` (rank 0's "host:port")`);
   const { socket, sink } = await dial(o.master, o.deadline, `group ${o.groupId} rank ${o.rank}`);
   // Listen on the interface that reaches rank 0 unless told otherwise: the other ranks reach it the same way.

@@ -15,6 +15,7 @@
 import { COLLECTIVE_CODE, FRAME_KIND } from './frame';
 import { addHalf, decodeHalf, encodeHalf } from './fp16';
 import type { Link } from './link';
+import { SimdAdder } from './simd-add';
 import type { Compression, ReduceOp } from './types';
 
 export interface RingContext {
@@ -28,12 +29,13 @@ export interface RingContext {
 }
 
 export class ScratchSpace {
-  private f32 = new Float32Array(0);
   private u16a = new Uint16Array(0);
   private u16b = new Uint16Array(0);
-  float32(n: number): Float32Array {
-    if (this.f32.length < n) this.f32 = new Float32Array(n);
-    return this.f32;
+  private simd: SimdAdder | null = null;
+  /** the float32 receive buffer and its reduction kernel (./simd-add.ts) */
+  adder(chunkElements: number): SimdAdder {
+    this.simd ??= new SimdAdder(chunkElements);
+    return this.simd;
   }
   /** two independent half buffers (send side and receive side) */
   half(n: number): [Uint16Array, Uint16Array] {
@@ -66,11 +68,6 @@ export function segmentBounds(total: number, n: number, i: number): [number, num
   return [start, start + base + (i < extra ? 1 : 0)];
 }
 
-/** dst[i] += src[i] for i in [a, b): a plain top-level loop V8 compiles well (inside the closures below it ran ~6x slower) */
-function addInto(dst: Float32Array, src: Float32Array, a: number, b: number): void {
-  for (let i = a; i < b; i++) dst[i] += src[i];
-}
-
 function divideInto(dst: Float32Array, d: number, a: number, b: number): void {
   for (let i = a; i < b; i++) dst[i] /= d;
 }
@@ -87,7 +84,8 @@ export async function ringAllreduce(ctx: RingContext, call: number, data: Float3
   const right = ctx.links[(r + 1) % n]!;
   const mod = (i: number) => ((i % n) + n) % n;
   const half = compression === 'fp16';
-  const recv32 = half ? null : ctx.scratch.float32(total);
+  const adder = half ? null : ctx.scratch.adder(C);
+  const recv32 = adder ? adder.receive(total) : null;
   const [send16, recv16] = half ? ctx.scratch.half(total) : [null, null];
   const code = COLLECTIVE_CODE.allreduce;
   const sends: Promise<void>[] = [];
@@ -153,7 +151,7 @@ export async function ringAllreduce(ctx: RingContext, call: number, data: Float3
         dest: half ? bytes(recv16!, a, b) : bytes(recv32!, a, b),
         done: guard(() => {
           if (half) addHalf(data.subarray(a, b), recv16!.subarray(a, b));
-          else addInto(data, recv32!, a, b);
+          else adder!.addInto(data, a, b);
           if (s < n - 2) send(0, s + 1, k, wire(a, b));
           else finalChunk(k, a, b);
         }),

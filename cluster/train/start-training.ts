@@ -163,6 +163,7 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
     const maxRestarts = this.opts.restart === 'checkpoint' ? (this.opts.maxRestarts ?? 3) : 0;
     let wanted = await this.chooseEngines(this.opts.engines ?? 'all');
     for (;;) {
+      if (this.cancelled) return this.finish([], true);
       this.attempts++;
       try {
         const ranks = await this.runGroup(job, wanted, this.attempts > 1);
@@ -229,6 +230,10 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
     if (size > 1) {
       // a group of one has no listener to publish
       const master = await this.rendezvous(rank0, timeoutMs);
+      if (this.cancelled) {
+        await rank0.cancel();
+        throw this.failure([{ rank: 0, error: new Error('cancelled during the rendezvous') }]);
+      }
       for (let rank = 1; rank < size; rank++) submit(rank, master);
       this.log(`hpcdl train: group ${groupId} of ${size} ranks on engines ${engines.join(', ')} (rank 0 listens on ${master})`);
     }

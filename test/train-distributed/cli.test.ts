@@ -85,6 +85,19 @@ test('srun -n 2 hpcdl train: one rank per Slurm task, formed from the Slurm envi
     assert.equal(new Set(h.map(([, hash]) => hash)).size, 1, `bit-identical weights on both Slurm tasks: ${JSON.stringify(h)}`);
     assert.doesNotMatch(r.stdout, /REPORT rank 1/);
     assert.ok(fs.existsSync(path.join(output, 'models', 'ckpt-00000004.json')));
+
+    // a user module's model the same way (the toy MLP, TypeScript without a build)
+    const toyConfig = path.join(dir, 'toy.json');
+    fs.writeFileSync(toyConfig, JSON.stringify({ batchSize: 64, learningRate: 0.01, epochs: 2, events: 512, seed: 3 }));
+    const toy = await runProcess('srun', ['-n', '2', process.execPath, cli, 'train', '--module', path.join(__dirname, 'toy-mlp.ts'), '--config', toyConfig, '--output', path.join(dir, 'srun-toy')], {
+      env: { ...slurm.env, ...env, HPCDL_GROUP_HOST: '' },
+      timeoutMs: 240_000,
+    });
+    assert.equal(toy.code, 0, toy.stderr + toy.stdout);
+    assert.match(toy.stdout, /Rank 0 : 2 ranks, 16 steps; checkpoint \S+ckpt-00000016\.json/);
+    const toyHashes = [...toy.stdout.matchAll(/Rank (\d) : final weights sha256 ([0-9a-f]{16})/g)].map((m) => m[2]);
+    assert.equal(toyHashes.length, 2, toy.stdout);
+    assert.equal(new Set(toyHashes).size, 1, 'the same weights on both Slurm tasks');
   } finally {
     await slurm.stop();
   }

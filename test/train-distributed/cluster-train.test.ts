@@ -111,6 +111,22 @@ test('ranks with different configs refuse to start, naming the field', async () 
   }
 });
 
+test('run.cancel() stops every rank; awaiting the run gives the steps so far and the newest checkpoint', async () => {
+  const run = cluster.train({ module: TOY, config: { ...toyConfig, epochs: 40, delayMs: 30 }, engines: 2, output: path.join(dir, 'cancel'), checkpointInterval: 5, log: (l) => logs.push(l) });
+  const ended: TrainingReport[] = [];
+  run.onReport((r) => {
+    if (r.kind === 'global' && r.step === 12) void run.cancel();
+    if (r.kind === 'rank-ended') ended.push(r);
+  });
+  const outcome = await run;
+  assert.equal(outcome.cancelled, true);
+  assert.ok(outcome.steps >= 12 && outcome.steps < 40 * 16, `stopped soon after step 12: ${outcome.steps}`);
+  assert.match(outcome.checkpoint ?? '', /ckpt-000000(10|15)\.json$/);
+  assert.equal(ended.length, 2, 'both ranks ended');
+  assert.ok(ended.every((e) => e.kind === 'rank-ended' && !e.ok && /cancelled/.test(e.error ?? '')));
+  assert.equal(cluster.engineIds.length, 2, 'the engines stay');
+});
+
 async function killRankDuringTraining(restart: boolean) {
   const output = path.join(dir, restart ? 'restart' : 'kill');
   const reports: TrainingReport[] = [];
