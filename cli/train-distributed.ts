@@ -23,6 +23,9 @@ const USAGE = `Usage: hpcdl train --config C (--engines N | --connect CLUSTER) [
   --warmup-steps S         ... or in steps
   --lr-scaling linear|none learning rate x ranks after the warm-up (default linear)
   --compression none|fp16  gradient bytes on the wire
+  --num_ps P               parameter servers: the first P ranks (default: the config's num_ps; 0 = allreduce)
+  --mode sync|async        parameter-server updates (default: the config's mode)
+  --num-hot-spares K       sync: workers a step does not wait for (default: the config's num_hot_spares)
   --module M [--export X]  train a user module's model (exports {buildModel, batchSource}; default export 'training')
   --output DIR             override outputpath (rank 0 writes models/ and logs/ there)
   --input DIR              override inputpath
@@ -66,6 +69,9 @@ export async function trainDistributedCommand(argv: string[]): Promise<number> {
         'dummy-data': { type: 'boolean' },
         threads: { type: 'string' },
         resume: { type: 'boolean' },
+        num_ps: { type: 'string' },
+        mode: { type: 'string' },
+        'num-hot-spares': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -102,6 +108,9 @@ interface Common {
   maxSteps?: number;
   dummyData: boolean;
   threads?: number;
+  numPs?: number;
+  mode?: 'sync' | 'async';
+  numHotSpares?: number;
 }
 
 function commonOptions(v: Record<string, string | boolean | undefined>): Common {
@@ -134,6 +143,9 @@ function commonOptions(v: Record<string, string | boolean | undefined>): Common 
     maxSteps: int('max-steps', 1),
     dummyData: Boolean(v['dummy-data']),
     threads: int('threads', 1),
+    numPs: int('num_ps', 0),
+    mode: oneOf('mode', ['sync', 'async']),
+    numHotSpares: int('num-hot-spares', 0),
   };
 }
 
@@ -147,6 +159,7 @@ async function trainUnderSrun(v: Record<string, string | boolean | undefined>, c
   const group = await groupFromSlurmEnv();
   try {
     if (typeof v.module === 'string') {
+      if (c.numPs) throw new UsageError('--num_ps under srun trains the HEP CNN; train a --module with parameter servers on a cluster (--engines or --connect)');
       const where = path.resolve(v.module);
       if (/\.(ts|mts|cts)$/.test(where)) (require('tsx/cjs/api') as { register(): void }).register(); // a TypeScript module without a build step
       const exportName = typeof v.export === 'string' ? v.export : 'training';
@@ -163,9 +176,8 @@ async function trainUnderSrun(v: Record<string, string | boolean | undefined>, c
       if (group.rank === 0) console.log(`Rank 0 : ${group.size} ranks, ${result.globalStep} steps; checkpoint ${result.lastCheckpoint ?? 'none'}`);
       return result.interrupted ? 130 : 0;
     }
-    const result = await train({
+    const options = {
       configPath: c.configPath,
-      group,
       warmup: c.warmup,
       lrScaling: c.lrScaling,
       compression: c.compression,
@@ -176,7 +188,10 @@ async function trainUnderSrun(v: Record<string, string | boolean | undefined>, c
       dummyData: c.dummyData,
       threads: c.threads,
       resume: Boolean(v.resume),
-    });
+    };
+    const servers = srunServers(c, group.size);
+    if (servers) return await trainOrServeUnderSrun(group, servers, options);
+    const result = await train({ ...options, group });
     if (result.mode === 'train' && group.rank === 0) {
       const comm = result.communication;
       console.log(`Rank 0 : ${group.size} ranks, ${result.globalStep} steps, allreduce ${comm ? (comm.commMs / Math.max(1, comm.steps)).toFixed(1) : '?'} ms per step; checkpoint ${result.lastCheckpoint ?? 'none'}`);
@@ -217,6 +232,9 @@ async function trainOnCluster(v: Record<string, string | boolean | undefined>, c
       maxSteps: c.maxSteps,
       dummyData: c.dummyData,
       threads: c.threads,
+      numPs: c.numPs,
+      mode: c.mode,
+      numHotSpares: c.numHotSpares,
       log: (line) => console.log(line),
     });
     const outcome = await run;
@@ -229,6 +247,7 @@ async function trainOnCluster(v: Record<string, string | boolean | undefined>, c
         `allreduce ${mean((s) => s.commMs).toFixed(1)} ms per step (${(100 * mean((s) => s.commFraction)).toFixed(1)}% of a step)`,
     );
     for (const r of outcome.ranks) console.log(`  rank ${r.rank}: engine ${r.engineId} on ${r.host}, weights sha256 ${r.weightsHash}, ${r.groupStats.bytesSent} bytes sent to peers`);
+    for (const s of outcome.ranks.filter((r) => r.role === 'ps').flatMap((r) => r.parameterServers ?? [])) console.log(`  parameter server ${s.server}: ${s.pushes} pushes, ${s.applied} applied, ${s.dropped} dropped, global step ${s.globalStep}`);
     console.log(`  checkpoint: ${outcome.checkpoint ?? 'none'}`);
     return outcome.cancelled ? 130 : 0;
   } finally {
@@ -242,4 +261,30 @@ function parseEngines(s: string | undefined): number | 'all' | number[] | undefi
   if (/^\d+$/.test(s) && Number(s) >= 1) return Number(s);
   if (/^\d+(,\d+)+$/.test(s)) return s.split(',').map(Number);
   throw new UsageError(`--engines must be a positive integer, 'all' or a list of engine ids (1,2,3), got "${s}"`);
+}
+
+/** srun with parameter servers (--num_ps or the config's num_ps > 0): the layout, else undefined. */
+function srunServers(c: Common, size: number) {
+  const { loadConfig } = require('../src/config') as typeof import('../src/config');
+  const { checkLayout } = require('../src/train') as typeof import('../src/train');
+  const config = loadConfig(c.configPath, { warn: () => undefined });
+  const numPs = c.numPs ?? config.num_ps ?? 0;
+  if (numPs === 0) return undefined;
+  try {
+    return checkLayout({ numPs, mode: c.mode ?? config.mode, numHotSpares: c.numHotSpares ?? config.num_hot_spares }, size);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function trainOrServeUnderSrun(group: import('../cluster/collectives').ProcessGroup, layout: import('../src/train').ParameterServerLayout, options: import('../src/train').TrainOptions): Promise<number> {
+  const { trainOrServe } = require('../cluster/train/ps-rank') as typeof import('../cluster/train/ps-rank');
+  const outcome = await trainOrServe(group, layout, options);
+  if (outcome.role === 'ps') return 0;
+  const result = outcome.result;
+  if (result.mode === 'train' && group.rank === layout.numPs) {
+    const servers = (result.parameterServers ?? []).map((s) => `server ${s.server}: ${s.pushes} pushes, ${s.applied} applied, ${s.dropped} dropped`).join('; ');
+    console.log(`Rank ${group.rank} : ${group.size - layout.numPs} workers, ${layout.numPs} parameter servers, ${result.globalStep} steps (${servers}); checkpoint ${result.lastCheckpoint ?? 'none'}`);
+  }
+  return result.mode === 'train' && result.interrupted ? 130 : 0;
 }

@@ -35,7 +35,7 @@ export const FRAME_KIND = {
 } as const;
 export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND];
 
-export const COLLECTIVE_CODE = { none: 0, allreduce: 1, broadcast: 2, allgather: 3, allgatherJson: 4, barrier: 5, members: 6 } as const;
+export const COLLECTIVE_CODE = { none: 0, allreduce: 1, broadcast: 2, allgather: 3, allgatherJson: 4, barrier: 5, members: 6, pointToPoint: 7 } as const;
 export type CollectiveName = keyof typeof COLLECTIVE_CODE;
 export const COLLECTIVE_NAME: Record<number, CollectiveName> = Object.fromEntries(Object.entries(COLLECTIVE_CODE).map(([k, v]) => [v, k])) as Record<number, CollectiveName>;
 

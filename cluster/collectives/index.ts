@@ -7,3 +7,4 @@ export { joinGroup } from './join-group';
 export { groupFromSlurmEnv } from './slurm-env';
 export { currentGroup, setCurrentGroup } from './current-group';
 export { runInGroup, type GroupTaskArgs } from './group-task';
+export { pointToPoint, PointToPoint, type PeerMessage } from './point-to-point';

@@ -48,7 +48,8 @@ export class LinkedProcessGroup implements ProcessGroup {
     readonly rank: number,
     readonly size: number,
     readonly members: MemberInfo[],
-    private readonly links: (TcpLink | null)[],
+    /** one link per rank (null for this rank); point-to-point.ts sends on them directly */
+    readonly links: (TcpLink | null)[],
     private readonly tuning: GroupTuning = {},
   ) {
     this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
@@ -65,6 +66,11 @@ export class LinkedProcessGroup implements ProcessGroup {
       bytesReceived += l?.bytesReceived ?? 0;
     }
     return { bytesSent, bytesReceived, commMs: this.commMs, calls: this.completed };
+  }
+
+  /** rejects with the group's error once it fails or closes (point-to-point receives race it) */
+  get whenFailed(): Promise<never> {
+    return this.failed;
   }
 
   /** the error that broke the group, or null */
@@ -155,6 +161,7 @@ export class LinkedProcessGroup implements ProcessGroup {
     await this.queue.catch(() => undefined);
     this.closed = true;
     this.busy(); // the caller awaits the orderly close: hold the process until the peers have it
+    this.rejectFailed(new Error(`group ${this.groupId} rank ${this.rank}: closed`)); // point-to-point receives still waiting end
     await Promise.all(this.links.map((l) => l?.close(`rank ${this.rank} closed the group`)));
   }
 

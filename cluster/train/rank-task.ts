@@ -20,7 +20,10 @@ import {
   type TrainEvent,
   type TrainOptions,
   type UserRunConfig,
+  type ParameterServerLayout,
+  type ParameterServerStats,
 } from '../../src/train';
+import { parameterServerGroup, serveRank } from './ps-rank';
 
 /** The options of `train()` that cross the wire for a HEP CNN rank. */
 export type HepRankOptions = Omit<TrainOptions, 'log' | 'onEvent' | 'progress' | 'signal' | 'reduceGradients' | 'group' | 'rank' | 'size'>;
@@ -39,6 +42,8 @@ export interface RankTaskArgs {
   compression?: DataParallelTrainingOptions['compression'];
   /** a silent peer is declared dead after this long (collectives default when absent) */
   heartbeatTimeoutMs?: number;
+  /** parameter-server strategy: the first numPs ranks serve the variables, the others train (ps-rank.ts) */
+  parameterServer?: ParameterServerLayout;
 }
 
 export interface RankResult {
@@ -58,6 +63,9 @@ export interface RankResult {
   /** this rank's group counters (collectives' stats) */
   groupStats: { bytesSent: number; bytesReceived: number; commMs: number; calls: number };
   interrupted: boolean;
+  /** parameter-server strategy: this rank's role, and the servers' counters (a server: its own; a worker: every server's at the end) */
+  role?: 'ps' | 'worker';
+  parameterServers?: ParameterServerStats[];
 }
 
 const REPORTED = new Set<TrainEvent['type']>(['start', 'step', 'epoch', 'validation', 'checkpoint', 'done']);
@@ -76,8 +84,10 @@ export async function trainRank(args: RankTaskArgs): Promise<RankResult> {
     if (REPORTED.has(event.type)) report({ ...event });
   };
   const log = (line: string) => console.log(line);
-  const dp = { group, lrScaling: args.lrScaling, warmup: args.warmup, compression: args.compression };
+  const ps = args.parameterServer;
   try {
+    if (ps && group.rank < ps.numPs) return await serveRank(args, group, ctx?.engineId ?? null, host);
+    const dp: DpOptions = ps ? { parameterServer: { group: parameterServerGroup(group), layout: ps } } : { group, lrScaling: args.lrScaling, warmup: args.warmup, compression: args.compression };
     const result =
       args.job.kind === 'hep'
         ? await trainHepRank(args.job.train, args.resume, dp, log, onEvent)
@@ -97,13 +107,14 @@ export async function trainRank(args: RankTaskArgs): Promise<RankResult> {
       steps: result.communication?.steps ?? 0,
       groupStats: { ...group.stats },
       interrupted: result.interrupted,
+      ...(ps ? { role: 'worker' as const, parameterServers: result.parameterServers } : {}),
     };
   } finally {
     await group.close();
   }
 }
 
-type DpOptions = Pick<TrainOptions, 'group' | 'lrScaling' | 'warmup' | 'compression'>;
+type DpOptions = Pick<TrainOptions, 'group' | 'lrScaling' | 'warmup' | 'compression' | 'parameterServer'>;
 
 async function trainHepRank(options: HepRankOptions, resume: boolean, dp: DpOptions, log: (l: string) => void, onEvent: (e: TrainEvent) => void) {
   const result = await train({ ...options, ...dp, resume, log, onEvent });

@@ -22,11 +22,12 @@ import type { Cluster } from '../client';
 import { RemoteTaskError, type TaskHandle } from '../client/handles';
 import type { EngineSummary } from '../protocol';
 import type { HepRankOptions, RankJob, RankResult, RankTaskArgs } from './rank-task';
+import { parameterServerLayout, roleLabel, type StrategyOptions } from './strategy';
 import { TrainingDisplay } from './training-display';
 import { TrainingProgress, type GlobalStep, type TrainingReport } from './training-progress';
 import type { LiveOutputOptions } from '../../src/plots';
 
-export interface TrainingOptions {
+export interface TrainingOptions extends StrategyOptions {
   /** the HEP CNN: a config (object or path); a user module: its UserRunConfig (batchSize, learningRate, epochs, ...) */
   config: HepConfig | string | UserRunConfig;
   /** how many engines (the first alive ones with a free slot), 'all' (default), or a list of engine ids */
@@ -69,6 +70,8 @@ export interface RankPlacement {
   rank: number;
   engineId: number;
   host: string;
+  /** parameter-server strategy: 'parameter server 0', 'worker 0, the chief', ... */
+  role?: string;
 }
 
 export interface TrainingOutcome {
@@ -113,6 +116,8 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
   placement: RankPlacement[] = [];
   attempts = 0;
   private handles: TaskHandle<RankResult>[] = [];
+  /** the rank that logs and checkpoints: 0, or the first worker with parameter servers */
+  private chief = 0;
   private cancelled = false;
   private readonly outcome: Promise<TrainingOutcome>;
   private readonly log: (line: string) => void;
@@ -176,7 +181,7 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
   }
 
   private finish(ranks: RankResult[], cancelled: boolean): TrainingOutcome {
-    const rank0 = ranks.find((r) => r.rank === 0);
+    const rank0 = ranks.find((r) => r.rank === this.chief);
     return {
       steps: rank0?.globalStep ?? this.progress.lastGlobalStep,
       history: rank0?.history ?? this.progress.rank0History(),
@@ -193,7 +198,12 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
   private async runGroup(job: RankJob, engines: number[], resume: boolean): Promise<RankResult[]> {
     const size = engines.length;
     const summaries = new Map((await this.cluster.engines()).map((e) => [e.engine_id, e]));
-    this.placement = engines.map((engineId, rank) => ({ rank, engineId, host: summaries.get(engineId)?.host ?? '?' }));
+    const layout = parameterServerLayout(this.opts, job, size);
+    this.placement = engines.map((engineId, rank) => ({ rank, engineId, host: summaries.get(engineId)?.host ?? '?', ...(layout ? { role: roleLabel(layout, rank) } : {}) }));
+    this.chief = layout?.numPs ?? 0;
+    this.progress.chief = this.chief;
+    // sync: a global step once the pushes it aggregates reported it; async: every push is its own step
+    this.progress.stepReporters = layout ? (layout.mode === 'sync' ? size - layout.numPs - layout.numHotSpares : 1) : undefined;
     this.progress.newGroup(this.attempts, this.placement);
     const groupId = `train-${randomBytes(6).toString('hex')}`;
     const key = randomBytes(32).toString('hex'); // a per-job key: the cluster key never travels in task arguments
@@ -206,6 +216,7 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
       warmup: this.opts.warmup,
       compression: this.opts.compression,
       heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs,
+      ...(layout ? { parameterServer: layout } : {}),
     });
     const submit = (rank: number, master?: string) => {
       const handle = this.cluster.engine(engines[rank]).submit<RankResult>({ module: rankTaskModule(), export: 'trainRank' }, argsFor(rank, master));
@@ -292,7 +303,7 @@ export class TrainingRun implements PromiseLike<TrainingOutcome> {
     const detail = primary.error instanceof RemoteTaskError ? `${primary.error.ename}: ${primary.error.evalue}` : primary.error.message;
     const others = real.filter((f) => f !== primary).map((f) => `rank ${f.rank}: ${f.error instanceof RemoteTaskError ? f.error.evalue : f.error.message}`);
     const message =
-      `distributed training failed at rank ${primary.rank} (engine ${place?.engineId ?? '?'} on host ${place?.host ?? '?'}): ${detail}` +
+      `distributed training failed at rank ${primary.rank} (${place?.role ? `${place.role}, ` : ''}engine ${place?.engineId ?? '?'} on host ${place?.host ?? '?'}): ${detail}` +
       (others.length ? ` | the other ranks stopped: ${others.join(' | ')}` : '');
     this.progress.failed(message);
     return new DistributedTrainingError(message, primary.rank, place?.engineId ?? null, place?.host ?? null, failures.map((f) => f.error).filter((e): e is RemoteTaskError => e instanceof RemoteTaskError));

@@ -50,6 +50,10 @@ export class TrainingProgress {
   readonly validation: { attempt: number; epoch: number; step: number; loss: number; accuracy: number; auc: number }[] = [];
   lastCheckpoint?: string;
   lastGlobalStep = 0;
+  /** the rank whose epochs, validation and checkpoints count: 0, or the chief worker with parameter servers */
+  chief = 0;
+  /** ranks that report each global step (default: every rank of the group) */
+  stepReporters?: number;
   private readonly epochs: EpochRecord[] = [];
   private pending = new Map<number, { ranks: Map<number, Record<string, unknown>> }>();
   private readonly listeners = new Set<(r: TrainingReport) => void>();
@@ -93,10 +97,10 @@ export class TrainingProgress {
     const type = String(data.type ?? '');
     this.emit({ ...data, kind: 'rank', rank, engineId, attempt: this.attempt, type });
     if (type === 'step') this.onStep(rank, data);
-    else if (type === 'checkpoint' && rank === 0) this.lastCheckpoint = String(data.path);
-    else if (type === 'validation' && rank === 0) {
+    else if (type === 'checkpoint' && rank === this.chief) this.lastCheckpoint = String(data.path);
+    else if (type === 'validation' && rank === this.chief) {
       this.validation.push({ attempt: this.attempt, epoch: Number(data.epoch), step: Number(data.step), loss: Number(data.loss), accuracy: Number(data.accuracy), auc: Number(data.auc) });
-    } else if (type === 'epoch' && rank === 0) {
+    } else if (type === 'epoch' && rank === this.chief) {
       this.epochs.push({ epoch: Number(data.epoch), step: Number(data.step), trainLoss: Number(data.trainLoss), secPerBatch: Number(data.secPerBatch) });
     }
   }
@@ -116,7 +120,7 @@ export class TrainingProgress {
     let entry = this.pending.get(step);
     if (!entry) this.pending.set(step, (entry = { ranks: new Map() }));
     entry.ranks.set(rank, data);
-    const size = this.placement.length;
+    const size = this.stepReporters ?? this.placement.length;
     if (entry.ranks.size < size) return;
     this.pending.delete(step);
     const all = [...entry.ranks.values()];

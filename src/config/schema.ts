@@ -132,6 +132,12 @@ export const CONFIG_SCHEMA: SchemaTable = {
     origin: 'hpcdl',
   },
   checkpoint_interval: { kind: positiveInt, required: false, doc: 'steps between checkpoints; default: one per epoch (steps_per_epoch)', origin: 'hpcdl' },
+  num_ps: {
+    kind: nonNegativeInt,
+    required: false,
+    doc: 'parameter servers (the seed\'s --num_ps; absent = 0): > 0 makes cluster.train / hpcdl train use the first num_ps ranks as servers with `mode` and `num_hot_spares` (docs/distributed.md)',
+    origin: 'hpcdl',
+  },
 };
 
 /** "a positive integer", "one of \"sync\", \"async\"", ... — used in messages and docs. */

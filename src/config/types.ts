@@ -69,4 +69,6 @@ export interface HepConfig {
   use_weights_in_training?: boolean;
   /** steps between checkpoints (default: one per epoch) */
   checkpoint_interval?: number;
+  /** parameter servers of cluster.train / hpcdl train (the seed's --num_ps; default 0 = allreduce) */
+  num_ps?: number;
 }

@@ -249,7 +249,7 @@ function unionKeys(a: Record<string, unknown>, b: Record<string, unknown>): stri
 }
 
 /** `source` limited to `steps` batches per epoch. */
-function cappedSource(source: BatchSource, steps: number): BatchSource {
+export function cappedSource(source: BatchSource, steps: number): BatchSource {
   let served = 0;
   return {
     batchSize: source.batchSize,

@@ -53,3 +53,7 @@ export {
 } from './data-parallel';
 export { asUserTraining, trainUserModel, type RankContext, type UserRunConfig, type UserTrainOptions, type UserTrainResult, type UserTraining } from './user-training';
 export { packageVersion } from './version';
+export { serveParameters, type ParameterServerOptions, type ParameterServerStats } from './parameter-server';
+export { ParameterServerWorker, workerPosition, type ParameterServerTraining, type ParameterServerWorkerOptions, type RemoteUpdate } from './ps-worker';
+export { checkLayout, roleOf, shardRanges, modeLine, type ParameterServerGroup, type ParameterServerLayout, type PeerMessage, type Role, type UpdateMode } from './ps-layout';
+export { ShardAdam, type ShardAdamOptions } from './shard-adam';

@@ -6,6 +6,8 @@ import { DataParallelGradients, HepCnn, weightedSoftmaxCrossEntropy } from '../m
 import { Adam } from './adam';
 import { loadCheckpoint, namedVariablesOf, saveCheckpoint, type NamedVariable } from './checkpoint';
 import type { CommunicationTotals, DataParallel } from './data-parallel';
+import type { ParameterServerStats } from './parameter-server';
+import type { RemoteUpdate } from './ps-worker';
 import { binaryMetrics, batchImages, collectPredictions, type BinaryMetrics } from './evaluate';
 import { formatG, timestamp } from './format';
 import { ProgressBar } from './progress';
@@ -33,6 +35,8 @@ export type TrainEvent =
       size?: number;
       /** data parallelism: ms of this whole iteration (reading, gradients, allreduce, update) */
       iterationMs?: number;
+      /** parameter servers: updates other workers made between this worker's pull and its push (a dropped sync push: how late it was) */
+      staleness?: number;
     }
   | { type: 'epoch'; rank: number; epoch: number; step: number; trainLoss: number; secPerBatch: number }
   | { type: 'validation'; rank: number; epoch: number; step: number; loss: number; accuracy: number; auc: number; events: number }
@@ -89,6 +93,8 @@ export interface TrainLoopOptions {
    * Only rank 0 reads `resumeFrom` and writes checkpoints.
    */
   dataParallel?: DataParallel;
+  /** parameter-server training (ps-worker.ts): the servers update the weights in place of `optimizer` */
+  remoteUpdate?: RemoteUpdate;
   log?: (line: string) => void;
   onEvent?: (event: TrainEvent) => void;
   /** draw a progress bar on this terminal stream */
@@ -120,6 +126,8 @@ export interface TrainResult {
   communication?: CommunicationTotals;
   /** data parallelism: sha256 of the final weights (the same on every rank) */
   weightsHash?: string;
+  /** parameter-server training: each server's counters (pushes, applied, dropped, staleness) */
+  parameterServers?: ParameterServerStats[];
 }
 
 interface RunState {
@@ -131,7 +139,8 @@ interface RunState {
 /** Train any `TrainableModel` on any `BatchSource` (binary classification on two logits). */
 export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   const dp = opts.dataParallel;
-  const rank = opts.rank ?? dp?.rank ?? 0;
+  const remote = opts.remoteUpdate;
+  const rank = opts.rank ?? dp?.rank ?? remote?.rank ?? 0;
   const bar = opts.progress ? new ProgressBar(opts.progress) : undefined;
   const print = opts.log ?? ((line: string) => console.log(line));
   const log = (line: string) => {
@@ -144,12 +153,13 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   const named = namedVariablesOf(opts.model);
   const variables = named.map((n) => n.variable);
   const displayInterval = Math.max(1, opts.displayInterval ?? 10);
-  const train = dp ? await dp.prepare(opts.train, optimizer, log) : opts.train;
+  const train = dp ? await dp.prepare(opts.train, optimizer, log) : remote ? await remote.prepare(opts.train, log) : opts.train;
   const stepsPerEpoch = Math.floor(train.numEvents / train.batchSize);
   const imagesPerIteration = opts.imagesPerIteration ?? train.batchSize;
 
-  let state = await restoreState(dp && rank !== 0 ? { ...opts, resumeFrom: undefined } : opts, named, optimizer, stepsPerEpoch, log);
+  let state = await restoreState((dp || remote) && rank !== 0 ? { ...opts, resumeFrom: undefined } : opts, named, optimizer, stepsPerEpoch, log);
   if (dp) state = await dp.synchronize(named, optimizer, state);
+  if (remote) state = await remote.synchronize(named, optimizer, state);
   const gradients = await gradientComputer(opts, lossFn, variables, rank, log);
   try {
     return await runEpochs();
@@ -168,6 +178,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
 
     const checkpoint = async (epoch: number, stepInEpoch: number, epochComplete: boolean, metrics?: Record<string, number>) => {
       if (!opts.checkpoint || rank !== 0) return;
+      await remote?.beforeCheckpoint(variables, optimizer);
       const saved = await saveCheckpoint({
         dir: opts.checkpoint.dir,
         model: opts.model.name,
@@ -212,6 +223,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         const computeStart = performance.now();
         const learningRate = optimizer.currentLearningRate();
         const batchEvents = batch.label.length;
+        const stepBefore = state.globalStep;
         const { loss, ...parallel } = await trainStep(opts, gradients, optimizer, variables, batch, state.globalStep);
         train.recycle?.(batch); // its tensors are disposed by now
         const now = performance.now();
@@ -223,7 +235,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         state.globalStep = optimizer.step;
         const secPerBatch = computeSeconds / batches;
         const imagesPerSec = batchEvents / iterationSeconds[iterationSeconds.length - 1];
-        const iteration = dp ? { iterationMs: iterationSeconds[iterationSeconds.length - 1] * 1000 } : {};
+        const iteration = dp || remote ? { iterationMs: iterationSeconds[iterationSeconds.length - 1] * 1000 } : {};
         emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec, ...parallel, ...iteration });
         if (state.globalStep % displayInterval === 0) {
           log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
@@ -234,7 +246,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
           'img/s': imagesPerSec.toFixed(1),
         });
         const interval = opts.checkpoint?.interval ?? 0;
-        if (interval > 0 && state.globalStep % interval === 0) {
+        // crossed, not hit: with asynchronous parameter servers the global step jumps by the other workers' pushes
+        if (interval > 0 && Math.floor(state.globalStep / interval) > Math.floor(stepBefore / interval)) {
           await checkpoint(epoch, stepInEpoch, false);
           lastSavedStep = state.globalStep;
         }
@@ -276,10 +289,12 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     log(`FINISHED Training. Total time ${formatG(totalSeconds)}`);
     const imagesPerSec = steadyThroughput(iterationSeconds, imagesPerIteration);
     emit({ type: 'done', rank, step: state.globalStep, epochs: history.length, totalSeconds, imagesPerSec });
-    if (!dp) return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted() };
+    const parallel = dp ?? remote;
+    if (!parallel) return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted() };
+    const parameterServers = remote ? await remote.finish(variables) : undefined;
     const weightsHash = await weightsDigest(variables);
     log(`Rank ${rank} : final weights sha256 ${weightsHash} (global step ${state.globalStep})`);
-    return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted(), communication: { ...dp.totals }, weightsHash };
+    return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted(), communication: { ...parallel.totals }, weightsHash, parameterServers };
   }
 }
 
@@ -361,7 +376,7 @@ async function trainStep(
   variables: tf.Variable[],
   batch: EventBatch,
   step: number,
-): Promise<{ loss: number; rankLoss?: number; commMs?: number; size?: number }> {
+): Promise<{ loss: number; rankLoss?: number; commMs?: number; size?: number; staleness?: number }> {
   const images = batchImages(batch, opts.model.inputLayout);
   const labels = tf.tensor1d(batch.label, 'int32');
   const weights = opts.useWeights ? tf.tensor1d(batch.normweight) : tf.ones([batch.label.length]) as tf.Tensor1D;
@@ -384,6 +399,7 @@ async function trainStep(
     if (reduced !== gradients) tf.dispose(gradients);
     gradients = reduced;
   }
+  if (opts.remoteUpdate) return opts.remoteUpdate.applyGradients(variables, gradients, value, step);
   if (opts.dataParallel) return dataParallelUpdate(opts.dataParallel, optimizer, variables, gradients, value, step);
   optimizer.applyGradients(variables, gradients);
   tf.dispose(gradients);

@@ -13,6 +13,7 @@ import { runIoTest, type IoTestResult } from './iotest';
 import { RunRecorder } from './record';
 import { trainLoop, type TrainEvent, type TrainResult } from './loop';
 import { DataParallel, type DataParallelGroup, type DataParallelOptions } from './data-parallel';
+import { ParameterServerWorker, workerPosition, type ParameterServerTraining } from './ps-worker';
 import { packageVersion } from './version';
 
 export interface TrainOptions {
@@ -64,6 +65,8 @@ export interface TrainOptions {
   lrScaling?: DataParallelOptions['lrScaling'];
   warmup?: DataParallelOptions['warmup'];
   compression?: DataParallelOptions['compression'];
+  /** train as a worker of parameter-server training instead of `group` (ps-worker.ts); worker 0 is the chief */
+  parameterServer?: ParameterServerTraining;
 }
 
 export interface TrainRunResult extends TrainResult {
@@ -133,10 +136,13 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
   if (group && ((opts.rank !== undefined && opts.rank !== group.rank) || (opts.size !== undefined && opts.size !== group.size))) {
     throw new Error(`train: rank ${opts.rank}/size ${opts.size} contradict the process group (rank ${group.rank} of ${group.size})`);
   }
-  const rank = group?.rank ?? opts.rank ?? 0;
-  const size = group?.size ?? opts.size ?? 1;
-  // a group speaks through rank 0; the others say only who they are and what went wrong
-  const quiet = group !== undefined && rank !== 0;
+  const ps = opts.parameterServer;
+  if (ps && group) throw new Error('train: give group (allreduce) or parameterServer, not both');
+  const worker = ps ? workerPosition(ps) : undefined;
+  const rank = worker?.rank ?? group?.rank ?? opts.rank ?? 0;
+  const size = worker?.size ?? group?.size ?? opts.size ?? 1;
+  // a group speaks through rank 0 (parameter servers: the chief); the others say only who they are and what went wrong
+  const quiet = (group !== undefined || ps !== undefined) && rank !== 0;
   const baseLog = opts.log ?? ((line: string) => console.log(line));
   const log = quiet ? (line: string) => (/^(Rank \d+ :|Warning|Error)/.test(line) ? baseLog(line) : undefined) : baseLog;
   if (!Number.isInteger(size) || size < 1) throw new Error(`--size must be a positive integer, got ${size}`);
@@ -180,25 +186,28 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
   const model = buildHepCnn(config, { seed, precision: opts.precision ?? 'fp32' });
   runLog(`Rank ${rank} : ${model.name} with ${countParameters(model)} trainable parameters`);
   const optimizer = new Adam({ learningRate: config.learning_rate });
+  const comparableConfig = Object.fromEntries(Object.entries(config).filter(([k]) => !PER_RANK_KEYS.includes(k)));
+  const shapes = Object.fromEntries(namedVariablesOf(model).map((n) => [n.name, n.variable.shape]));
   const dataParallel = group ? new DataParallel({ group, lrScaling: opts.lrScaling, warmup: opts.warmup, compression: opts.compression }) : undefined;
   if (dataParallel) {
     runLog(`Rank ${rank} : using 1-way task parallelism with ${size}-way data parallelism.`);
-    const comparable = Object.fromEntries(Object.entries(config).filter(([k]) => !PER_RANK_KEYS.includes(k)));
-    const shapes = Object.fromEntries(namedVariablesOf(model).map((n) => [n.name, n.variable.shape]));
-    await dataParallel.assertSameSetup({ config: comparable, shapes, packageVersion: packageVersion(), model: model.name });
+    await dataParallel.assertSameSetup({ config: comparableConfig, shapes, packageVersion: packageVersion(), model: model.name });
   }
+  const remoteUpdate = ps ? new ParameterServerWorker({ ...ps, setup: { config: comparableConfig, shapes, packageVersion: packageVersion(), model: model.name } }) : undefined;
   const sources: BatchSource[] = [];
   try {
     const trainSource = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
     sources.push(trainSource);
-    const validationSource = await openEventSource({
+    // parameter servers: the chief validates the whole split, the other workers none
+    const validationSource = ps && rank !== 0 ? undefined : await openEventSource({
       ...sourceOptions,
+      ...(ps ? { rank: 0, size: 1 } : {}),
       split: 'val',
       batchSize: config.validation_batch_size,
       shuffle: false,
       dropRemainder: false,
     });
-    sources.push(validationSource);
+    if (validationSource) sources.push(validationSource);
     const stepsPerEpoch = Math.floor(trainSource.numEvents / trainSource.batchSize);
     if (stepsPerEpoch < 1) {
       throw new Error(`${config.inputpath}: rank ${rank} has ${trainSource.numEvents} training events, fewer than one batch of ${perNodeBatch}`);
@@ -232,6 +241,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       signal: opts.signal,
       threads: opts.threads,
       dataParallel,
+      remoteUpdate,
     });
     const curvesPath = rank === 0 ? recorder?.writeCurves(path.join(outputDir, 'plots'), `hpcdl training — ${model.name}`) : undefined;
     if (curvesPath) runLog(`Training curves: ${curvesPath}`);

@@ -18,6 +18,7 @@ import { initBackend } from '../backend';
 import { Adam } from './adam';
 import { latestCheckpoint, namedVariablesOf } from './checkpoint';
 import { DataParallel, type DataParallelGroup, type DataParallelOptions } from './data-parallel';
+import { ParameterServerWorker, workerPosition, type ParameterServerTraining } from './ps-worker';
 import { trainLoop, type LossFunction, type TrainEvent, type TrainResult } from './loop';
 import { RunRecorder } from './record';
 import { packageVersion } from './version';
@@ -54,6 +55,8 @@ export interface UserTrainOptions {
   outputDir: string;
   resume?: boolean;
   group?: DataParallelGroup;
+  /** train as a worker of parameter-server training instead (ps-worker.ts); worker 0 is the chief */
+  parameterServer?: ParameterServerTraining;
   lrScaling?: DataParallelOptions['lrScaling'];
   warmup?: DataParallelOptions['warmup'];
   compression?: DataParallelOptions['compression'];
@@ -82,8 +85,9 @@ export function asUserTraining(value: unknown, where: string): UserTraining {
 
 export async function trainUserModel(training: UserTraining, opts: UserTrainOptions): Promise<UserTrainResult> {
   const group = opts.group;
-  const rank = group?.rank ?? 0;
-  const size = group?.size ?? 1;
+  const ps = opts.parameterServer;
+  if (group && ps) throw new Error('user training: give group (allreduce) or parameterServer, not both');
+  const { rank, size } = ps ? workerPosition(ps) : { rank: group?.rank ?? 0, size: group?.size ?? 1 };
   const config = checkConfig(opts.config, size);
   const quiet = rank !== 0;
   const baseLog = opts.log ?? ((line: string) => console.log(line));
@@ -102,15 +106,16 @@ export async function trainUserModel(training: UserTraining, opts: UserTrainOpti
   const optimizer = new Adam({ learningRate: config.learningRate });
   try {
     log(`Rank ${rank} : Building model ${model.name}`);
+    const setup = () => ({ config: config as Record<string, unknown>, shapes: Object.fromEntries(namedVariablesOf(model).map((n) => [n.name, n.variable.shape])), packageVersion: packageVersion(), model: model.name });
     const dataParallel = group ? new DataParallel({ group, lrScaling: opts.lrScaling, warmup: opts.warmup, compression: opts.compression }) : undefined;
-    if (dataParallel) {
-      const shapes = Object.fromEntries(namedVariablesOf(model).map((n) => [n.name, n.variable.shape]));
-      await dataParallel.assertSameSetup({ config: config as Record<string, unknown>, shapes, packageVersion: packageVersion(), model: model.name });
-    }
+    if (dataParallel) await dataParallel.assertSameSetup(setup());
+    const remoteUpdate = ps ? new ParameterServerWorker({ ...ps, setup: setup() }) : undefined;
     const train = await training.batchSource({ ...ctx, split: 'train', batchSize: config.batchSize / size });
     if (!train) throw new Error(`batchSource({split: 'train'}) of model ${model.name} returned nothing`);
     sources.push(train);
-    const validation = (await training.batchSource({ ...ctx, split: 'validation', batchSize: (config.validationBatchSize ?? config.batchSize) / size })) ?? undefined;
+    // parameter servers: the chief validates the whole split, the other workers none
+    const validationCtx = ps ? { ...ctx, rank: 0, size: 1 } : ctx;
+    const validation = ps && rank !== 0 ? undefined : ((await training.batchSource({ ...validationCtx, split: 'validation', batchSize: (config.validationBatchSize ?? config.batchSize) / validationCtx.size })) ?? undefined);
     if (validation) sources.push(validation);
     const resumeFrom = opts.resume && rank === 0 ? latestCheckpoint(modelsDir) : undefined;
     const result = await trainLoop({
@@ -131,6 +136,7 @@ export async function trainUserModel(training: UserTraining, opts: UserTrainOpti
       },
       signal: opts.signal,
       dataParallel,
+      remoteUpdate,
     });
     return { ...result, model: model.name, modelsDir };
   } finally {
