@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { HepConfig } from '../../src/config/types';
 import { resolveConfig, type EpochRecord, type UserRunConfig, type Warmup } from '../../src/train';
-import type { Cluster } from '../client';
+import type { Cluster } from '../client/cluster';
 import { RemoteTaskError, type TaskHandle } from '../client/handles';
 import type { EngineSummary } from '../protocol';
 import type { HepRankOptions, RankJob, RankResult, RankTaskArgs } from './rank-task';

@@ -173,8 +173,10 @@ test('an objective that throws is retried once on the other engine, then failed;
 test('cancel() stops the study: no new trials, the running ones cancelled, await resolves', async () => {
   const dir = tempDir();
   const study = cluster.search({
-    space: { seconds: { type: 'float', low: 0.5, high: 0.6 } },
+    // grid runs in declaration order: one short trial, then long ones that are surely in flight at the cancel
+    space: { seconds: { type: 'categorical', choices: [0.3, 6, 6.1, 6.2, 6.3, 6.4, 6.5, 6.6, 6.7, 6.8] } },
     objective: `${OBJECTIVES}#sleeper`,
+    algorithm: 'grid',
     trials: 10,
     direction: 'max',
     dir,

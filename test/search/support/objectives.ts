@@ -82,6 +82,9 @@ export async function dies(params: { kind: string }, ctx: ObjectiveContext): Pro
   logEvent(ctx, `start-${params.kind}`);
   const marker = path.join(ctx.dir, 'died-once');
   if (params.kind === 'die' && !fs.existsSync(marker)) {
+    // die once the controller knows the task started: a task lost before its start is re-queued by the
+    // controller itself (not a failure the driver sees), which is not what this objective is for
+    await sleep(500);
     fs.mkdirSync(ctx.dir, { recursive: true });
     fs.writeFileSync(marker, String(process.pid));
     process.kill(process.pid, 'SIGKILL');
