@@ -11,6 +11,7 @@ import type { Study } from '../../src/hpo/study';
 import type { Direction, Trial } from '../../src/hpo/types';
 import type { Cluster } from '../client/cluster';
 import type { TaskHandle } from '../client/handles';
+import { startGroupTrial } from './group-trial';
 import type { ResolvedObjective } from './objective';
 import type { ObjectiveContext, ObjectiveResult, TrialEvent } from './types';
 
@@ -29,13 +30,20 @@ export interface DriverSettings {
   timeoutMs?: number;
   /** attempts per trial before it stays failed (the issue: retried once) */
   maxAttempts: number;
+  /** engines per trial: > 1 trains each trial with cluster.train on that many free engines */
+  enginesPerTrial?: number;
 }
+
+/** What the driver needs of a trial's task: a TaskHandle, or a data-parallel trial's TrainingRun (group-trial.ts). */
+type RunHandle = Pick<TaskHandle<unknown>, 'cancel' | 'engineId' | 'submittedAt' | 'finishedAt'>;
 
 /** One task of a trial (the whole trial, or one fold). */
 interface FoldRun {
   fold: number;
-  handle: TaskHandle<unknown>;
+  handle: RunHandle;
   engine: number | null;
+  /** a data-parallel trial's engines (busy until it settles) */
+  engines?: number[];
   startedAt: number | null;
   done: boolean;
   value?: number;
@@ -83,6 +91,10 @@ export class SearchDriver {
   private readonly done = new Promise<void>((resolve) => (this.settleDone = resolve));
   private unsubscribeEngines: (() => void) | null = null;
   private filling = false;
+  /** alive engines (data-parallel trials pick theirs among them) */
+  private alive: number[] = [];
+  /** engines a data-parallel trial holds */
+  private readonly busy = new Set<number>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -99,6 +111,8 @@ export class SearchDriver {
   /** Runs until the study is done (or cancelled); rejects only on a driver fault. */
   async run(): Promise<void> {
     await this.refreshCapacity();
+    const k = this.enginesPerTrial;
+    if (k > 1 && this.alive.length < k) throw new Error(`search: engines: ${k} per trial, but only ${this.alive.length} engine(s) are alive`);
     this.unsubscribeEngines = this.cluster.onEngineEvent(() => {
       void this.refreshCapacity().then(() => this.fill());
     });
@@ -129,12 +143,18 @@ export class SearchDriver {
 
   // ------------------------------------------------------------- scheduling
 
+  get enginesPerTrial(): number {
+    return this.settings.enginesPerTrial ?? 1;
+  }
+
   private async refreshCapacity(): Promise<void> {
     try {
       const engines = await this.cluster.engines();
+      this.alive = engines.filter((e) => e.state === 'alive').map((e) => e.engine_id);
       this.capacity = engines.filter((e) => e.state === 'alive').reduce((n, e) => n + Math.max(1, e.slots ?? 1), 0);
     } catch {
       this.capacity = this.cluster.engineIds.length;
+      this.alive = [...this.cluster.engineIds];
     }
     if (this.settings.maxParallel !== null) this.capacity = Math.min(this.capacity, this.settings.maxParallel);
   }
@@ -145,10 +165,18 @@ export class SearchDriver {
     this.filling = true;
     try {
       const folds = this.settings.folds;
-      const free = this.capacity - this.runningTasks;
-      let wanted = Math.floor(free / folds);
-      // a trial with more folds than slots still runs (its folds queue)
-      if (wanted === 0 && free > 0 && this.active.size === 0) wanted = 1;
+      const k = this.enginesPerTrial;
+      let wanted: number;
+      if (k > 1) {
+        // a data-parallel trial waits until k engines are free; the others keep running trials
+        wanted = Math.floor(this.alive.filter((id) => !this.busy.has(id)).length / k);
+        if (this.settings.maxParallel !== null) wanted = Math.min(wanted, this.settings.maxParallel - this.runningTasks);
+      } else {
+        const free = this.capacity - this.runningTasks;
+        wanted = Math.floor(free / folds);
+        // a trial with more folds than slots still runs (its folds queue)
+        if (wanted === 0 && free > 0 && this.active.size === 0) wanted = 1;
+      }
       if (wanted > 0) {
         for (const trial of this.study.ask(wanted)) this.start(trial);
       }
@@ -172,6 +200,10 @@ export class SearchDriver {
     const entry: ActiveTrial = { trial, runs: [], ended: false, reportedSteps: new Set() };
     this.active.add(entry);
     const avoid = this.avoid.get(trial.id) ?? [];
+    if (this.enginesPerTrial > 1) {
+      this.startGroup(entry, avoid);
+      return;
+    }
     const others = this.cluster.engineIds.filter((id) => !avoid.includes(id));
     for (let fold = 0; fold < this.settings.folds; fold++) {
       const ctx: ObjectiveContext = {
@@ -200,6 +232,31 @@ export class SearchDriver {
       handle.onReport((data, engineId) => this.onReport(entry, run, data, engineId));
       void handle.settled.then((outcome) => this.onSettled(entry, run, outcome));
     }
+    this.emit({ kind: 'started', trial });
+  }
+
+  /** A data-parallel trial: cluster.train on k free engines (a retry prefers engines its failed attempts did not use). */
+  private startGroup(entry: ActiveTrial, avoid: number[]): void {
+    const { trial } = entry;
+    const free = this.alive.filter((id) => !this.busy.has(id));
+    const engines = [...free.filter((id) => !avoid.includes(id)), ...free.filter((id) => avoid.includes(id))].slice(0, this.enginesPerTrial);
+    for (const id of engines) this.busy.add(id);
+    const ctx: ObjectiveContext = {
+      trial: trial.id,
+      fold: 0,
+      folds: 1,
+      dir: this.trialDir(trial.id),
+      seed: this.settings.seed + trial.id,
+      metric: this.settings.metric,
+      direction: this.settings.direction,
+      ...(this.objective.hep ? { hep: this.objective.hep } : {}),
+    };
+    const handle = startGroupTrial(this.cluster, this.objective, trial.params, ctx, engines, this.settings.timeoutMs);
+    const run: FoldRun = { fold: 0, handle, engine: engines[0], engines, startedAt: Date.now(), done: false, steps: new Map(), metrics: new Map() };
+    entry.runs.push(run);
+    this.study.assign(trial.id, engines.join('+'));
+    handle.onReport((data, engineId) => this.onReport(entry, run, data, engineId));
+    void handle.settled.then((outcome) => this.onSettled(entry, run, outcome));
     this.emit({ kind: 'started', trial });
   }
 
@@ -250,18 +307,21 @@ export class SearchDriver {
   private onSettled(entry: ActiveTrial, run: FoldRun, outcome: { ok: true; value: unknown } | { ok: false; error: { cancelled: boolean; message: string; engineId: number | null } }): void {
     run.done = true;
     const handle = run.handle;
-    this.spans.push({
-      trial: entry.trial.id,
-      fold: run.fold,
-      engine: handle.engineId ?? run.engine,
-      start: run.startedAt ?? handle.submittedAt,
-      end: handle.finishedAt ?? Date.now(),
-      outcome: outcome.ok ? 'ok' : outcome.error.cancelled ? 'cancelled' : 'error',
-    });
+    for (const engine of run.engines ?? [handle.engineId ?? run.engine]) {
+      this.spans.push({
+        trial: entry.trial.id,
+        fold: run.fold,
+        engine,
+        start: run.startedAt ?? handle.submittedAt,
+        end: handle.finishedAt ?? Date.now(),
+        outcome: outcome.ok ? 'ok' : outcome.error.cancelled ? 'cancelled' : 'error',
+      });
+      if (run.engines && engine !== null) this.busy.delete(engine);
+    }
     if (!entry.ended) {
       if (outcome.ok) this.onFoldResult(entry, run, outcome.value);
       else if (outcome.error.cancelled) this.onUnexpectedCancel();
-      else this.onFoldError(entry, outcome.error.message, outcome.error.engineId ?? handle.engineId);
+      else this.onFoldError(entry, outcome.error.message, run.engines ?? [outcome.error.engineId ?? handle.engineId]);
     }
     if (entry.runs.every((r) => r.done)) {
       this.active.delete(entry);
@@ -274,12 +334,13 @@ export class SearchDriver {
     if (!this.stopping) void this.cancel();
   }
 
-  private onFoldError(entry: ActiveTrial, message: string, engine: number | null): void {
+  private onFoldError(entry: ActiveTrial, message: string, engines: (number | null)[]): void {
     entry.ended = true;
     this.cancelRuns(entry);
     const trial = this.study.tell(entry.trial.id, { failed: message });
     if (trial.attempts < this.settings.maxAttempts && !this.stopping) {
-      if (engine !== null) this.avoid.set(trial.id, [...(this.avoid.get(trial.id) ?? []), engine]);
+      const failedOn = engines.filter((e): e is number => e !== null);
+      if (failedOn.length) this.avoid.set(trial.id, [...(this.avoid.get(trial.id) ?? []), ...failedOn]);
       this.study.retry(trial.id);
       this.emit({ kind: 'retried', trial });
     } else {
@@ -290,7 +351,7 @@ export class SearchDriver {
   private onFoldResult(entry: ActiveTrial, run: FoldRun, value: unknown): void {
     const parsed = parseResult(value, run, this.settings.metric);
     if (typeof parsed === 'string') {
-      this.onFoldError(entry, parsed, run.engine);
+      this.onFoldError(entry, parsed, run.engines ?? [run.engine]);
       return;
     }
     run.value = parsed.value;

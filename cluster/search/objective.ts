@@ -17,6 +17,8 @@ export interface ResolvedObjective {
   hep?: NonNullable<ObjectiveContext['hep']>;
   /** a short description for tables and reports */
   label: string;
+  /** a module objective's base run config (data-parallel trials of a `{buildModel, batchSource}` training) */
+  runConfig?: Record<string, unknown>;
 }
 
 /** The compiled task module when running from dist/, the TypeScript one under tsx. */
@@ -26,7 +28,7 @@ export function taskModule(name: string): string {
 }
 
 export function isHepObjective(spec: ObjectiveSpec): spec is HepObjectiveSpec {
-  return typeof spec === 'object' && spec !== null && 'config' in spec;
+  return typeof spec === 'object' && spec !== null && 'config' in spec && !('module' in spec);
 }
 
 export function resolveObjective(spec: ObjectiveSpec): ResolvedObjective {
@@ -46,6 +48,7 @@ export function resolveObjective(spec: ObjectiveSpec): ResolvedObjective {
   }
   let module: string;
   let exportName: string;
+  let runConfig: Record<string, unknown> | undefined;
   if (typeof spec === 'string') {
     const hash = spec.lastIndexOf('#');
     module = hash > 0 ? spec.slice(0, hash) : spec;
@@ -53,6 +56,7 @@ export function resolveObjective(spec: ObjectiveSpec): ResolvedObjective {
   } else if (spec && typeof spec === 'object' && typeof (spec as { module?: unknown }).module === 'string') {
     module = (spec as { module: string }).module;
     exportName = (spec as { export?: string }).export ?? 'default';
+    runConfig = (spec as { config?: Record<string, unknown> }).config;
   } else {
     throw new TypeError(`search: objective must be {config, overrides?} (HEP training), 'path/to/module.ts#export' or {module, export}; got ${JSON.stringify(spec)?.slice(0, 100)}`);
   }
@@ -60,7 +64,7 @@ export function resolveObjective(spec: ObjectiveSpec): ResolvedObjective {
     module = path.resolve(module);
     if (!fs.existsSync(module)) throw new Error(`search: objective module ${module} does not exist`);
   }
-  return { kind: 'module', task: { module, export: exportName }, label: `${path.basename(module)}#${exportName}` };
+  return { kind: 'module', task: { module, export: exportName }, label: `${path.basename(module)}#${exportName}`, ...(runConfig ? { runConfig } : {}) };
 }
 
 function resolveHepConfig(config: string | HepConfig): HepConfig {
@@ -71,4 +75,27 @@ function resolveHepConfig(config: string | HepConfig): HepConfig {
   }
   if (!config || typeof config !== 'object') throw new TypeError('search: objective.config must be a config file path or a HepConfig object');
   return overrideConfig(config, {}, { warn: () => undefined });
+}
+
+/**
+ * Data-parallel trials run `cluster.train`, which trains the HEP CNN or a
+ * module exporting a `{ buildModel, batchSource }` training, not a function
+ * `(params, ctx) => number`. Refuse the latter now (when the module loads
+ * here) rather than on every engine.
+ */
+export function checkGroupObjective(objective: ResolvedObjective, engines: number): void {
+  if (objective.kind === 'hep') return;
+  let exported: unknown;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    exported = (require(objective.task.module) as Record<string, unknown>)[objective.task.export];
+  } catch {
+    return; // not loadable in the client (the engines may be able to): the ranks name the fault
+  }
+  const t = exported as Record<string, unknown> | undefined;
+  if (t && typeof t.buildModel === 'function' && typeof t.batchSource === 'function') return;
+  throw new Error(
+    `search: engines: ${engines} trains each trial data-parallel with cluster.train, which needs the HEP objective ({ config }) or a module export { buildModel, batchSource }; ` +
+      `${objective.label} is ${typeof exported === 'function' ? 'a function objective (params, ctx) => number, which runs on one engine (leave engines at 1)' : `not such a training (${exported === undefined ? 'no such export' : typeof exported})`}`,
+  );
 }

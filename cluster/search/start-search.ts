@@ -10,7 +10,7 @@ import type { StudyOptions } from '../../src/hpo/types';
 import type { Cluster } from '../client/cluster';
 import { SearchDriver, type DriverSettings } from './driver';
 import { StudyDisplay } from './live-display';
-import { resolveObjective } from './objective';
+import { checkGroupObjective, resolveObjective } from './objective';
 import { StudyHandle } from './study-handle';
 import type { SearchOptions } from './types';
 
@@ -22,6 +22,8 @@ const DEFAULT_CHANCE_TOLERANCE = 0.005;
 export function startSearch(cluster: Cluster, opts: SearchOptions): StudyHandle {
   checkOptions(opts);
   const objective = resolveObjective(opts.objective);
+  const enginesPerTrial = opts.engines ?? 1;
+  if (enginesPerTrial > 1) checkGroupObjective(objective, enginesPerTrial);
   const metric = opts.metric ?? (objective.kind === 'hep' ? 'val_auc' : 'value');
   const direction = opts.direction ?? (/auc|acc/i.test(metric) ? 'max' : 'min');
   const folds = opts.folds ?? 1;
@@ -64,6 +66,7 @@ export function startSearch(cluster: Cluster, opts: SearchOptions): StudyHandle 
     chanceTolerance: opts.chanceTolerance ?? DEFAULT_CHANCE_TOLERANCE,
     timeoutMs: opts.timeoutMs,
     maxAttempts: MAX_ATTEMPTS,
+    enginesPerTrial,
   };
   const driver = new SearchDriver(cluster, study, objective, settings);
   const display = opts.display === false ? null : new StudyDisplay(study, { metric: settings.metric, direction: settings.direction, title: `${name}: ${objective.label}, ${study.options.algorithm ?? 'random'}` });
@@ -85,6 +88,8 @@ function checkOptions(opts: SearchOptions): void {
   if (opts.direction !== undefined && opts.direction !== 'min' && opts.direction !== 'max') throw new RangeError(`search: direction must be 'min' or 'max', got ${JSON.stringify(opts.direction)}`);
   if (opts.engines !== undefined) {
     if (!Number.isInteger(opts.engines) || opts.engines < 1) throw new RangeError(`search: engines (per trial) must be a positive integer, got ${opts.engines}`);
-    if (opts.engines > 1) throw new Error('search: engines per trial > 1 needs cluster.train; not yet wired');
+    if (opts.engines > 1 && (opts.folds ?? 1) > 1) {
+      throw new Error(`search: folds: ${opts.folds} with engines: ${opts.engines} per trial is not supported (k folds of a data-parallel trial would hold k × ${opts.engines} engines); use folds with one engine per trial, or engines without folds`);
+    }
   }
 }

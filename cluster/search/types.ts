@@ -22,7 +22,7 @@ export interface HepObjectiveSpec {
  * `'path/to/module.ts#exportName'` or `{ module, export }`. The function calls
  * `report({ epoch, <metric>: value })` (from hpcdl/cluster) once per epoch.
  */
-export type ObjectiveSpec = HepObjectiveSpec | string | { module: string; export?: string };
+export type ObjectiveSpec = HepObjectiveSpec | string | { module: string; export?: string; config?: Record<string, unknown> };
 
 export interface SearchOptions {
   space: SearchSpace;
@@ -40,7 +40,12 @@ export interface SearchOptions {
   journal?: string;
   /** at most this many trial tasks at once (default: every engine slot) */
   maxParallel?: number;
-  /** engines per trial; > 1 (data-parallel trials) needs cluster.train, not yet wired */
+  /**
+   * engines per trial (default 1). k > 1: each trial trains data-parallel with
+   * `cluster.train` on k engines free at that moment, while other trials share
+   * the rest (the HEP objective, or a module exporting a `{ buildModel,
+   * batchSource }` training whose run config is `objective.config` plus the params)
+   */
   engines?: number;
   /** where trials write checkpoints (default: next to the journal, else ./hpcdl-search/<name>) */
   dir?: string;

@@ -218,9 +218,10 @@ test('a trial whose engine dies is retried once on another engine and completes;
   await cluster.waitForEngines(2, 60_000); // the launcher replaces the dead engine
 });
 
-test('bad options name the field; engines per trial > 1 says it is not wired yet', () => {
+test('bad options name the field; engines per trial > 1 refuses a function objective and folds', () => {
   assert.throws(() => cluster.search({ space: {}, objective: `${OBJECTIVES}#bowl`, trials: 2 }), /space must be a non-empty/);
   assert.throws(() => cluster.search({ space: { x: { type: 'float', low: 0, high: 1 } }, objective: `${OBJECTIVES}#bowl`, trials: 0 }), /trials must be a positive integer/);
   assert.throws(() => cluster.search({ space: { x: { type: 'float', low: 0, high: 1 } }, objective: './nope.ts#f', trials: 2 }), /objective module .*nope\.ts does not exist/);
-  assert.throws(() => cluster.search({ space: { x: { type: 'float', low: 0, high: 1 } }, objective: `${OBJECTIVES}#bowl`, trials: 2, engines: 2 }), /engines per trial > 1 needs cluster\.train; not yet wired/);
+  assert.throws(() => cluster.search({ space: { x: { type: 'float', low: 0, high: 1 } }, objective: `${OBJECTIVES}#bowl`, trials: 2, engines: 2 }), /engines: 2 trains each trial data-parallel with cluster\.train, .*objectives\.ts#bowl is a function objective/);
+  assert.throws(() => cluster.search({ space: { x: { type: 'float', low: 0, high: 1 } }, objective: { config: 'configs/local_small.json' }, trials: 2, engines: 2, folds: 2 }), /folds: 2 with engines: 2 per trial is not supported/);
 });
