@@ -25,8 +25,13 @@ coordinates). Every proposal, report and result goes to <out>/journal.jsonl;
   --space S.json       search space: {"name": {"type": "float", "low": .., "high": .., "log": true}, ...}
   --algorithm A        random | grid | gp | tpe | genetic (default gp)
   --trials N           number of trials (default 16; with --resume, the journal's)
-  --engines N          start N local engines (default 2)
-  --connect ID         use a running cluster (connection file or cluster id) instead
+  --engines N          start N local engines (default 2; with --engines-per-trial K, 2K)
+  --connect ID         use a running cluster (connection file or cluster id) instead;
+                       it keeps running when the search ends
+  --engines-per-trial K
+                       train each trial data-parallel on K engines (cluster.train; the
+                       HEP objective, or a module exporting {buildModel, batchSource});
+                       the other engines run other trials at the same time
   --resume J           resume the study journaled in J
   --pruner P           none | median | asha (default none)
   --folds K            K-fold cross-validation over the training files
@@ -109,7 +114,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       strict: true,
       options: {
         config: { type: 'string' }, objective: { type: 'string' }, space: { type: 'string' }, algorithm: { type: 'string' },
-        trials: { type: 'string' }, engines: { type: 'string' }, connect: { type: 'string' }, resume: { type: 'string' },
+        trials: { type: 'string' }, engines: { type: 'string' }, 'engines-per-trial': { type: 'string' }, connect: { type: 'string' }, resume: { type: 'string' },
         pruner: { type: 'string' }, folds: { type: 'string' }, metric: { type: 'string' }, direction: { type: 'string' },
         seed: { type: 'string' }, 'max-parallel': { type: 'string' }, epochs: { type: 'string' }, 'max-steps': { type: 'string' },
         data: { type: 'string' }, set: { type: 'string', multiple: true }, evaluate: { type: 'boolean' }, out: { type: 'string' },
@@ -169,6 +174,7 @@ async function runSearch(v: Record<string, string | boolean | string[] | undefin
     direction: oneOf(str('direction'), '--direction', ['min', 'max'] as const),
     seed: str('seed') !== undefined ? Number(str('seed')) : undefined,
     maxParallel: positiveInt(str('max-parallel'), '--max-parallel'),
+    engines: positiveInt(str('engines-per-trial'), '--engines-per-trial'),
     journal,
     dir: path.join(out, 'trials'),
     name: path.basename(out),
@@ -177,13 +183,13 @@ async function runSearch(v: Record<string, string | boolean | string[] | undefin
   if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new SearchUsageError(`--seed must be an integer, got "${str('seed')}"`);
 
   const output = v.verbose ? 'print' : 'none';
-  const engines = positiveInt(str('engines'), '--engines') ?? 2;
+  const engines = positiveInt(str('engines'), '--engines') ?? 2 * (options.engines ?? 1);
   const cluster = str('connect')
     ? await Cluster.connect(str('connect')!, { output, log: () => undefined })
     : await Cluster.start({ engines, output, log: (l) => process.stderr.write(`${l}\n`) });
   const started = Date.now();
   try {
-    console.log(`search: ${options.algorithm}, ${options.trials} trials, pruner ${options.pruner}${options.folds ? `, ${options.folds}-fold` : ''} on ${cluster.engineIds.length} engine(s) of ${cluster.clusterId}; journal ${journal}`);
+    console.log(`search: ${options.algorithm}, ${options.trials} trials, pruner ${options.pruner}${options.folds ? `, ${options.folds}-fold` : ''}${(options.engines ?? 1) > 1 ? `, ${options.engines} engines per trial` : ''} on ${cluster.engineIds.length} engine(s) of ${cluster.clusterId}; journal ${journal}`);
     const study = cluster.search(options);
     const table = new TerminalTable(study.study, study.metric);
     study.onTrial((e) => table.onEvent(e));

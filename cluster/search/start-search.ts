@@ -18,13 +18,17 @@ import type { SearchOptions } from './types';
 const MAX_ATTEMPTS = 2;
 /** A final AUC within this of 0.5 is no better than guessing (the seed's non-converged RPV run sat at 0.5 exactly). */
 const DEFAULT_CHANCE_TOLERANCE = 0.005;
+/** what a data-parallel trial's validation gives (group-trial.ts) */
+const GROUP_METRICS = ['val_auc', 'val_loss', 'val_accuracy', 'loss'];
 
 export function startSearch(cluster: Cluster, opts: SearchOptions): StudyHandle {
   checkOptions(opts);
   const objective = resolveObjective(opts.objective);
   const enginesPerTrial = opts.engines ?? 1;
   if (enginesPerTrial > 1) checkGroupObjective(objective, enginesPerTrial);
-  const metric = opts.metric ?? (objective.kind === 'hep' ? 'val_auc' : 'value');
+  // a data-parallel trial reports what cluster.train validates, like the HEP objective
+  const metric = opts.metric ?? (objective.kind === 'hep' || enginesPerTrial > 1 ? 'val_auc' : 'value');
+  if (enginesPerTrial > 1 && !GROUP_METRICS.includes(metric)) throw new Error(`search: a data-parallel trial (engines: ${enginesPerTrial}) reports ${GROUP_METRICS.join(', ')}; metric "${metric}" is none of them`);
   const direction = opts.direction ?? (/auc|acc/i.test(metric) ? 'max' : 'min');
   const folds = opts.folds ?? 1;
   const seed = opts.seed ?? 0;

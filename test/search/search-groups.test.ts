@@ -15,6 +15,7 @@ import { writeTinyConfig } from '../cli/support';
 import { tempDirMaker } from '../support/tmp';
 
 const TOY = path.join(__dirname, '..', 'train-distributed', 'toy-mlp.ts');
+const FAILS_ONCE = path.join(__dirname, 'support', 'fails-once-training.ts');
 let cluster: Cluster;
 
 after(async () => {
@@ -123,4 +124,30 @@ test('a pruned data-parallel trial stops both ranks and frees both engines', { t
     engines = await cluster.engines();
   }
   assert.ok(engines.every((e) => e.running === 0), `no rank left running: ${JSON.stringify(engines.map((e) => [e.engine_id, e.running]))}`);
+});
+
+test('a failed data-parallel trial is retried once, on other engines', { timeout: 120_000 }, async () => {
+  const work = tempDir();
+  const study = cluster.search({
+    space: { learningRate: { type: 'categorical', choices: [0.05] } },
+    objective: { module: FAILS_ONCE, export: 'training', config: { batchSize: 64, epochs: 2, events: 512, hidden: 8, marker: path.join(work, 'failed-once') } },
+    algorithm: 'grid',
+    trials: 1,
+    engines: 2,
+    chance: null,
+    dir: path.join(work, 'study'),
+    display: false,
+  });
+  const retried: number[] = [];
+  study.onTrial((e) => e.kind === 'retried' && retried.push(e.trial.id));
+  const [trial] = await study;
+  assert.equal(trial.state, 'complete', `${trial.state}: ${trial.error ?? ''}`);
+  assert.equal(trial.attempts, 2);
+  assert.deepEqual(retried, [0]);
+  const spans = spansByTrial(study.spans).get(0)!;
+  const failed = spans.filter((s) => s.outcome === 'error').map((s) => s.engine);
+  const ok = spans.filter((s) => s.outcome === 'ok').map((s) => s.engine);
+  assert.equal(failed.length, 2);
+  assert.equal(ok.length, 2);
+  assert.ok(ok.every((e) => !failed.includes(e)), `the retry ran on other engines: failed on ${failed.join(', ')}, then ${ok.join(', ')}`);
 });
