@@ -67,7 +67,7 @@ test('usage errors name the flag', async () => {
 });
 
 const noSlurm = slurmUnavailable();
-const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
+const cli = path.join(ROOT, 'dist', 'cli', 'index.js');
 
 test('srun -n 2 hpcdl train: one rank per Slurm task, formed from the Slurm environment', { skip: noSlurm ?? (fs.existsSync(cli) ? false : 'needs the built CLI (npm run build)') }, async () => {
   const slurm: Slurm = await startSlurm();

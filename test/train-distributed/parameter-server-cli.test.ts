@@ -31,7 +31,7 @@ test('hpcdl train --engines 3 --num_ps 1: one server, two workers, the chief che
 });
 
 const noSlurm = slurmUnavailable();
-const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
+const cli = path.join(ROOT, 'dist', 'cli', 'index.js');
 
 test('srun -n 3 hpcdl train with num_ps 1 in the config: rank 0 serves, ranks 1 and 2 train', { skip: noSlurm ?? (fs.existsSync(cli) ? false : 'needs the built CLI (npm run build)') }, async () => {
   const withServers = path.join(dir, 'tiny-ps.json');
