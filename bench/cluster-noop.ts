@@ -28,7 +28,7 @@ import { readConnectionFile } from '../cluster/protocol';
 import { LightClient } from './support/cluster-peers';
 import { measureFloor } from './support/latency-floor';
 import { numberArg } from './support/args';
-import { repoRoot } from './support/bench-main';
+import { packageRoot } from '../src/package-info';
 
 interface Figures {
   system: string;
@@ -179,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(row(light));
     }
     if (!argv.includes('--no-peers')) {
-      const root = repoRoot();
+      const root = packageRoot();
       for (const script of ['dask_noop.py', 'ipp_noop.py']) {
         const f = benchPython(path.join(root, 'bench', 'peers', script), tasks, repeats, peerSamples);
         if (typeof f === 'string') console.log(`${script}: skipped: ${f}`);

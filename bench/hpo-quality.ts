@@ -20,7 +20,8 @@ import { Study } from '../src/hpo/study';
 import type { AlgorithmName } from '../src/hpo/types';
 import { FUNCTIONS, type TestFunction } from './support/hpo-functions';
 import { mannWhitneyU } from './support/mann-whitney';
-import { repoRoot, runIfMain } from './support/bench-main';
+import { packageRoot } from '../src/package-info';
+import { runIfMain } from './support/bench-main';
 import { median } from '../src/hpo/samplers/sampler';
 
 export interface QualityResult {
@@ -49,7 +50,7 @@ function positiveInts(s: string, name: string): number[] {
 export function runOptuna(args: string[]): { version: string; results: unknown[] } | string {
   const python = '/usr/bin/python3';
   if (!fs.existsSync(python)) return `${python} not found`;
-  const script = path.join(repoRoot(), 'bench', 'peers', 'optuna_hpo.py');
+  const script = path.join(packageRoot(), 'bench', 'peers', 'optuna_hpo.py');
   const r = spawnSync(python, [script, ...args], { encoding: 'utf8', timeout: 30 * 60 * 1000, cwd: os.tmpdir(), maxBuffer: 64 << 20 });
   const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) return `optuna_hpo.py failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`;

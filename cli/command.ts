@@ -3,7 +3,6 @@
  * an area it does not own (lazily, so that `--help` is instant and a missing
  * optional area breaks only its own command).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
 
@@ -43,15 +42,6 @@ export async function dispatch(argv: string[], commands: Record<string, Command>
   invocation.path = [PROGRAM, name, first].filter(Boolean).join(' ');
   if (command.keepAlive) invocation.exitWhenDone = false;
   return command.run(rest);
-}
-
-/** The project's root folder (cli/ → .., dist/cli/ → ../..), found by its package.json. */
-export function packageRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (fs.existsSync(file) && (JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string }).name === 'hpcdl') return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no hpcdl package.json above ${__dirname}`);
-  }
 }
 
 /** `require` a module another area owns (path relative to the built tree's root); a missing one is a clear one-line error. */

@@ -9,11 +9,10 @@
  *
  * Adding a command is one line in COMMANDS below.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { UsageError } from './args';
 import { benchCommand } from './bench';
-import { dispatch, fromFunction, help, invocation, packageRoot, PROGRAM, type Command } from './command';
+import { dispatch, fromFunction, help, invocation, PROGRAM, type Command } from './command';
+import { packageVersion } from '../src/package-info';
 import { controllerCommand } from './controller';
 import { dataCommand } from './data';
 import { demoCommand } from './demo';
@@ -55,11 +54,6 @@ ${Object.entries(COMMANDS)
     return dispatch(argv, COMMANDS, top, '');
   },
 };
-
-function packageVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-}
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);

@@ -1,18 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from '../src/package-info';
 
 /** The root directory of the hpcdl package this code is running from (works from kernel/ and dist/kernel/). */
 export function hpcdlPackageRoot(from: string = __dirname): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest)) {
-      const pkg = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string };
-      if (pkg.name === 'hpcdl') return dir;
-    }
-    if (path.dirname(dir) === dir) {
-      throw new Error(`cannot find the hpcdl package.json above ${from}`);
-    }
-  }
+  return packageRoot(from);
 }
 
 export function hpcdlVersion(root = hpcdlPackageRoot()): string {

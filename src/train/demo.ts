@@ -1,21 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { synthesize } from '../data';
+import { packageRoot } from '../package-info';
 import { formatG } from './format';
 import { infer, type InferResult } from './infer';
 import { train, type TrainOptions, type TrainRunResult } from './train';
-
-/** The package root (where package.json and configs/ live), from src/ or dist/src/. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const candidate = path.join(dir, 'package.json');
-    if (fs.existsSync(candidate) && fs.existsSync(path.join(dir, 'configs'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the hpcdl package root above ${__dirname}`);
-    dir = parent;
-  }
-}
 
 /** configs/local_small.json of this package: the embedded default. */
 export function defaultConfigPath(): string {

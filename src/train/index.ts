@@ -39,7 +39,8 @@ export {
   type IoTestRunResult,
 } from './train';
 export { infer, type InferOptions, type InferResult, type CutComparison } from './infer';
-export { runDemo, defaultConfigPath, packageRoot, type DemoOptions, type DemoResult } from './demo';
+export { runDemo, defaultConfigPath, type DemoOptions, type DemoResult } from './demo';
+export { packageRoot } from '../package-info';
 export {
   DataParallel,
   DEFAULT_WARMUP,
@@ -52,7 +53,7 @@ export {
   type Warmup,
 } from './data-parallel';
 export { asUserTraining, trainUserModel, type RankContext, type UserRunConfig, type UserTrainOptions, type UserTrainResult, type UserTraining } from './user-training';
-export { packageVersion } from './version';
+export { packageVersion } from '../package-info';
 export { serveParameters, type ParameterServerOptions, type ParameterServerStats } from './parameter-server';
 export { ParameterServerWorker, workerPosition, type ParameterServerTraining, type ParameterServerWorkerOptions, type RemoteUpdate } from './ps-worker';
 export { checkLayout, roleOf, shardRanges, modeLine, type ParameterServerGroup, type ParameterServerLayout, type PeerMessage, type Role, type UpdateMode } from './ps-layout';

@@ -20,7 +20,7 @@
 import type { LearningRate } from '../config/types';
 import { checkLayout, exchangeSetup, roleOf, shardRanges, type ParameterServerGroup, type ParameterServerLayout, type PeerMessage } from './ps-layout';
 import { ShardAdam } from './shard-adam';
-import { packageVersion } from './version';
+import { packageVersion } from '../package-info';
 
 export interface ParameterServerOptions {
   group: ParameterServerGroup;

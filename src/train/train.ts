@@ -14,7 +14,7 @@ import { RunRecorder } from './record';
 import { trainLoop, type TrainEvent, type TrainResult } from './loop';
 import { DataParallel, type DataParallelGroup, type DataParallelOptions } from './data-parallel';
 import { ParameterServerWorker, workerPosition, type ParameterServerTraining } from './ps-worker';
-import { packageVersion } from './version';
+import { packageVersion } from '../package-info';
 
 export interface TrainOptions {
   /** a validated config; or give `configPath` */

@@ -21,7 +21,7 @@ import { DataParallel, type DataParallelGroup, type DataParallelOptions } from '
 import { ParameterServerWorker, workerPosition, type ParameterServerTraining } from './ps-worker';
 import { trainLoop, type LossFunction, type TrainEvent, type TrainResult } from './loop';
 import { RunRecorder } from './record';
-import { packageVersion } from './version';
+import { packageVersion } from '../package-info';
 
 /** Hyper-parameters of a user-module training (anything else is passed through to the builders). */
 export interface UserRunConfig {
