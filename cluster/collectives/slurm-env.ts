@@ -9,10 +9,10 @@
  *            the others wait for it: the home directory is shared across nodes)
  *   group  = "slurm-<job id>.<step id>"
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { generateKey } from '../protocol';
 import { joinGroup } from './join-group';
 import { firstHost } from './slurm-hostlist';
 import type { ProcessGroup } from './types';
@@ -63,7 +63,7 @@ export async function perJobKey(jobId: string, rank: number, deadline: number): 
   if (rank === 0) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    fs.writeFileSync(tmp, generateKey() + '\n', { mode: 0o600 });
     try {
       fs.linkSync(tmp, file); // fails if another process created it meanwhile; then theirs wins
     } catch (err) {
