@@ -5,13 +5,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { SearchSpace } from '../src/hpo/types';
 import { Cluster } from '../cluster/client';
 import type { SearchOptions, StudyHandle } from '../cluster/search';
 import type { HepObjectiveSpec } from '../cluster/search/types';
 import { writeStudyReport } from '../cluster/search/html-report';
 import { TerminalTable } from '../cluster/search/terminal-table';
+import { choice, integer, parse, UsageError } from './args';
 
 const USAGE = `Usage: hpcdl search (--config C | --objective module.ts#export) --space S.json [options]
 
@@ -47,33 +47,21 @@ coordinates). Every proposal, report and result goes to <out>/journal.jsonl;
   --out DIR            output directory (default: hpcdl-search/<time>, or the journal's directory)
   --verbose            print the trials' own output`;
 
-class SearchUsageError extends Error {}
-
-function positiveInt(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new SearchUsageError(`${flag} must be a positive integer, got "${v}"`);
-  return Number(v);
-}
-
-function oneOf<T extends string>(v: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
-  if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(v)) throw new SearchUsageError(`${flag} must be one of ${allowed.join('|')}, got "${v}"`);
-  return v as T;
-}
+const positiveInt = (v: string | undefined, flag: string): number | undefined => integer(v, flag, 1);
 
 function readSpace(file: string): SearchSpace {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new SearchUsageError(`--space ${file} cannot be read`);
+    throw new UsageError(`--space ${file} cannot be read`);
   }
   try {
     const space = JSON.parse(text);
     if (!space || typeof space !== 'object' || Array.isArray(space)) throw new Error('not an object of dimensions');
     return space as SearchSpace;
   } catch (err) {
-    throw new SearchUsageError(`--space ${file}: ${(err as Error).message}`);
+    throw new UsageError(`--space ${file}: ${(err as Error).message}`);
   }
 }
 
@@ -86,14 +74,14 @@ function journalTrials(file: string): number {
   } catch {
     // reported below
   }
-  throw new SearchUsageError(`--resume ${file}: the first line is not a study journal header`);
+  throw new UsageError(`--resume ${file}: the first line is not a study journal header`);
 }
 
 function overridesOf(sets: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const s of sets) {
     const eq = s.indexOf('=');
-    if (eq < 1) throw new SearchUsageError(`--set expects key=value, got "${s}"`);
+    if (eq < 1) throw new UsageError(`--set expects key=value, got "${s}"`);
     const raw = s.slice(eq + 1);
     let value: unknown = raw;
     try {
@@ -107,48 +95,33 @@ function overridesOf(sets: string[]): Record<string, unknown> {
 }
 
 export async function searchCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        config: { type: 'string' }, objective: { type: 'string' }, space: { type: 'string' }, algorithm: { type: 'string' },
-        trials: { type: 'string' }, engines: { type: 'string' }, 'engines-per-trial': { type: 'string' }, connect: { type: 'string' }, resume: { type: 'string' },
-        pruner: { type: 'string' }, folds: { type: 'string' }, metric: { type: 'string' }, direction: { type: 'string' },
-        seed: { type: 'string' }, 'max-parallel': { type: 'string' }, epochs: { type: 'string' }, 'max-steps': { type: 'string' },
-        data: { type: 'string' }, set: { type: 'string', multiple: true }, evaluate: { type: 'boolean' }, out: { type: 'string' },
-        verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`hpcdl search: error: ${(err as Error).message.split('. ')[0]} (see 'hpcdl search --help')\n`);
-    return 2;
-  }
+  // `set` may repeat: parse returns it as a list
+  const values = parse(argv, {
+    config: { type: 'string' }, objective: { type: 'string' }, space: { type: 'string' }, algorithm: { type: 'string' },
+    trials: { type: 'string' }, engines: { type: 'string' }, 'engines-per-trial': { type: 'string' }, connect: { type: 'string' }, resume: { type: 'string' },
+    pruner: { type: 'string' }, folds: { type: 'string' }, metric: { type: 'string' }, direction: { type: 'string' },
+    seed: { type: 'string' }, 'max-parallel': { type: 'string' }, epochs: { type: 'string' }, 'max-steps': { type: 'string' },
+    data: { type: 'string' }, set: { type: 'string', multiple: true }, evaluate: { type: 'boolean' }, out: { type: 'string' },
+    verbose: { type: 'boolean' },
+  }).values as Record<string, string | boolean | string[] | undefined>;
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  try {
-    return await runSearch(values);
-  } catch (err) {
-    const usage = err instanceof SearchUsageError;
-    process.stderr.write(`hpcdl search: error: ${(err as Error).message.split('\n')[0]}${usage ? " (see 'hpcdl search --help')" : ''}\n`);
-    return usage ? 2 : 1;
-  }
+  return runSearch(values);
 }
 
 async function runSearch(v: Record<string, string | boolean | string[] | undefined>): Promise<number> {
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  if (!str('config') === !str('objective')) throw new SearchUsageError('give exactly one of --config (HEP training) and --objective (module#export)');
-  if (!str('space')) throw new SearchUsageError('--space is required');
-  if (str('engines') && str('connect')) throw new SearchUsageError('--engines and --connect exclude each other');
+  if (!str('config') === !str('objective')) throw new UsageError('give exactly one of --config (HEP training) and --objective (module#export)');
+  if (!str('space')) throw new UsageError('--space is required');
+  if (str('engines') && str('connect')) throw new UsageError('--engines and --connect exclude each other');
   const space = readSpace(str('space')!);
   const resume = str('resume');
-  if (resume && !fs.existsSync(resume)) throw new SearchUsageError(`--resume ${resume}: no such journal`);
+  if (resume && !fs.existsSync(resume)) throw new UsageError(`--resume ${resume}: no such journal`);
   const out = path.resolve(str('out') ?? (resume ? path.dirname(resume) : path.join('hpcdl-search', new Date().toISOString().replace(/[:.]/g, '-'))));
   const journal = resume ? path.resolve(resume) : path.join(out, 'journal.jsonl');
-  if (!resume && fs.existsSync(journal)) throw new SearchUsageError(`${journal} exists: pass --resume ${journal} to continue that study, or another --out`);
+  if (!resume && fs.existsSync(journal)) throw new UsageError(`${journal} exists: pass --resume ${journal} to continue that study, or another --out`);
   fs.mkdirSync(out, { recursive: true });
 
   let objective: SearchOptions['objective'];
@@ -165,13 +138,13 @@ async function runSearch(v: Record<string, string | boolean | string[] | undefin
   const options: SearchOptions = {
     space,
     objective,
-    algorithm: oneOf(str('algorithm'), '--algorithm', ['random', 'grid', 'gp', 'tpe', 'genetic'] as const) ?? 'gp',
+    algorithm: choice(str('algorithm'), '--algorithm', ['random', 'grid', 'gp', 'tpe', 'genetic'] as const) ?? 'gp',
     // resuming without --trials keeps the journal's budget
     trials: positiveInt(str('trials'), '--trials') ?? (resume ? journalTrials(resume) : 16),
-    pruner: oneOf(str('pruner'), '--pruner', ['none', 'median', 'asha'] as const) ?? 'none',
+    pruner: choice(str('pruner'), '--pruner', ['none', 'median', 'asha'] as const) ?? 'none',
     folds: positiveInt(str('folds'), '--folds'),
     metric: str('metric'),
-    direction: oneOf(str('direction'), '--direction', ['min', 'max'] as const),
+    direction: choice(str('direction'), '--direction', ['min', 'max'] as const),
     seed: str('seed') !== undefined ? Number(str('seed')) : undefined,
     maxParallel: positiveInt(str('max-parallel'), '--max-parallel'),
     engines: positiveInt(str('engines-per-trial'), '--engines-per-trial'),
@@ -180,7 +153,7 @@ async function runSearch(v: Record<string, string | boolean | string[] | undefin
     name: path.basename(out),
     display: false,
   };
-  if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new SearchUsageError(`--seed must be an integer, got "${str('seed')}"`);
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new UsageError(`--seed must be an integer, got "${str('seed')}"`);
 
   const output = v.verbose ? 'print' : 'none';
   const engines = positiveInt(str('engines'), '--engines') ?? 2 * (options.engines ?? 1);

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { choice, integer, parse, required, text, UsageError, type Values } from './args';
 
 const USAGE = `Usage: hpcdl train --config C (--engines N | --connect CLUSTER) [options]
        srun -n N hpcdl train --config C [options]
@@ -31,8 +31,6 @@ const USAGE = `Usage: hpcdl train --config C (--engines N | --connect CLUSTER) [
   --input DIR              override inputpath
   --epochs N --max-steps N --dummy-data --threads N --resume (srun)`;
 
-class UsageError extends Error {}
-
 /** True when `hpcdl train` should train data-parallel: --engines/--connect, or one task of a multi-task srun step. */
 export function isDistributedTrain(argv: string[], env: NodeJS.ProcessEnv = process.env): boolean {
   if (argv.some((a) => a === '--engines' || a === '--connect' || a.startsWith('--engines=') || a.startsWith('--connect='))) return true;
@@ -46,55 +44,35 @@ function slurmStepTasks(env: NodeJS.ProcessEnv): number {
 }
 
 export async function trainDistributedCommand(argv: string[]): Promise<number> {
-  let v: Record<string, string | boolean | undefined>;
-  try {
-    v = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        engines: { type: 'string' },
-        connect: { type: 'string' },
-        restart: { type: 'string' },
-        'warmup-epochs': { type: 'string' },
-        'warmup-steps': { type: 'string' },
-        'lr-scaling': { type: 'string' },
-        compression: { type: 'string' },
-        module: { type: 'string' },
-        export: { type: 'string' },
-        output: { type: 'string' },
-        input: { type: 'string' },
-        epochs: { type: 'string' },
-        'max-steps': { type: 'string' },
-        'dummy-data': { type: 'boolean' },
-        threads: { type: 'string' },
-        resume: { type: 'boolean' },
-        num_ps: { type: 'string' },
-        mode: { type: 'string' },
-        'num-hot-spares': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    return usage((err as Error).message.split('. ')[0]);
-  }
+  const { values: v } = parse(argv, {
+    config: { type: 'string' },
+    engines: { type: 'string' },
+    connect: { type: 'string' },
+    restart: { type: 'string' },
+    'warmup-epochs': { type: 'string' },
+    'warmup-steps': { type: 'string' },
+    'lr-scaling': { type: 'string' },
+    compression: { type: 'string' },
+    module: { type: 'string' },
+    export: { type: 'string' },
+    output: { type: 'string' },
+    input: { type: 'string' },
+    epochs: { type: 'string' },
+    'max-steps': { type: 'string' },
+    'dummy-data': { type: 'boolean' },
+    threads: { type: 'string' },
+    resume: { type: 'boolean' },
+    num_ps: { type: 'string' },
+    mode: { type: 'string' },
+    'num-hot-spares': { type: 'string' },
+  });
   if (v.help) {
     console.log(USAGE);
     return 0;
   }
-  try {
-    const common = commonOptions(v);
-    if (v.connect === undefined && v.engines === undefined) return await trainUnderSrun(v, common);
-    return await trainOnCluster(v, common);
-  } catch (err) {
-    if (err instanceof UsageError) return usage(err.message);
-    throw err;
-  }
-}
-
-function usage(message: string): number {
-  process.stderr.write(`hpcdl train: error: ${message} (see 'hpcdl train --help')\n`);
-  return 2;
+  const common = commonOptions(v);
+  if (v.connect === undefined && v.engines === undefined) return trainUnderSrun(v, common);
+  return trainOnCluster(v, common);
 }
 
 interface Common {
@@ -113,21 +91,11 @@ interface Common {
   numHotSpares?: number;
 }
 
-function commonOptions(v: Record<string, string | boolean | undefined>): Common {
-  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  const int = (k: string, min: number) => {
-    const s = str(k);
-    if (s === undefined) return undefined;
-    if (!/^\d+$/.test(s) || Number(s) < min) throw new UsageError(`--${k} must be an integer ≥ ${min}, got "${s}"`);
-    return Number(s);
-  };
-  const oneOf = <T extends string>(k: string, allowed: T[]) => {
-    const s = str(k);
-    if (s !== undefined && !allowed.includes(s as T)) throw new UsageError(`--${k} must be one of ${allowed.join('|')}, got "${s}"`);
-    return s as T | undefined;
-  };
-  const configPath = str('config');
-  if (!configPath) throw new UsageError('--config is required');
+function commonOptions(v: Values): Common {
+  const str = (k: string) => text(v[k]);
+  const int = (k: string, min: number) => integer(str(k), `--${k}`, min);
+  const oneOf = <T extends string>(k: string, allowed: readonly T[]) => choice(str(k), `--${k}`, allowed);
+  const configPath = required(str('config'), '--config');
   if (v['warmup-epochs'] !== undefined && v['warmup-steps'] !== undefined) throw new UsageError('give --warmup-epochs or --warmup-steps, not both');
   const warmupEpochs = str('warmup-epochs');
   if (warmupEpochs !== undefined && !(Number(warmupEpochs) >= 0)) throw new UsageError(`--warmup-epochs must be a number ≥ 0, got "${warmupEpochs}"`);
@@ -150,7 +118,7 @@ function commonOptions(v: Record<string, string | boolean | undefined>): Common 
 }
 
 /** `srun -n N hpcdl train`: this process is one rank; the group forms from the Slurm environment. */
-async function trainUnderSrun(v: Record<string, string | boolean | undefined>, c: Common): Promise<number> {
+async function trainUnderSrun(v: Values, c: Common): Promise<number> {
   if (slurmStepTasks(process.env) < 2) throw new UsageError('give --engines N or --connect CLUSTER (or run under srun -n N with N > 1)');
   if (v.restart !== undefined) throw new UsageError('--restart needs a cluster (--engines or --connect); under srun, resubmit with --resume');
   // loaded here, not at the top: `hpcdl train --help` stays instant
@@ -203,7 +171,7 @@ async function trainUnderSrun(v: Record<string, string | boolean | undefined>, c
 }
 
 /** --engines N (a local cluster started here) or --connect CLUSTER. */
-async function trainOnCluster(v: Record<string, string | boolean | undefined>, c: Common): Promise<number> {
+async function trainOnCluster(v: Values, c: Common): Promise<number> {
   const { Cluster } = require('../cluster') as typeof import('../cluster');
   const engines = parseEngines(typeof v.engines === 'string' ? v.engines : undefined);
   if (v.connect === undefined && typeof engines !== 'number') throw new UsageError('--engines must be a number when it starts a local cluster');
