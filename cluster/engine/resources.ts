@@ -32,7 +32,8 @@ export type NodeResourceSample = {
   disk: { read_bytes_per_s: number; write_bytes_per_s: number };
   /** empty when the node has no NVIDIA GPU (or nvidia-smi is absent) — never an error */
   gpus: GpuSample[];
-  engine: { pid: number; rss_bytes: number };
+  /** the engine process itself (its task threads included): CPU since the previous sample, percent of one core, and RSS */
+  engine: { pid: number; rss_bytes: number; cpu_percent: number };
   tasks: TaskResourceUsage[];
 };
 
@@ -172,6 +173,7 @@ export interface ResourceSamplerOptions {
 /** Samples the node every `intervalMs` (default 1000) and hands each sample to `onSample`. */
 export class ResourceSampler {
   private prev: Counters = readCounters();
+  private prevCpu = { usage: process.cpuUsage(), time: Date.now() };
   private timer: NodeJS.Timeout | null = null;
   private gpus: GpuSample[] = [];
   private gpuQueryRunning = false;
@@ -216,9 +218,18 @@ export class ResourceSampler {
       network: { rx_bytes_per_s: rate(prev.rx, cur.rx, seconds), tx_bytes_per_s: rate(prev.tx, cur.tx, seconds) },
       disk: { read_bytes_per_s: rate(prev.diskRead, cur.diskRead, seconds), write_bytes_per_s: rate(prev.diskWrite, cur.diskWrite, seconds) },
       gpus: this.gpus,
-      engine: { pid: process.pid, rss_bytes: process.memoryUsage.rss() },
+      engine: { pid: process.pid, rss_bytes: process.memoryUsage.rss(), cpu_percent: this.engineCpuPercent() },
       tasks: this.opts.taskUsage?.() ?? [],
     };
+  }
+
+  private engineCpuPercent(): number {
+    const now = { usage: process.cpuUsage(), time: Date.now() };
+    const prev = this.prevCpu;
+    this.prevCpu = now;
+    const wallMicros = (now.time - prev.time) * 1000;
+    const used = now.usage.user - prev.usage.user + now.usage.system - prev.usage.system;
+    return wallMicros > 0 ? Math.round((used / wallMicros) * 1000) / 10 : 0;
   }
 
   private refreshGpus(): void {
