@@ -6,7 +6,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Reports a training-like step every `everyMs`, `steps` times, with the rank it is given. */
 export async function trainSteps(steps: number, everyMs: number, rank = 0, marker = 'step'): Promise<number> {
   for (let step = 1; step <= steps; step++) {
-    report({ type: 'step', marker, rank, step, loss: 1 / step, accuracy: 1 - 1 / (step + 1), imagesPerSec: 100 + rank * 10 + step });
+    report({ type: 'step', marker, rank, step, sent_ms: Date.now(), loss: 1 / step, accuracy: 1 - 1 / (step + 1), imagesPerSec: 100 + rank * 10 + step });
     await sleep(everyMs);
   }
   return steps;
