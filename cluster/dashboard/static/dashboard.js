@@ -81,10 +81,11 @@
     return Object.assign({ x, y, name, type: 'scatter', mode: 'lines' }, extra || {});
   }
 
-  function plot(id, traces, title, yTitle) {
+  function plot(id, traces, title, yTitle, extraLayout) {
     const el = $(id);
     if (!el || !window.Plotly) return;
-    window.Plotly.react(el, traces, { title: { text: title, font: { size: 13 } }, margin: { l: 55, r: 10, t: 30, b: 30 }, yaxis: { title: yTitle || '' }, legend: { font: { size: 10 } }, showlegend: traces.length > 1 }, PLOT_CONFIG);
+    const layout = { title: { text: title, font: { size: 13 } }, margin: { l: 55, r: 55, t: 30, b: 30 }, yaxis: { title: yTitle || '' }, legend: { font: { size: 10 }, orientation: 'h', y: -0.2 }, showlegend: traces.length > 1 };
+    window.Plotly.react(el, traces, Object.assign(layout, extraLayout || {}), PLOT_CONFIG);
   }
 
   function renderOverview() {
@@ -93,7 +94,7 @@
     plot('chart-task-states', ['queued', 'running', 'waiting'].map((k) => line(x, col(k), k)), 'tasks by state', 'tasks');
     plot('chart-throughput', [line(x, col('tasks_per_s'), 'tasks/s')], 'throughput', 'tasks/s');
     plot('chart-engines', [line(x, col('alive'), 'alive'), line(x, col('dead'), 'dead')], 'engines', 'engines');
-    plot('chart-controller', [line(x, col('controller_cpu'), 'CPU %'), line(x, st.series.map((p) => p.controller_rss / 2 ** 20), 'RSS MiB', { yaxis: 'y2' })], 'controller CPU % and memory (MiB)');
+    plot('chart-controller', [line(x, col('controller_cpu'), 'CPU %'), line(x, st.series.map((p) => p.controller_rss / 2 ** 20), 'RSS MiB', { yaxis: 'y2' })], 'controller CPU and memory', 'CPU %', { yaxis2: { title: 'RSS MiB', overlaying: 'y', side: 'right', rangemode: 'tozero' }, yaxis: { title: 'CPU %', rangemode: 'tozero' } });
   }
 
   function controlButton(kind, id, reason, label) {
