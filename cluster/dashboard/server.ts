@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { controlRefusal, refuse, requestToken, sameToken } from './access';
 import { DashboardMetrics } from './metrics';
 import type { DashboardFeed, DashboardSource, EngineRow, TaskChange } from './source';
-import { DashboardState, type NodePoint } from './state';
+import { DashboardState, meanOf, sumOf, type NodePoint } from './state';
 
 /** engine rows pushed per update: the page shows a page of them; 1,000 rows of ~200 bytes is ~200 KB/s at one push a second */
 const PUSHED_ENGINES = 2000;
@@ -210,15 +210,15 @@ export class Dashboard {
   }
 
   private engineView(e: EngineRow): Record<string, unknown> {
-    const sample = (e.last_sample ?? {}) as { engine?: { cpu_percent?: number; rss_bytes?: number }; gpus?: { index: number; utilization_percent: number; memory_used_bytes: number }[] };
+    const sample = (e.last_sample ?? {}) as { engine?: { cpu_percent?: number; rss_bytes?: number }; gpus?: { index: number; utilization_percent: number | null; memory_used_bytes: number | null }[] };
     const own = new Set(e.resources.gpus.map((g) => g.index));
     const gpus = (sample.gpus ?? []).filter((g) => own.has(g.index));
     return {
       ...e,
       cpu_percent: sample.engine?.cpu_percent ?? null,
       memory_bytes: sample.engine?.rss_bytes ?? null,
-      gpu_percent: gpus.length ? gpus.reduce((a, g) => a + g.utilization_percent, 0) / gpus.length : null,
-      gpu_memory_bytes: gpus.length ? gpus.reduce((a, g) => a + g.memory_used_bytes, 0) : null,
+      gpu_percent: meanOf(gpus.map((g) => g.utilization_percent)),
+      gpu_memory_bytes: sumOf(gpus.map((g) => g.memory_used_bytes)),
       controls: this.source.controls(e),
     };
   }

@@ -112,6 +112,17 @@ function trainingKey(taskId: string): string {
   return dash > 0 ? taskId.slice(0, dash) : taskId;
 }
 
+/** Mean / sum of the known values; null when none is known (no GPU, or nvidia-smi said [N/A]). */
+export function meanOf(values: (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length ? known.reduce((a, b) => a + b, 0) / known.length : null;
+}
+
+export function sumOf(values: (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length ? known.reduce((a, b) => a + b, 0) : null;
+}
+
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
@@ -181,7 +192,7 @@ export class DashboardState implements DashboardFeed {
     const mem = sample.memory as { used_bytes?: number; percent?: number } | undefined;
     const net = sample.network as { rx_bytes_per_s?: number; tx_bytes_per_s?: number } | undefined;
     const disk = sample.disk as { read_bytes_per_s?: number; write_bytes_per_s?: number } | undefined;
-    const gpus = Array.isArray(sample.gpus) ? (sample.gpus as { utilization_percent: number; memory_used_bytes: number }[]) : [];
+    const gpus = Array.isArray(sample.gpus) ? (sample.gpus as { utilization_percent: number | null; memory_used_bytes: number | null }[]) : [];
     let ring = this.nodes.get(host);
     if (!ring) this.nodes.set(host, (ring = new Ring(NODE_POINTS)));
     ring.push({
@@ -189,8 +200,8 @@ export class DashboardState implements DashboardFeed {
       cpu: num(cpu?.total_percent) ?? 0,
       mem: num(mem?.used_bytes) ?? 0,
       mem_percent: num(mem?.percent) ?? 0,
-      gpu: gpus.length ? gpus.reduce((a, g) => a + g.utilization_percent, 0) / gpus.length : null,
-      gpu_mem: gpus.length ? gpus.reduce((a, g) => a + g.memory_used_bytes, 0) : null,
+      gpu: meanOf(gpus.map((g) => g.utilization_percent)),
+      gpu_mem: sumOf(gpus.map((g) => g.memory_used_bytes)),
       net: (num(net?.rx_bytes_per_s) ?? 0) + (num(net?.tx_bytes_per_s) ?? 0),
       disk: (num(disk?.read_bytes_per_s) ?? 0) + (num(disk?.write_bytes_per_s) ?? 0),
     });

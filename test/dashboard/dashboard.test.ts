@@ -257,3 +257,43 @@ test('histories are bounded: rings keep their capacity, node lines are capped wi
   assert.ok(thinned.length <= 501);
   assert.equal(thinned[thinned.length - 1], 2000);
 });
+
+test('GPU columns and panels: per-engine utilisation of its own GPUs, [N/A] kept out of the mean, node GPU in /metrics', async () => {
+  const { Controller } = await import('../../cluster/controller');
+  const { LightEngine } = await import('../../bench/support/cluster-peers');
+  const controller = await Controller.start({ profileDir: tempDir(), log: () => undefined });
+  const a100 = (index: number) => ({ index, name: 'NVIDIA A100-SXM4-40GB', memory_bytes: 40960 * 2 ** 20 });
+  const e0 = new LightEngine({ url: controller.url, key: controller.key, host: 'gpu-node', gpus: [a100(0), a100(1)] });
+  const e1 = new LightEngine({ url: controller.url, key: controller.key, host: 'gpu-node', gpus: [a100(2), a100(3)] });
+  try {
+    await e0.start();
+    await e1.start();
+    // one node sample as parseNvidiaSmi gives it (GPU 3 in MIG mode: utilisation [N/A])
+    const gpus = [
+      { index: 0, name: 'A100', utilization_percent: 80, memory_used_bytes: 10 * 2 ** 30, memory_total_bytes: 40 * 2 ** 30 },
+      { index: 1, name: 'A100', utilization_percent: 60, memory_used_bytes: 2 * 2 ** 30, memory_total_bytes: 40 * 2 ** 30 },
+      { index: 2, name: 'A100', utilization_percent: 10, memory_used_bytes: 1 * 2 ** 30, memory_total_bytes: 40 * 2 ** 30 },
+      { index: 3, name: 'A100', utilization_percent: null, memory_used_bytes: 4 * 2 ** 30, memory_total_bytes: 40 * 2 ** 30 },
+    ];
+    const sample = { host: 'gpu-node', cpu: { total_percent: 50 }, memory: { used_bytes: 2 ** 30 }, gpus, engine: { pid: 1, rss_bytes: 2 ** 28, cpu_percent: 12 } };
+    e0.sendResources(sample);
+    e1.sendResources(sample);
+    let rows: any[] = [];
+    await until(async () => {
+      rows = await fetch(routeUrl(controller.dashboardUrl, 'api/engines')).then((r) => r.json());
+      return rows.length === 2 && rows.every((r) => r.gpu_percent !== null);
+    }, 10_000, 'the samples on both engines');
+    const byId = new Map(rows.map((r) => [r.engine_id, r]));
+    assert.equal(byId.get(e0.engineId).gpu_percent, 70, 'mean of its GPUs 0 and 1');
+    assert.equal(byId.get(e0.engineId).gpu_memory_bytes, 12 * 2 ** 30);
+    assert.equal(byId.get(e1.engineId).gpu_percent, 10, 'GPU 3 ([N/A]) left out of the mean');
+    assert.equal(byId.get(e1.engineId).gpu_memory_bytes, 5 * 2 ** 30);
+    const metrics = await fetch(routeUrl(controller.dashboardUrl, 'metrics')).then((r) => r.text());
+    assert.match(metrics, /hpcdl_node_gpu_utilization_percent\{host="gpu-node"\} 50\b/);
+    assert.match(metrics, new RegExp(`hpcdl_node_gpu_memory_used_bytes\\{host="gpu-node"\\} ${17 * 2 ** 30}\\b`));
+  } finally {
+    e0.close();
+    e1.close();
+    await controller.close();
+  }
+});
