@@ -67,6 +67,8 @@ export class Dashboard {
   private flushTimer: NodeJS.Timeout | null = null;
   private sent = { stream: 0, failures: 0, reports: 0 };
   private lastNodeT = 0;
+  /** an engine came or went, or a control acted: the next event batch carries the engine rows and running tasks too */
+  private enginesChanged = false;
 
   constructor(private readonly source: DashboardSource) {
     this.metrics = new DashboardMetrics(source, this.state);
@@ -83,6 +85,7 @@ export class Dashboard {
       resources: (engineId, sample) => state.resources(engineId, sample),
       engineEvent: () => {
         state.engineEvent();
+        this.enginesChanged = true;
         this.scheduleFlush();
       },
     };
@@ -150,6 +153,7 @@ export class Dashboard {
     if (task) failure = this.source.cancelTask(decodeURIComponent(task[1]));
     else if (engine) failure = engine[2] === 'stop' ? this.source.stopEngine(Number(engine[1])) : this.source.restartEngine(Number(engine[1]));
     else return sendJson(res, 404, { error: `no control ${route}; try api/tasks/<id>/cancel, api/engines/<id>/stop, api/engines/<id>/restart` });
+    this.enginesChanged = true;
     this.scheduleFlush();
     if (failure) sendJson(res, 409, { error: failure });
     else sendJson(res, 200, { ok: true });
@@ -294,9 +298,10 @@ export class Dashboard {
       stream: s.stream.since(this.sent.stream),
       failures: s.failures.since(this.sent.failures),
       reports: s.reportsRing.since(this.sent.reports).slice(-50),
-      engines: this.compactEngines(),
-      running: this.source.tasks('running', PUSHED_RUNNING),
+      // 1,000 engine rows are ~500 KB of JSON: sent with the tick, and here only when they changed
+      ...(this.enginesChanged ? { engines: this.compactEngines(), running: this.source.tasks('running', PUSHED_RUNNING) } : {}),
     };
+    this.enginesChanged = false;
     this.sent = { stream: s.stream.seq, failures: s.failures.seq, reports: s.reportsRing.seq };
     this.broadcast(message);
   }

@@ -132,14 +132,19 @@ describe('dashboard in headless Chromium behind configurable-http-proxy', { time
         }
       }).observe(document.getElementById('reports')!, { childList: true, subtree: true });
     }, marker);
-    const handle = cluster.balanced().submit<number>({ module: TASKS, export: 'trainSteps' }, 4, 400, 0, marker);
+    // two ranks of one client: the trainings tab draws each and the global curve
+    const handle = cluster.balanced().submit<number>({ module: TASKS, export: 'trainSteps' }, 8, 250, 0, marker);
+    const rank1 = cluster.balanced().submit<number>({ module: TASKS, export: 'trainSteps' }, 8, 250, 1, `${marker}-r1`);
     await page.waitForFunction(() => (window as any).seenAt !== null, undefined, { timeout: 10_000 });
     const { seenAt, seenText } = await page.evaluate(() => ({ seenAt: (window as any).seenAt as number, seenText: (window as any).seenText as string }));
     const sent = Number(/"sent_ms":(\d+)/.exec(seenText)![1]);
     assert.ok(seenAt - sent < 1000, `the report showed ${seenAt - sent} ms after report()`);
-    assert.equal(await handle, 4);
+    assert.equal(await handle, 8);
+    assert.equal(await rank1, 8);
     await tab('trainings');
-    await page.waitForFunction(() => document.querySelectorAll('#trainings .training .scatterlayer path.js-line').length > 0, undefined, { timeout: 10_000 });
+    // loss, accuracy and throughput: rank 0, rank 1 and global in each
+    await page.waitForFunction(() => document.querySelectorAll('#trainings .training .scatterlayer path.js-line').length >= 9, undefined, { timeout: 10_000 });
+    await page.waitForTimeout(1200);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-trainings.png') });
   });
 
