@@ -14,32 +14,21 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Cluster } from '../../cluster/client/cluster';
 import { alive } from '../support/pids';
 import { tempDirMaker } from '../support/tmp';
-import { TASKS, tokenOf, until } from './support/dashboard-client';
+import { TASKS, freePort, tokenOf, until } from './support/dashboard-client';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
+// --disable-gpu: no WebGL, so the page must draw everything with SVG (it does: Plotly's WebGL traces would also need 'unsafe-eval')
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const CHP = path.join(REPO_ROOT, 'node_modules', '.bin', 'configurable-http-proxy');
 const tempDir = tempDirMaker('hpcdl-dashb-');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** configurable-http-proxy on loopback with one prefix route to `target`; returns its public base URL for the prefix. */
 async function startProxy(target: string, prefix: string): Promise<{ child: ChildProcess; base: string }> {
@@ -171,6 +160,34 @@ describe('dashboard in headless Chromium behind configurable-http-proxy', { time
     await until(() => !alive(pid), 10_000, 'the engine process to exit');
     assert.equal(await page.isDisabled(`#engines tr[data-engine="${victim}"] button[data-act="stop"]`), true);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-engine-stopped.png') });
+  });
+
+  test("a search's trials show on the Searches tab: table, best so far, histogram, parallel coordinates", async () => {
+    const study = cluster.search({
+      space: { x: { type: 'float', low: -2, high: 3 }, kind: { type: 'categorical', choices: ['a', 'b'] } },
+      objective: { module: TASKS, export: 'quadratic' },
+      trials: 8,
+      direction: 'min',
+      seed: 1,
+      chance: null,
+      display: false,
+      dir: tempDir(),
+    });
+    const trials = await study;
+    assert.equal(trials.length, 8);
+    await tab('searches');
+    await page.waitForFunction(() => document.querySelectorAll('#searches .search table tr').length === 9, undefined, { timeout: 15_000 });
+    const heading = (await page.textContent('#searches .search h3')) ?? '';
+    const best = study.best()!.value!;
+    assert.match(heading, new RegExp(`8 trials, 8 complete, min value, best ${best.toPrecision(4).replace('.', '\\.')}`));
+    const parcoords = await page.evaluate(() => {
+      const el = document.querySelector('#searches .search div[id$="-par"]') as any;
+      return { lines: el?.querySelectorAll('.scatterlayer path.js-line').length ?? 0, axes: [...(el?.querySelectorAll('.xtick text') ?? [])].map((t: any) => t.textContent) };
+    });
+    assert.equal(parcoords.lines, 8, 'parallel coordinates: a line per trial');
+    assert.deepEqual(parcoords.axes, ['x', 'kind (a | b)', 'value'], 'an axis per parameter and the objective');
+    assert.ok((await page.locator('#searches .search .bars path').count()) > 0, 'score histogram drawn');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-searches.png') });
   });
 
   test('the nodes and overview tabs draw their panels; no request left the proxy origin; no page errors', async () => {

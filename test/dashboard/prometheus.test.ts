@@ -10,27 +10,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Cluster } from '../../cluster/client/cluster';
 import { tempDirMaker } from '../support/tmp';
-import { TASKS, routeUrl, tokenOf, until } from './support/dashboard-client';
+import { TASKS, freePort, routeUrl, tokenOf, until } from './support/dashboard-client';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const tempDir = tempDirMaker('hpcdl-prom-');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 describe('Prometheus scrapes the controller', { timeout: 180_000 }, () => {
   let cluster: Cluster;

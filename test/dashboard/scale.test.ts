@@ -68,7 +68,10 @@ describe('dashboard with 1,000 engines and 100,000 tasks', { timeout: 600_000 },
       children.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
     }
     const alive = () => fetch(info.dashboard_url.replace('/?', '/api/status?')).then((r) => r.json()).then((s) => s.engines.alive as number, () => -1);
-    await until(async () => (await alive()) === ENGINES, 240_000, `${ENGINES} engines to register`);
+    let registered = 0;
+    await until(async () => (registered = await alive()) === ENGINES, 300_000, 'registration').catch(() => {
+      throw new Error(`only ${registered} of ${ENGINES} engines registered within 300 s`);
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   });

@@ -56,6 +56,14 @@
 
   // ------------------------------------------------------------------ render
 
+  // A table or card row is rewritten only when its content changed: a button under the pointer survives updates that do not touch it.
+  function setHtml(el, html) {
+    if (el.dataset.html !== html) {
+      el.innerHTML = html;
+      el.dataset.html = html;
+    }
+  }
+
   function card(label, value) {
     return '<div class="card"><b>' + esc(value) + '</b><span>' + esc(label) + '</span></div>';
   }
@@ -66,7 +74,7 @@
     $('cluster-id').textContent = s.cluster_id;
     const last = st.series[st.series.length - 1] || {};
     const t = s.tasks || {};
-    $('cards').innerHTML = [
+    setHtml($('cards'), [
       card('uptime', Math.round(s.uptime_s) + ' s'),
       card('engines alive', s.engines.alive),
       card('engines dead', s.engines.dead),
@@ -74,7 +82,7 @@
       card('tasks/s', last.tasks_per_s ?? 0),
       card('controller CPU', pct(last.controller_cpu)),
       card('controller memory', gib(s.memory.rss)),
-    ].join('');
+    ].join(''));
   }
 
   function line(x, y, name, extra) {
@@ -106,7 +114,7 @@
     const rows = filter ? st.engines.filter((e) => (e.engine_id + ' ' + e.host + ' ' + e.state).toLowerCase().includes(filter)) : st.engines;
     $('engine-count').textContent = (rows.length > ENGINE_ROWS ? 'showing ' + ENGINE_ROWS + ' of ' : '') + rows.length + ' engines';
     const head = '<tr><th>id</th><th class="l">host</th><th>pid</th><th class="l">state</th><th>slots</th><th class="l">current task</th><th>CPU</th><th>memory</th><th>GPU</th><th>GPU memory</th><th>done</th><th class="l">controls</th></tr>';
-    $('engines').innerHTML = head + rows.slice(0, ENGINE_ROWS).map((e) => {
+    setHtml($('engines'), head + rows.slice(0, ENGINE_ROWS).map((e) => {
       const c = e.controls || {};
       const reasons = [c.stop && 'stop: ' + c.stop, c.restart && 'restart: ' + c.restart].filter(Boolean).join('; ');
       return '<tr class="' + e.state + '" data-engine="' + e.engine_id + '"><td>' + e.engine_id + '</td><td class="l">' + esc(e.host) + '</td><td>' + e.pid + '</td><td class="l state">' + e.state +
@@ -114,7 +122,7 @@
         '</td><td>' + pct(e.gpu_percent) + '</td><td>' + gib(e.gpu_memory_bytes) + '</td><td>' + e.tasks_done + '</td><td class="l">' +
         controlButton('stop', e.engine_id, c.stop, 'stop') + ' ' + controlButton('restart', e.engine_id, c.restart, 'restart') +
         (reasons ? ' <span class="reason">' + esc(reasons) + '</span>' : '') + '</td></tr>';
-    }).join('');
+    }).join(''));
   }
 
   const NODE_PANELS = [
@@ -144,18 +152,18 @@
       tr.y.push(y, y, null);
       tr.text.push(b.task_id, b.task_id, null);
     }
-    const traces = Object.entries(byState).map(([s, tr]) => ({ ...tr, name: s, type: 'scattergl', mode: 'lines', line: { width: 8, color: STATE_COLOURS[s] }, hoverinfo: 'text+x' }));
+    const traces = Object.entries(byState).map(([s, tr]) => ({ ...tr, name: s, type: 'scatter', mode: 'lines', line: { width: 8, color: STATE_COLOURS[s] }, hoverinfo: 'text+x' }));
     plot('chart-task-stream', traces, 'task stream (' + st.stream.length + ' recent tasks on ' + engines.size + ' engines)');
     const x = st.series.map((p) => time(p.t));
     plot('chart-queue', [line(x, st.series.map((p) => p.queued), 'queued'), line(x, st.series.map((p) => p.running), 'running')], 'queue depth', 'tasks');
     $('running-count').textContent = '(' + ((st.status && st.status.tasks.running) || 0) + ')';
-    $('running').innerHTML = '<tr><th class="l">task</th><th>engine</th><th>running for</th><th></th></tr>' + st.running.map((t) =>
-      '<tr data-task="' + esc(t.task_id) + '"><td class="l">' + esc(t.task_id) + '</td><td>' + (t.engine_id ?? '–') + '</td><td>' + (t.started_ms ? ((Date.now() - t.started_ms) / 1000).toFixed(1) + ' s' : '–') +
-      '</td><td>' + controlButton('cancel', t.task_id, null, 'cancel') + '</td></tr>').join('');
-    $('reports').innerHTML = '<tr><th class="l">task</th><th>engine</th><th class="l">report</th></tr>' + st.reports.slice().reverse().map((r) =>
-      '<tr class="report" data-task="' + esc(r.task_id) + '"><td class="l">' + esc(r.task_id) + '</td><td>' + (r.engine_id ?? '–') + '</td><td class="l">' + esc(JSON.stringify(r.data).slice(0, 200)) + '</td></tr>').join('');
-    $('failures').innerHTML = '<tr><th class="l">task</th><th>engine</th><th class="l">when</th><th class="l">error</th></tr>' + st.failures.slice().reverse().map((f) =>
-      '<tr><td class="l">' + esc(f.task_id) + '</td><td>' + (f.engine_id ?? '–') + '</td><td class="l">' + time(f.time).toLocaleTimeString() + '</td><td class="err">' + esc(f.ename + ': ' + f.evalue) + '</td></tr>').join('');
+    setHtml($('running'), '<tr><th class="l">task</th><th>engine</th><th class="l">started</th><th></th></tr>' + st.running.map((t) =>
+      '<tr data-task="' + esc(t.task_id) + '"><td class="l">' + esc(t.task_id) + '</td><td>' + (t.engine_id ?? '–') + '</td><td class="l">' + (t.started_ms ? time(t.started_ms).toLocaleTimeString() : '–') +
+      '</td><td>' + controlButton('cancel', t.task_id, null, 'cancel') + '</td></tr>').join(''));
+    setHtml($('reports'), '<tr><th class="l">task</th><th>engine</th><th class="l">report</th></tr>' + st.reports.slice().reverse().map((r) =>
+      '<tr class="report" data-task="' + esc(r.task_id) + '"><td class="l">' + esc(r.task_id) + '</td><td>' + (r.engine_id ?? '–') + '</td><td class="l">' + esc(JSON.stringify(r.data).slice(0, 200)) + '</td></tr>').join(''));
+    setHtml($('failures'), '<tr><th class="l">task</th><th>engine</th><th class="l">when</th><th class="l">error</th></tr>' + st.failures.slice().reverse().map((f) =>
+      '<tr><td class="l">' + esc(f.task_id) + '</td><td>' + (f.engine_id ?? '–') + '</td><td class="l">' + time(f.time).toLocaleTimeString() + '</td><td class="err">' + esc(f.ename + ': ' + f.evalue) + '</td></tr>').join(''));
   }
 
   function ensureDiv(parent, id, cls, html) {
@@ -193,6 +201,29 @@
     });
   }
 
+  // Parallel coordinates drawn as SVG lines (Plotly's parcoords needs WebGL and regl's generated code, which the page's CSP does not allow):
+  // one axis per parameter and the objective, each scaled to its range (categories evenly), a line per complete trial coloured by its value.
+  function parallelCoordinates(id, names, trials, metric) {
+    const axes = names.map((n) => {
+      const vals = trials.map((t) => t.params[n]);
+      if (vals.every((v) => typeof v === 'number')) return { label: n, pos: numericScale(vals) };
+      const cats = [...new Set(vals.map(String))].sort();
+      return { label: n + ' (' + cats.join(' | ') + ')', pos: vals.map((v) => (cats.length > 1 ? cats.indexOf(String(v)) / (cats.length - 1) : 0.5)) };
+    });
+    axes.push({ label: metric, pos: numericScale(trials.map((t) => t.value)) });
+    const values = trials.map((t) => t.value);
+    const lo = Math.min(...values), hi = Math.max(...values);
+    const colour = (v) => { const f = hi > lo ? (v - lo) / (hi - lo) : 0.5; return 'rgb(' + Math.round(68 + 185 * f) + ',' + Math.round(1 + 230 * f) + ',' + Math.round(84 + 50 * (1 - f)) + ')'; };
+    const x = axes.map((_, k) => k);
+    const traces = trials.map((t, i) => line(x, axes.map((a) => a.pos[i]), 'trial ' + t.id, { line: { color: colour(t.value), width: 1.5 }, hovertext: 'trial ' + t.id + ': ' + t.value, hoverinfo: 'text' }));
+    plot(id, traces, 'parameters against ' + metric + ' (each axis scaled to its range)', '', { showlegend: false, xaxis: { tickvals: x, ticktext: axes.map((a) => a.label), showgrid: true, gridcolor: '#999' }, yaxis: { range: [-0.05, 1.05], showticklabels: false } });
+  }
+
+  function numericScale(vals) {
+    const lo = Math.min(...vals), hi = Math.max(...vals);
+    return vals.map((v) => (hi > lo ? (v - lo) / (hi - lo) : 0.5));
+  }
+
   function renderSearches() {
     const root = $('searches');
     if (!st.searches.length) root.innerHTML = '<p class="muted">No search is attached: searches started with cluster.search() by the client that started this cluster (in-process controller) show here.</p>';
@@ -208,14 +239,7 @@
       plot(id + '-best', [line(done.map((t) => t.id), done.map((t) => t.value), 'trial', { mode: 'markers' }), line(done.map((t) => t.id), bestSoFar, 'best so far', { line: { shape: 'hv' } })], 'best so far', s.metric);
       plot(id + '-hist', [{ x: done.map((t) => t.value), type: 'histogram', name: s.metric }], 'score histogram');
       const names = [...new Set(s.trials.flatMap((t) => Object.keys(t.params)))];
-      const dims = names.map((n) => {
-        const vals = done.map((t) => t.params[n]);
-        if (vals.every((v) => typeof v === 'number')) return { label: n, values: vals };
-        const cats = [...new Set(vals.map(String))];
-        return { label: n, values: vals.map((v) => cats.indexOf(String(v))), tickvals: cats.map((_, k) => k), ticktext: cats };
-      });
-      dims.push({ label: s.metric, values: done.map((t) => t.value) });
-      if (window.Plotly && done.length) window.Plotly.react($(id + '-par'), [{ type: 'parcoords', line: { color: done.map((t) => t.value), colorscale: 'Viridis', showscale: true }, dimensions: dims }], { title: { text: 'parameters against ' + s.metric, font: { size: 13 } }, margin: { l: 60, r: 60, t: 50, b: 20 } }, PLOT_CONFIG);
+      parallelCoordinates(id + '-par', names, done, s.metric);
       $(id + '-table').innerHTML = '<tr><th>trial</th><th class="l">state</th><th>' + esc(s.metric) + '</th>' + names.map((n) => '<th>' + esc(n) + '</th>').join('') + '</tr>' +
         s.trials.slice(-200).reverse().map((t) => '<tr><td>' + t.id + '</td><td class="l">' + esc(t.state) + '</td><td>' + (typeof t.value === 'number' ? t.value.toPrecision(4) : '–') + '</td>' + names.map((n) => '<td>' + esc(t.params[n] ?? '') + '</td>').join('') + '</tr>').join('');
     });

@@ -1,4 +1,5 @@
 /** What the dashboard tests share: routes of a running cluster's dashboard, and a reader of its push channel. */
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 export const TASKS = path.join(__dirname, 'tasks.ts');
@@ -71,4 +72,16 @@ export async function until(cond: () => boolean | Promise<boolean>, timeoutMs: n
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** A TCP port free on loopback now (for servers the tests start: the proxy, Prometheus). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
 }

@@ -21,3 +21,10 @@ export async function busy(ms: number): Promise<string> {
 export async function fail(message: string): Promise<never> {
   throw new Error(message);
 }
+
+/** A search objective: (x - 1)², plus 0.5 for kind 'b'; reports it once, as an epoch. */
+export async function quadratic(params: { x: number; kind: string }): Promise<number> {
+  const value = (params.x - 1) ** 2 + (params.kind === 'b' ? 0.5 : 0);
+  report({ epoch: 1, value });
+  return value;
+}
