@@ -241,7 +241,7 @@
       const names = [...new Set(s.trials.flatMap((t) => Object.keys(t.params)))];
       parallelCoordinates(id + '-par', names, done, s.metric);
       $(id + '-table').innerHTML = '<tr><th>trial</th><th class="l">state</th><th>' + esc(s.metric) + '</th>' + names.map((n) => '<th>' + esc(n) + '</th>').join('') + '</tr>' +
-        s.trials.slice(-200).reverse().map((t) => '<tr><td>' + t.id + '</td><td class="l">' + esc(t.state) + '</td><td>' + (typeof t.value === 'number' ? t.value.toPrecision(4) : '–') + '</td>' + names.map((n) => '<td>' + esc(t.params[n] ?? '') + '</td>').join('') + '</tr>').join('');
+        s.trials.slice(-200).reverse().map((t) => '<tr><td>' + t.id + '</td><td class="l">' + esc(t.state) + '</td><td>' + (typeof t.value === 'number' ? t.value.toPrecision(4) : '–') + '</td>' + names.map((n) => '<td>' + esc(typeof t.params[n] === 'number' ? +t.params[n].toPrecision(4) : t.params[n] ?? '') + '</td>').join('') + '</tr>').join('');
     });
   }
 
