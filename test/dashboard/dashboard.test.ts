@@ -14,6 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Cluster } from '../../cluster/client/cluster';
+import { proxiedDashboardUrl } from '../../cluster/client/dashboard-link';
+import { setDisplayChannel } from '../../src/notebook-hooks';
 import { routeOf } from '../../cluster/dashboard';
 import { Ring, DashboardState, MAX_NODE_LINES } from '../../cluster/dashboard/state';
 import { thin } from '../../cluster/dashboard/server';
@@ -41,6 +43,27 @@ describe('dashboard over HTTP on a running cluster', { timeout: 180_000 }, () =>
   test('the client prints the dashboard link when it starts a cluster, and has dashboardUrl', () => {
     assert.match(cluster.dashboardUrl, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{32}$/);
     assert.ok(logLines.some((l) => l.includes(`dashboard: ${cluster.dashboardUrl}`)), logLines.join('\n'));
+  });
+
+  test('cluster.dashboard() shows the link and a summary in the notebook (display channel), and prints it outside one', async () => {
+    const published: { data: Record<string, unknown> }[] = [];
+    setDisplayChannel({ publish: (content) => published.push(content) });
+    try {
+      const link = await cluster.dashboard();
+      assert.equal(published.length, 1);
+      const html = String(published[0].data['text/html']);
+      assert.ok(html.includes(`href="${cluster.dashboardUrl}"`), html);
+      assert.match(html, /3 engines alive/);
+      assert.match(String(published[0].data['text/plain']), /engines: 3 alive, 0 dead; tasks: \d+ queued/);
+      assert.equal(link.url, cluster.dashboardUrl);
+    } finally {
+      setDisplayChannel(null);
+    }
+    const before = logLines.length;
+    await cluster.dashboard();
+    assert.match(logLines.slice(before).join('\n'), /dashboard: http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{32}\n  engines: 3 alive/);
+    assert.equal(proxiedDashboardUrl('http://10.0.0.5:41234/?token=abc', { JUPYTERHUB_SERVICE_PREFIX: '/user/ana/' }), '/user/ana/proxy/41234/?token=abc');
+    assert.equal(proxiedDashboardUrl('http://10.0.0.5:41234/?token=abc', {}), null);
   });
 
   test('every route needs the token: without it or with a wrong one, 403 and nothing about the cluster', async () => {
