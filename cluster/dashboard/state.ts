@@ -30,6 +30,11 @@ export class Ring<T> {
     return [...this.items.slice(this.start), ...this.items.slice(0, this.start)];
   }
 
+  last(): T | undefined {
+    if (!this.items.length) return undefined;
+    return this.items[(this.start + this.items.length - 1) % this.items.length];
+  }
+
   /** The items pushed after sequence number `since` (those still kept). */
   since(since: number): T[] {
     const n = Math.min(this.seq - since, this.items.length);
@@ -106,7 +111,7 @@ interface Training {
   ranks: Map<number, Ring<TrainingPoint>>;
 }
 
-/** task id of a distributed training's rank: `<client prefix>-<n>` → the client's prefix groups its ranks */
+/** task id of a distributed training's rank: `<client prefix>-<n>` → the client's prefix groups the ranks it started */
 function trainingKey(taskId: string): string {
   const dash = taskId.lastIndexOf('-');
   return dash > 0 ? taskId.slice(0, dash) : taskId;
@@ -135,6 +140,8 @@ export class DashboardState implements DashboardFeed {
   readonly reportsRing = new Ring<{ task_id: string; engine_id: number | null; t: number; data: Record<string, unknown> }>(REPORTS);
   private readonly trainings = new Map<string, Training>();
   private readonly lastNodeSecond = new Map<string, number>();
+  /** per-second sums over every node, for the mean line (O(1) per sample, not a pass over all nodes' histories) */
+  private readonly nodeSums = new Ring<{ second: number; n: number; gpuN: number; sum: NodePoint }>(NODE_POINTS);
   private readonly rankOfTask = new Map<string, number>();
   /** tasks started (dispatched) so far, for the dispatch rate */
   dispatched = 0;
@@ -164,7 +171,8 @@ export class DashboardState implements DashboardFeed {
     const ips = num(data.imagesPerSec) ?? num(data.images_per_s) ?? num(data.throughput);
     if (loss === null && accuracy === null && ips === null) return;
     const step = num(data.step) ?? num(data.epoch) ?? 0;
-    const key = trainingKey(taskId);
+    // ranks (reports that name their rank, as cluster.train's do) group by client; any other task is a training of its own
+    const key = rankField !== null || this.rankOfTask.has(taskId) ? trainingKey(taskId) : taskId;
     let training = this.trainings.get(key);
     if (!training) {
       training = { key, updated: 0, ranks: new Map() };
@@ -195,7 +203,7 @@ export class DashboardState implements DashboardFeed {
     const gpus = Array.isArray(sample.gpus) ? (sample.gpus as { utilization_percent: number | null; memory_used_bytes: number | null }[]) : [];
     let ring = this.nodes.get(host);
     if (!ring) this.nodes.set(host, (ring = new Ring(NODE_POINTS)));
-    ring.push({
+    const point: NodePoint = {
       t,
       cpu: num(cpu?.total_percent) ?? 0,
       mem: num(mem?.used_bytes) ?? 0,
@@ -204,7 +212,32 @@ export class DashboardState implements DashboardFeed {
       gpu_mem: sumOf(gpus.map((g) => g.memory_used_bytes)),
       net: (num(net?.rx_bytes_per_s) ?? 0) + (num(net?.tx_bytes_per_s) ?? 0),
       disk: (num(disk?.read_bytes_per_s) ?? 0) + (num(disk?.write_bytes_per_s) ?? 0),
-    });
+    };
+    ring.push(point);
+    this.addToMean(second, point);
+  }
+
+  private addToMean(second: number, p: NodePoint): void {
+    const newest = this.nodeSums.last();
+    // samples arrive in time order, give or take a second: the newest bucket is the usual one
+    let bucket = newest?.second === second ? newest : newest && second < newest.second ? this.nodeSums.toArray().find((b) => b.second === second) : undefined;
+    if (!bucket) {
+      if (newest && second < newest.second) return; // older than the buckets kept, or a second skipped long ago
+      bucket = { second, n: 0, gpuN: 0, sum: { t: second * 1000, cpu: 0, mem: 0, mem_percent: 0, gpu: 0, gpu_mem: 0, net: 0, disk: 0 } };
+      this.nodeSums.push(bucket);
+    }
+    const s = bucket.sum;
+    bucket.n += 1;
+    s.cpu += p.cpu;
+    s.mem += p.mem;
+    s.mem_percent += p.mem_percent;
+    s.net += p.net;
+    s.disk += p.disk;
+    if (p.gpu !== null) {
+      bucket.gpuN += 1;
+      s.gpu! += p.gpu;
+      s.gpu_mem! += p.gpu_mem ?? 0;
+    }
   }
 
   engineEvent(): void {
@@ -242,11 +275,14 @@ export class DashboardState implements DashboardFeed {
 
   /** Node lines to draw: every node up to MAX_NODE_LINES, else the busiest ones plus the mean of all. */
   nodeSeries(): { host: string; points: NodePoint[] }[] {
-    const all = [...this.nodes.entries()].map(([host, ring]) => ({ host, points: ring.toArray() }));
-    if (all.length <= MAX_NODE_LINES) return all.sort((a, b) => a.host.localeCompare(b.host));
-    const last = (p: NodePoint[]) => p[p.length - 1]?.cpu ?? 0;
-    const busiest = [...all].sort((a, b) => last(b.points) - last(a.points)).slice(0, MAX_NODE_LINES - 1);
-    return [...busiest, { host: `mean of ${all.length} nodes`, points: meanSeries(all.map((n) => n.points)) }];
+    if (this.nodes.size <= MAX_NODE_LINES) return [...this.nodes.entries()].map(([host, ring]) => ({ host, points: ring.toArray() })).sort((a, b) => a.host.localeCompare(b.host));
+    const all = [...this.nodes.entries()].map(([host, ring]) => ({ host, ring, cpu: ring.last()?.cpu ?? 0 }));
+    const busiest = all.sort((a, b) => b.cpu - a.cpu).slice(0, MAX_NODE_LINES - 1).map(({ host, ring }) => ({ host, points: ring.toArray() }));
+    const mean = this.nodeSums
+      .toArray()
+      .sort((a, b) => a.second - b.second)
+      .map(({ n, gpuN, sum }) => ({ t: sum.t, cpu: sum.cpu / n, mem: sum.mem / n, mem_percent: sum.mem_percent / n, gpu: gpuN ? sum.gpu! / gpuN : null, gpu_mem: gpuN ? sum.gpu_mem! / gpuN : null, net: sum.net / n, disk: sum.disk / n }));
+    return [...busiest, { host: `mean of ${all.length} nodes`, points: mean }];
   }
 
   trainingSeries(): { key: string; ranks: { rank: number; points: TrainingPoint[] }[] }[] {
@@ -254,31 +290,4 @@ export class DashboardState implements DashboardFeed {
       .sort((a, b) => b.updated - a.updated)
       .map((t) => ({ key: t.key, ranks: [...t.ranks.entries()].sort((a, b) => a[0] - b[0]).map(([rank, ring]) => ({ rank, points: ring.toArray() })) }));
   }
-}
-
-/** Per-second mean over nodes (points matched by the second they fall in). */
-function meanSeries(series: NodePoint[][]): NodePoint[] {
-  const bySecond = new Map<number, NodePoint[]>();
-  for (const points of series) for (const p of points) {
-    const s = Math.floor(p.t / 1000);
-    let list = bySecond.get(s);
-    if (!list) bySecond.set(s, (list = []));
-    list.push(p);
-  }
-  const mean = (list: NodePoint[], f: (p: NodePoint) => number | null) => {
-    const v = list.map(f).filter((x): x is number => x !== null);
-    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-  };
-  return [...bySecond.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([s, list]) => ({
-      t: s * 1000,
-      cpu: mean(list, (p) => p.cpu) ?? 0,
-      mem: mean(list, (p) => p.mem) ?? 0,
-      mem_percent: mean(list, (p) => p.mem_percent) ?? 0,
-      gpu: mean(list, (p) => p.gpu),
-      gpu_mem: mean(list, (p) => p.gpu_mem),
-      net: mean(list, (p) => p.net) ?? 0,
-      disk: mean(list, (p) => p.disk) ?? 0,
-    }));
 }
