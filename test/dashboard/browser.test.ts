@@ -178,6 +178,8 @@ describe('dashboard in headless Chromium behind configurable-http-proxy', { time
     const heading = (await page.textContent('#searches .search h3')) ?? '';
     const best = study.best()!.value!;
     assert.match(heading, new RegExp(`8 trials, 8 complete, min value, best ${best.toPrecision(4).replace('.', '\\.')}`));
+    // charts redraw at most once a second: wait for the one with every trial
+    await page.waitForFunction(() => document.querySelectorAll('#searches .search div[id$="-par"] .scatterlayer path.js-line').length === 8, undefined, { timeout: 10_000 }).catch(() => undefined);
     const parcoords = await page.evaluate(() => {
       const el = document.querySelector('#searches .search div[id$="-par"]') as any;
       return { lines: el?.querySelectorAll('.scatterlayer path.js-line').length ?? 0, axes: [...(el?.querySelectorAll('.xtick text') ?? [])].map((t: any) => t.textContent) };
