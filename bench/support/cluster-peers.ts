@@ -342,7 +342,7 @@ export class LightClient {
 }
 
 /**
- * Process entry: `cluster-peers engines --connect FILE --count N [--slots S] [--host NAME]`
+ * Process entry: `cluster-peers engines --connect FILE --count N [--slots S] [--host NAME] [--resources-ms MS]`
  * hosts N lightweight engines in this process (for the 1,000-engine scale run).
  * Prints `registered N <ms>` once all are registered; exits when the controller
  * closes every connection or on SIGTERM.
@@ -362,7 +362,13 @@ async function hostEngines(argv: string[]): Promise<void> {
   const engines = Array.from({ length: count }, (_, i) => new LightEngine({ url: info.url, key: info.key, slots, host: `${host}-${process.pid}-${i}` }));
   await Promise.all(engines.map((e) => e.start()));
   process.stdout.write(`registered ${count} ${Date.now() - t0}\n`);
+  // --resources-ms N: each engine sends a node sample every N ms, shaped as the real engine's (load for the dashboard)
+  const resourcesMs = Number(flag('--resources-ms', '0'));
+  const sampler = resourcesMs > 0 ? setInterval(() => {
+    engines.forEach((e, i) => e.sendResources({ host: `${host}-${i}`, cpu: { cores: [], total_percent: (i * 7 + Date.now() / 1000) % 100 }, memory: { total_bytes: 2 ** 34, available_bytes: 2 ** 33, used_bytes: 2 ** 33, percent: 50 }, network: { rx_bytes_per_s: 1e6, tx_bytes_per_s: 1e6 }, disk: { read_bytes_per_s: 0, write_bytes_per_s: 1e5 }, gpus: [], engine: { pid: process.pid, rss_bytes: 2 ** 26, cpu_percent: 1 }, tasks: [] }));
+  }, resourcesMs) : null;
   const done = () => {
+    if (sampler) clearInterval(sampler);
     for (const e of engines) e.close();
     setTimeout(() => process.exit(0), 200).unref();
   };

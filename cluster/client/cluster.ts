@@ -29,6 +29,7 @@ import {
 import type { EngineSupervisor, ReplacementEvent } from '../launchers/supervisor';
 import type { StartedController } from './local/started-controller';
 import { ControllerConnection } from './connection';
+import { DashboardLink, dashboardLine } from './dashboard-link';
 import { EngineTable } from './engine-table';
 import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './handles';
 import { addInterruptible, installSigint, interruptAllClients, removeInterruptible } from './interrupt';
@@ -65,6 +66,7 @@ export class Cluster {
   private readonly engineListeners = new Set<EngineEventListener>();
   private readonly taskIdPrefix: string;
   private taskCounter = 0;
+  private searchCounter = 0;
   private subscribedTopics = new Set<SubscribeTopic>(['streams', 'reports', 'status', 'engines']);
   private closed = false;
   private fatal: string | null = null;
@@ -124,10 +126,12 @@ export class Cluster {
       cluster.startedController = started.controller;
       cluster.installExitHandler();
       await cluster.open(started.controller.dial);
+      cluster.log(dashboardLine(cluster.clusterId, cluster.dashboardUrl));
       if (started.engines > 0) {
         const { supervisor, launcherId } = local.engineSupervisor(started, opts);
         cluster.supervisor = supervisor;
         cluster.launcherId = launcherId;
+        started.controller.attachLauncher(launcherId, { kind: supervisor.launcher.kind, relaunch: (slot: number) => supervisor.launcher.relaunch(slot) });
         cluster.launchedCount = started.engines;
         await supervisor.start(started.engines);
         if (!opts.noWait) await cluster.waitForEngines(started.engines, started.timeoutMs);
@@ -175,6 +179,22 @@ export class Cluster {
     return this.info.url;
   }
 
+  /** The web dashboard of this cluster (it carries the access token: share it as you would the connection file). */
+  get dashboardUrl(): string {
+    return this.info.dashboard_url;
+  }
+
+  /**
+   * Show the dashboard link and a summary (engines, tasks by state) in the
+   * notebook, or print them outside one; the returned object renders the
+   * same as a cell's value.
+   */
+  async dashboard(): Promise<DashboardLink> {
+    const link = new DashboardLink(this.clusterId, this.dashboardUrl, await this.controllerStatus());
+    link.show(this.log);
+    return link;
+  }
+
   /** Connection file of this cluster (pass it to `Cluster.connect` or `hpcdl engine --connect`). */
   get connectionFile(): string {
     return this.file;
@@ -217,7 +237,15 @@ export class Cluster {
 
   /** A hyperparameter study on this cluster's engines (loaded on first use: it brings the HPO library). */
   search(opts: SearchOptions): StudyHandle {
-    return (require('../search/start-search') as typeof import('../search/start-search')).startSearch(this, opts);
+    const study = (require('../search/start-search') as typeof import('../search/start-search')).startSearch(this, opts);
+    const name = `search ${++this.searchCounter}`;
+    this.startedController?.attachSearch(name, () => ({
+      name,
+      metric: study.metric,
+      direction: study.direction,
+      trials: study.trials.map((t) => ({ id: t.id, params: t.params, state: t.state, value: t.value })),
+    }));
+    return study;
   }
 
   /** The supervisor of engines this client started (replacement events), if any. */

@@ -82,7 +82,9 @@ export async function controllerMain(argv: string[]): Promise<number> {
   }
   process.stdout.write(`hpcdl controller: cluster ${controller.clusterId} listening on ${controller.url}\n`);
   process.stdout.write(`connection file: ${controller.connectionFile}\n`);
-  process.stdout.write(`dashboard: ${controller.dashboardUrl}\n`);
+  // The link carries the token: printed whole only to a terminal; a log (a child controller's, a batch job's) gets it without.
+  const link = process.stdout.isTTY ? controller.dashboardUrl : `${controller.dashboardUrl.replace(/\?token=.*$/, '')} (token: dashboard_url in the connection file)`;
+  process.stdout.write(`dashboard: ${link}\n`);
   const signalled = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -36,7 +36,7 @@ import {
 } from '../protocol';
 import { inProcessPair } from '../transport/in-process';
 import type { MessageSocket } from '../transport/socket';
-import { handleDashboardRequest } from '../dashboard';
+import { Dashboard, type SearchSnapshot } from '../dashboard';
 import { chooseBindAddress } from './bind-address';
 import { ClientSessions } from './client-sessions';
 import { Connections } from './connections';
@@ -48,13 +48,15 @@ import { Journal } from './journal';
 import { replayJournal } from './journal-records';
 import { resolveOptions, type ControllerOptions } from './options';
 import { Scheduler } from './scheduler';
-import { controllerStatus, dashboardApi, statusReply, taskInfo, type StatusSources } from './status';
+import { DashboardControls, type LauncherControl } from './dashboard-source';
+import { controllerStatus, statusReply, taskInfo, type StatusSources } from './status';
 import { TaskLifecycle } from './task-lifecycle';
 import { TaskTable } from './task-table';
 import type { ControllerContext, EngineInfo, Task } from './types';
 
 export { chooseBindAddress, primaryAddress } from './bind-address';
 export type { ControllerOptions } from './options';
+export type { LauncherControl } from './dashboard-source';
 
 export class Controller {
   readonly clusterId: string;
@@ -80,6 +82,8 @@ export class Controller {
   private readonly connections: Connections;
   private readonly statusSources: StatusSources;
   private readonly dashboardToken: string;
+  private readonly controls: DashboardControls;
+  private dashboard: Dashboard | null = null;
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
   private watchdog: NodeJS.Timeout | null = null;
@@ -120,6 +124,7 @@ export class Controller {
       scheduler: this.scheduler,
       connections: this.connections,
     };
+    this.controls = new DashboardControls(this.statusSources, this.engines, this.lifecycle);
   }
 
   /** Start a controller: bind, replay the journal when resuming, write the connection file. */
@@ -148,8 +153,16 @@ export class Controller {
   private async open(port: number): Promise<void> {
     if (this.journalFile) this.openJournal(this.journalFile);
     const { bind, advertise } = chooseBindAddress(this.options.ip, this.ctx.log);
-    const api = dashboardApi(this.statusSources, this.dashboardToken);
-    this.server = http.createServer((req, res) => handleDashboardRequest(req, res, api));
+    const dashboard = new Dashboard(this.controls.source(this.dashboardToken));
+    this.dashboard = dashboard;
+    this.fanOut.observer = {
+      ...dashboard.feed,
+      engineEvent: (event) => {
+        dashboard.feed.engineEvent(event);
+        if (event.event !== 'registered') this.controls.engineGone(event.engine_id);
+      },
+    };
+    this.server = http.createServer((req, res) => dashboard.handle(req, res));
     this.wss = new WebSocketServer({ server: this.server, maxPayload: this.ctx.opts.maxMessageBytes + 1024 * 1024, perMessageDeflate: false });
     this.wss.on('connection', (ws, req) => this.connections.accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
     await listen(this.server, port, bind);
@@ -161,7 +174,8 @@ export class Controller {
     this.watchdog = setInterval(() => this.engineSide.checkHeartbeats(), this.engineSide.heartbeatCheckMs);
     this.watchdog.unref();
     if (this.ctx.opts.resume) this.startResumeGrace();
-    this.ctx.log(`listening on ${this.url} (dashboard ${this.dashboardUrl}); connection file ${this.connectionFile}`);
+    // the dashboard link carries the token: it goes to the connection file, never to the log
+    this.ctx.log(`listening on ${this.url} (dashboard http://${host}:${this.port}/, token in the connection file); connection file ${this.connectionFile}`);
   }
 
   private openJournal(file: string): void {
@@ -196,6 +210,21 @@ export class Controller {
       this.scheduler.setPaused(false);
       this.dispatch.request();
     }, this.ctx.opts.resumeGraceMs).unref();
+  }
+
+  /** A client that owns the launcher of some engines lends it, so the dashboard can restart them. Returns a detach function. */
+  attachLauncher(launcherId: string, control: LauncherControl): () => void {
+    return this.controls.attachLauncher(launcherId, control);
+  }
+
+  /** A search running in this process shows on the dashboard's Searches tab. Returns a detach function. */
+  attachSearch(name: string, snapshot: () => SearchSnapshot): () => void {
+    return this.controls.attachSearch(name, snapshot);
+  }
+
+  /** The dashboard (its state and push channel), once listening. */
+  get dashboardServer(): Dashboard | null {
+    return this.dashboard;
   }
 
   get forgotten(): number {
@@ -253,6 +282,7 @@ export class Controller {
     for (const task of this.tasks.values()) this.lifecycle.clearTimer(task);
     for (const engine of this.engines.alive()) if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);
     this.fanOut.close();
+    this.dashboard?.close();
     for (const peer of this.connections.peers) {
       if (opts.stopEngines && peer.role === 'engine') peer.outbox.push('shutdown_request', { reason: 'cluster shutdown' });
       peer.outbox.flush();

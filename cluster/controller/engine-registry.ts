@@ -94,26 +94,8 @@ export class EngineRegistry {
       }));
   }
 
-  /** Live engines then dead ones, as the REST API shows them. */
-  views(): Record<string, unknown>[] {
-    return [...[...this.engines.values()].map(engineView), ...this.dead.map(engineView)];
+  /** The remembered dead engines, oldest first. */
+  deadList(): readonly EngineInfo[] {
+    return this.dead;
   }
-}
-
-function engineView(e: EngineInfo): Record<string, unknown> {
-  return {
-    engine_id: e.id,
-    host: e.host,
-    pid: e.pid,
-    slots: e.slots,
-    assigned: e.assigned.size,
-    tasks_done: e.tasksDone,
-    resources: e.resources,
-    labels: e.labels,
-    state: e.alive ? 'alive' : 'dead',
-    registered_ms: e.registeredMs,
-    died_ms: e.diedMs,
-    death_reason: e.deathReason,
-    last_sample: e.resourcesHistory[e.resourcesHistory.length - 1] ?? null,
-  };
 }

@@ -11,6 +11,7 @@
  * still route to the session id if it connects again.
  */
 import type { EngineEvent, ResourceSample, SubscribeRequest, SubscribeTopic, TaskReport, TaskResult, TaskStream, UnsubscribeRequest } from '../protocol';
+import type { DashboardFeed, TaskChange } from '../dashboard';
 import { RingBuffer } from './ring-buffer';
 import { stringList } from './submission';
 import type { ClientInfo, EngineInfo, Peer, Task } from './types';
@@ -27,6 +28,8 @@ const TOPICS: readonly string[] = ['resources', 'reports', 'streams', 'engines',
 export class FanOut {
   private readonly clients = new Map<string, ClientInfo>();
   private readonly events: RingBuffer<RelayedEvent>;
+  /** the dashboard, told of task changes, reports, resources and engine events as they happen */
+  observer: DashboardFeed | null = null;
 
   constructor(
     eventHistory: number,
@@ -96,6 +99,7 @@ export class FanOut {
 
   /** task_status to 'status' subscribers; `skipOwner` when the owner already gets the task_result. */
   notifyStatus(task: Task, skipOwner = false): void {
+    this.observer?.taskChanged(taskChange(task));
     if (this.clients.size === 0) return;
     for (const client of this.clients.values()) {
       if (!client.peer || !client.topics.has('status')) continue;
@@ -109,6 +113,7 @@ export class FanOut {
   relayEvent(topic: EventTopic, event: TaskEvent, ownerSession: string | null | undefined): void {
     const taskId = event.content.task_id;
     this.events.push({ topic, task_id: taskId, ...event });
+    if (event.type === 'task_report') this.observer?.report(taskId, event.content.engine_id ?? null, event.content.data);
     const owner = ownerSession ? this.clients.get(ownerSession) : undefined;
     if (owner?.peer) owner.peer.outbox.push(event.type, event.content);
     for (const client of this.clients.values()) {
@@ -120,11 +125,13 @@ export class FanOut {
 
   /** Engine events go to every connected client. */
   broadcastEngineEvent(content: EngineEvent): void {
+    this.observer?.engineEvent(content);
     for (const client of this.clients.values()) client.peer?.outbox.push('engine_event', content);
   }
 
   publishResources(engineId: number, sample: ResourceSample): void {
     const content = { sample, engine_id: engineId };
+    this.observer?.resources(engineId, sample);
     for (const client of this.clients.values()) {
       if (client.peer && client.topics.has('resources')) client.peer.outbox.push('resources', content);
     }
@@ -175,4 +182,16 @@ export function resultContent(task: Task): TaskResult {
   if (r.started_ms !== undefined) content.started_ms = r.started_ms;
   content.finished_ms = r.finished_ms;
   return content;
+}
+
+function taskChange(task: Task): TaskChange {
+  const r = task.result;
+  return {
+    task_id: task.id,
+    state: task.state,
+    engine_id: task.engineId,
+    started_ms: r?.started_ms ?? task.startedMs,
+    finished_ms: r?.finished_ms ?? null,
+    error: r?.error ? { ename: r.error.ename, evalue: r.error.evalue } : null,
+  };
 }

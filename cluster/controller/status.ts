@@ -1,9 +1,8 @@
 /**
  * What the controller reports about itself: status() for status_request and
- * GET /api/status, per-task detail, and the data behind the dashboard's REST
- * routes (cluster/dashboard serves them).
+ * GET /api/status, and per-task detail (dashboard-source.ts builds the rest
+ * of the dashboard's data on these).
  */
-import type { DashboardApi } from '../dashboard';
 import type { Connections } from './connections';
 import type { EngineRegistry } from './engine-registry';
 import type { FanOut } from './fan-out';
@@ -76,27 +75,5 @@ export function taskInfo(t: Task | undefined): Record<string, unknown> | null {
     result: t.result
       ? { status: t.result.status, error: t.result.error, engine_id: t.result.engine_id, finished_ms: t.result.finished_ms, value_bytes: t.result.buffers.reduce((n, b) => n + b.byteLength, 0) }
       : null,
-  };
-}
-
-function taskList(tasks: TaskTable, state: string | null, limit: number): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const t of tasks.values()) {
-    if (state && t.state !== state) continue;
-    out.push({ task_id: t.id, state: t.state, engine_id: t.engineId, attempt: t.attempt });
-    if (out.length >= limit) break;
-  }
-  return out;
-}
-
-export function dashboardApi(s: StatusSources, token: string): DashboardApi {
-  return {
-    token,
-    status: () => controllerStatus(s),
-    engines: () => s.engines.views(),
-    task: (id) => taskInfo(s.tasks.get(id)),
-    tasks: (state, limit) => taskList(s.tasks, state, limit),
-    resources: (engineId) => s.engines.findAny(engineId)?.resourcesHistory ?? null,
-    reports: (taskId, limit) => s.fanOut.reports(taskId, limit),
   };
 }

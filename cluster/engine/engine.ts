@@ -105,13 +105,7 @@ export class Engine {
 
   async start(): Promise<void> {
     const node = await describeNode();
-    // --gpus is trusted as given; CUDA_VISIBLE_DEVICES only narrows what nvidia-smi found.
-    const visible = visibleDevices(process.env.CUDA_VISIBLE_DEVICES);
-    const gpus = this.opts.gpus
-      ? this.opts.gpus.map((index) => node.gpus.find((g) => g.index === index) ?? { index, name: `GPU ${index}`, memory_bytes: 0 })
-      : visible
-        ? node.gpus.filter((g) => visible.includes(g.index))
-        : node.gpus;
+    const gpus = engineGpus(node.gpus, this.opts.gpus, process.env.CUDA_VISIBLE_DEVICES);
     this.resources = { cpus: node.cpus, memory_bytes: node.memory_bytes, gpus };
     this.connect();
     this.sampler.start((sample) => {
@@ -309,6 +303,19 @@ export function visibleDevices(env: string | undefined): number[] | undefined {
   if (env.trim() === '' || env.trim() === '-1') return [];
   const parts = env.split(',').map((p) => p.trim());
   return parts.every((p) => /^\d+$/.test(p)) ? parts.map(Number) : undefined;
+}
+
+/**
+ * The GPUs an engine registers: `--gpus` as given (named from nvidia-smi when
+ * it knows them); else what nvidia-smi found, narrowed by an index list in
+ * CUDA_VISIBLE_DEVICES (nvidia-smi ignores that variable and reports every
+ * GPU of the node by its physical index, which is what Slurm's indexes name);
+ * a list of UUIDs (GPU-…, MIG-…) cannot be matched to indexes and leaves all.
+ */
+export function engineGpus<G extends { index: number; name: string; memory_bytes: number }>(found: G[], given: number[] | undefined, cudaVisibleDevices: string | undefined): (G | { index: number; name: string; memory_bytes: number })[] {
+  if (given) return given.map((index) => found.find((g) => g.index === index) ?? { index, name: `GPU ${index}`, memory_bytes: 0 });
+  const visible = visibleDevices(cudaVisibleDevices);
+  return visible ? found.filter((g) => visible.includes(g.index)) : found;
 }
 
 /** Slurm placement of this engine, as labels (empty outside Slurm). */

@@ -10,8 +10,9 @@ import * as os from 'node:os';
 export interface GpuSample {
   index: number;
   name: string;
-  utilization_percent: number;
-  memory_used_bytes: number;
+  /** null when nvidia-smi cannot tell ([N/A], e.g. a GPU in MIG mode) */
+  utilization_percent: number | null;
+  memory_used_bytes: number | null;
   memory_total_bytes: number;
 }
 
@@ -32,7 +33,8 @@ export type NodeResourceSample = {
   disk: { read_bytes_per_s: number; write_bytes_per_s: number };
   /** empty when the node has no NVIDIA GPU (or nvidia-smi is absent) — never an error */
   gpus: GpuSample[];
-  engine: { pid: number; rss_bytes: number };
+  /** the engine process itself (its task threads included): CPU since the previous sample, percent of one core, and RSS */
+  engine: { pid: number; rss_bytes: number; cpu_percent: number };
   tasks: TaskResourceUsage[];
 };
 
@@ -115,18 +117,37 @@ export function parseDiskstats(text: string): { read: number; write: number } {
   return { read, write };
 }
 
+/**
+ * A value of nvidia-smi's CSV: a number (units, if any, stripped: "37 %",
+ * "1024 MiB"), or null for what the driver cannot tell — "[N/A]" (MIG mode's
+ * utilisation, drivers since ~440), "[Not Supported]" (older drivers,
+ * GeForce), "[Unknown Error]", "[Insufficient Permissions]".
+ */
+function smiNumber(field: string | undefined): number | null {
+  if (field === undefined || field.startsWith('[')) return null;
+  const n = Number(field.replace(/\s*(%|MiB)$/, ''));
+  return Number.isFinite(n) ? n : null;
+}
+
+/**
+ * `nvidia-smi --query-gpu=index,name,utilization.gpu,memory.used,memory.total
+ * --format=csv,noheader,nounits`, one GPU a line. Lines that are not a GPU
+ * (a header, "No devices were found", a driver error message) are skipped;
+ * the fields are taken from both ends, so a name with a comma still parses.
+ */
 export function parseNvidiaSmi(csv: string): GpuSample[] {
   const out: GpuSample[] = [];
-  for (const line of csv.split('\n')) {
-    if (!line.trim()) continue;
-    const [index, name, util, used, total] = line.split(',').map((s) => s.trim());
-    const mib = 1024 * 1024;
+  const mib = 1024 * 1024;
+  for (const line of csv.split(/\r?\n/)) {
+    const fields = line.split(',').map((s) => s.trim());
+    if (fields.length < 5 || !/^\d+$/.test(fields[0])) continue;
+    const [util, used, total] = fields.slice(-3).map(smiNumber);
     out.push({
-      index: Number(index),
-      name,
-      utilization_percent: Number(util) || 0,
-      memory_used_bytes: (Number(used) || 0) * mib,
-      memory_total_bytes: (Number(total) || 0) * mib,
+      index: Number(fields[0]),
+      name: fields.slice(1, -3).join(', '),
+      utilization_percent: util,
+      memory_used_bytes: used === null ? null : used * mib,
+      memory_total_bytes: (total ?? 0) * mib,
     });
   }
   return out;
@@ -172,6 +193,7 @@ export interface ResourceSamplerOptions {
 /** Samples the node every `intervalMs` (default 1000) and hands each sample to `onSample`. */
 export class ResourceSampler {
   private prev: Counters = readCounters();
+  private prevCpu = { usage: process.cpuUsage(), time: Date.now() };
   private timer: NodeJS.Timeout | null = null;
   private gpus: GpuSample[] = [];
   private gpuQueryRunning = false;
@@ -216,9 +238,18 @@ export class ResourceSampler {
       network: { rx_bytes_per_s: rate(prev.rx, cur.rx, seconds), tx_bytes_per_s: rate(prev.tx, cur.tx, seconds) },
       disk: { read_bytes_per_s: rate(prev.diskRead, cur.diskRead, seconds), write_bytes_per_s: rate(prev.diskWrite, cur.diskWrite, seconds) },
       gpus: this.gpus,
-      engine: { pid: process.pid, rss_bytes: process.memoryUsage.rss() },
+      engine: { pid: process.pid, rss_bytes: process.memoryUsage.rss(), cpu_percent: this.engineCpuPercent() },
       tasks: this.opts.taskUsage?.() ?? [],
     };
+  }
+
+  private engineCpuPercent(): number {
+    const now = { usage: process.cpuUsage(), time: Date.now() };
+    const prev = this.prevCpu;
+    this.prevCpu = now;
+    const wallMicros = (now.time - prev.time) * 1000;
+    const used = now.usage.user - prev.usage.user + now.usage.system - prev.usage.system;
+    return wallMicros > 0 ? Math.round((used / wallMicros) * 1000) / 10 : 0;
   }
 
   private refreshGpus(): void {
@@ -240,9 +271,10 @@ export async function describeNode(opts: { gpuFilter?: number[]; nvidiaSmi?: str
 }> {
   const { gpus } = await queryGpus(opts.nvidiaSmi);
   const chosen = opts.gpuFilter ? gpus.filter((g) => opts.gpuFilter!.includes(g.index)) : gpus;
-  return {
-    cpus: os.cpus().length,
-    memory_bytes: os.totalmem(),
-    gpus: chosen.map((g) => ({ index: g.index, name: g.name, memory_bytes: g.memory_total_bytes })),
-  };
+  return { cpus: os.cpus().length, memory_bytes: os.totalmem(), gpus: gpuInfo(chosen) };
+}
+
+/** What an engine registers of each GPU sample: index, name, total memory. */
+export function gpuInfo(samples: GpuSample[]): { index: number; name: string; memory_bytes: number }[] {
+  return samples.map((g) => ({ index: g.index, name: g.name, memory_bytes: g.memory_total_bytes }));
 }

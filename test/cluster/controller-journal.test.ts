@@ -75,7 +75,9 @@ test('REST: task list, single task, reports, unknown routes and ids', async () =
     await c.result('r1');
     const base = h.controller.dashboardUrl.replace('/?', '/PATH?');
     const get = (route: string) => fetch(base.replace('/PATH', route));
-    assert.deepEqual(await get('/api/tasks').then((r) => r.json()), [{ task_id: 'r1', state: 'done', engine_id: 0, attempt: 1 }]);
+    const [listed, ...more] = await get('/api/tasks').then((r) => r.json());
+    assert.deepEqual(more, []);
+    assert.deepEqual({ ...listed, started_ms: typeof listed.started_ms }, { task_id: 'r1', state: 'done', engine_id: 0, attempt: 1, started_ms: 'number' });
     const one = await get('/api/tasks/r1').then((r) => r.json());
     assert.equal(one.state, 'done');
     assert.equal(one.result.status, 'ok');
@@ -84,9 +86,13 @@ test('REST: task list, single task, reports, unknown routes and ids', async () =
     assert.equal((await get('/api/resources/77')).status, 404);
     const missing = await get('/api/nothing');
     assert.equal(missing.status, 404);
-    assert.match((await missing.json()).error, /try \/api\/status/);
-    const post = await fetch(base.replace('/PATH', '/api/status'), { method: 'POST' });
-    assert.equal(post.status, 405);
+    assert.match((await missing.json()).error, /try api\/status/);
+    // POST is for the dashboard's controls only (test/dashboard): not a way to read or change anything else
+    const post = await fetch(base.replace('/PATH', '/api/status'), { method: 'POST', headers: { origin: new URL(base).origin } });
+    assert.equal(post.status, 404);
+    assert.match((await post.json()).error, /no control api\/status/);
+    const put = await fetch(base.replace('/PATH', '/api/status'), { method: 'PUT' });
+    assert.equal(put.status, 405);
   } finally {
     await h.close();
   }

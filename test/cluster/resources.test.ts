@@ -70,6 +70,65 @@ test('the sampler samples this machine at the requested interval with per-core C
   assert.ok(s.network.rx_bytes_per_s >= 0 && s.disk.write_bytes_per_s >= 0);
   assert.deepEqual(s.gpus, []);
   assert.ok(s.engine.rss_bytes > 0);
+  assert.ok(s.engine.cpu_percent > 0, `this process burned CPU between samples: engine.cpu_percent ${s.engine.cpu_percent}`);
   assert.deepEqual(s.tasks, [{ task_id: 't', cpu_percent: 1, memory_bytes: 2, elapsed_ms: 3 }]);
   assert.ok(samples[2].time_ms - samples[1].time_ms >= 150);
+});
+
+// Output formats nvidia-smi really produces for the query the sampler runs
+// (`--query-gpu=index,name,utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits`).
+// There is no GPU on the CI machine: these are the driver's formats, not a run.
+const MIB = 1024 * 1024;
+const A100_NODE = [
+  '0, NVIDIA A100-SXM4-40GB, 0, 0, 40960',
+  '1, NVIDIA A100-SXM4-40GB, 87, 31245, 40960',
+  '2, NVIDIA A100-SXM4-40GB, 100, 39012, 40960',
+  '3, NVIDIA A100-SXM4-40GB, 0, 3, 40960',
+  '',
+].join('\n');
+
+test('parseNvidiaSmi: a four-GPU node (Perlmutter-like A100 node)', () => {
+  const gpus = parseNvidiaSmi(A100_NODE);
+  assert.deepEqual(gpus.map((g) => g.index), [0, 1, 2, 3]);
+  assert.deepEqual(gpus[1], { index: 1, name: 'NVIDIA A100-SXM4-40GB', utilization_percent: 87, memory_used_bytes: 31245 * MIB, memory_total_bytes: 40960 * MIB });
+  assert.equal(gpus[2].utilization_percent, 100);
+});
+
+test('parseNvidiaSmi: values the driver cannot tell are null, not 0 ([N/A] in MIG mode, [Not Supported] on older drivers)', () => {
+  const [mig] = parseNvidiaSmi('0, NVIDIA A100-SXM4-40GB, [N/A], 36537, 40960\n');
+  assert.equal(mig.utilization_percent, null);
+  assert.equal(mig.memory_used_bytes, 36537 * MIB);
+  const [old] = parseNvidiaSmi('0, GeForce GTX 1080, [Not Supported], [Not Supported], 8119\n');
+  assert.equal(old.utilization_percent, null);
+  assert.equal(old.memory_used_bytes, null);
+  assert.equal(old.memory_total_bytes, 8119 * MIB);
+  const [perm] = parseNvidiaSmi('0, Tesla V100-SXM2-16GB, [Insufficient Permissions], 512, 16160\n');
+  assert.equal(perm.utilization_percent, null);
+});
+
+test('parseNvidiaSmi: a header line, units, CRLF and non-GPU messages are handled', () => {
+  const withHeader = 'index, name, utilization.gpu [%], memory.used [MiB], memory.total [MiB]\r\n0, Tesla V100-SXM2-16GB, 45 %, 1024 MiB, 16160 MiB\r\n';
+  assert.deepEqual(parseNvidiaSmi(withHeader), [{ index: 0, name: 'Tesla V100-SXM2-16GB', utilization_percent: 45, memory_used_bytes: 1024 * MIB, memory_total_bytes: 16160 * MIB }]);
+  assert.deepEqual(parseNvidiaSmi('No devices were found\n'), []);
+  const driverDown = "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\n\n";
+  assert.deepEqual(parseNvidiaSmi(driverDown), []);
+  assert.deepEqual(parseNvidiaSmi('0, Some, Board, 12, 100, 200\n')[0].name, 'Some, Board');
+});
+
+test('CUDA_VISIBLE_DEVICES narrows the GPUs an engine registers by physical index; --gpus wins; UUIDs leave all', async () => {
+  const { engineGpus } = await import('../../cluster/engine/engine');
+  const { gpuInfo } = await import('../../cluster/engine/resources');
+  const found = gpuInfo(parseNvidiaSmi(A100_NODE));
+  const idx = (gpus: { index: number }[]) => gpus.map((g) => g.index);
+  assert.deepEqual(idx(engineGpus(found, undefined, undefined)), [0, 1, 2, 3]);
+  // Slurm's --gpus-per-task=1 for the task on the third GPU: CUDA_VISIBLE_DEVICES=2
+  assert.deepEqual(engineGpus(found, undefined, '2'), [{ index: 2, name: 'NVIDIA A100-SXM4-40GB', memory_bytes: 40960 * MIB }]);
+  assert.deepEqual(idx(engineGpus(found, undefined, '1,3')), [1, 3]);
+  assert.deepEqual(idx(engineGpus(found, undefined, ' 3 , 0 ')), [0, 3], 'the node order, spaces ignored');
+  assert.deepEqual(idx(engineGpus(found, undefined, '')), [], 'empty hides every GPU');
+  assert.deepEqual(idx(engineGpus(found, undefined, '-1')), [], '-1 hides every GPU');
+  assert.deepEqual(idx(engineGpus(found, undefined, '7')), [], 'an index the node does not have');
+  assert.deepEqual(idx(engineGpus(found, undefined, 'GPU-8d3a0c1e-5b6f-4a2b-9c1d-1e2f3a4b5c6d')), [0, 1, 2, 3], 'UUIDs cannot be matched to indexes');
+  assert.deepEqual(idx(engineGpus(found, [1], '2')), [1], '--gpus wins over the environment');
+  assert.deepEqual(engineGpus([], [5], undefined), [{ index: 5, name: 'GPU 5', memory_bytes: 0 }], '--gpus without nvidia-smi: named by index');
 });

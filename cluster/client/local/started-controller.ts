@@ -13,7 +13,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connectionFilePath, readConnectionFile } from '../../protocol';
-import { Controller } from '../../controller';
+import { Controller, type LauncherControl } from '../../controller';
+import type { SearchSnapshot } from '../../dashboard';
 import { hpcdlProcessCommand } from '../../launchers/command';
 import { waitForExit } from '../../launchers/local';
 import type { MessageSocket } from '../../transport/socket';
@@ -40,6 +41,13 @@ export interface StartedController {
   stopNow(): void;
   /** why it can no longer answer (it exited, with its last log lines), else null */
   exitReason(): string | null;
+  /**
+   * Lend the controller this client's launcher (dashboard restarts) or a
+   * search's trials (dashboard Searches tab). Only an in-process controller
+   * can take them; null for a separate controller process.
+   */
+  attachLauncher(launcherId: string, control: LauncherControl): (() => void) | null;
+  attachSearch(name: string, snapshot: () => SearchSnapshot): (() => void) | null;
 }
 
 export async function startController(placement: ControllerPlacement, o: ControllerStartOptions): Promise<StartedController> {
@@ -63,6 +71,8 @@ async function startInProcess(o: ControllerStartOptions): Promise<StartedControl
     stop: () => controller.close({ stopEngines: true, removeConnectionFile: true }),
     stopNow: () => controller.flushJournalSync(),
     exitReason: () => null, // it lives as long as this process
+    attachLauncher: (id, control) => controller.attachLauncher(id, control),
+    attachSearch: (name, snapshot) => controller.attachSearch(name, snapshot),
   };
 }
 
@@ -97,6 +107,8 @@ async function startChildProcess(o: ControllerStartOptions, file: string): Promi
       if (!exited()) child.kill('SIGKILL');
     },
     exitReason: () => (exited() ? `the controller process exited (${child.exitCode ?? child.signalCode})${logTail(logFile)}` : null),
+    attachLauncher: () => null,
+    attachSearch: () => null,
   };
 }
 
