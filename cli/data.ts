@@ -40,14 +40,17 @@ const inspect: Command = {
   summary: 'describe an HDF5 event file',
   usage: `Usage: ${PROGRAM} data inspect FILE
 
-Prints the layout, shapes, dtypes, event count, label counts and weight sums.`,
+Prints the layout, shapes, dtypes, event count, label counts, weight sums and
+non-finite (NaN/Inf) counts. Exits 1 when the file has a problem (not an event
+file, e.g. a label count that differs from the image count; or non-finite values).`,
   async run(argv) {
     const { values, positionals } = parse(argv, {}, true);
     if (values.help) return help(this);
     if (positionals.length !== 1) throw new UsageError(`expected one FILE, got ${positionals.length}`);
-    const { inspectFile, formatInspectReport } = library();
-    console.log(formatInspectReport(await inspectFile(positionals[0])));
-    return 0;
+    const { inspectFile, formatInspectReport, hasProblems } = library();
+    const report = await inspectFile(positionals[0]);
+    console.log(formatInspectReport(report));
+    return hasProblems(report) ? 1 : 0;
   },
 };
 

@@ -29,6 +29,7 @@ export async function hepObjective(params: Params, ctx: ObjectiveContext): Promi
   const result = await train({
     config,
     maxSteps,
+    validateAtStop: maxSteps !== undefined, // a trial cut short inside an epoch is still scored
     log: (line) => {
       if (/COMPLETED|FINISHED|validation/.test(line)) console.log(`${tag}: ${line}`);
     },
