@@ -347,6 +347,14 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   }
 }
 
+/** True when every value of every tensor is finite (one small reduction per tensor). */
+async function allFinite(tensors: tf.Tensor[]): Promise<boolean> {
+  const flags = tf.tidy(() => tf.min(tf.stack(tensors.map((t) => tf.cast(tf.all(tf.isFinite(t)), 'float32')))));
+  const ok = (await flags.data())[0] === 1;
+  flags.dispose();
+  return ok;
+}
+
 /** Training diverged (or met a non-finite input): the run stops with this error. */
 export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
@@ -457,9 +465,11 @@ async function trainStep(
   if (opts.dataParallel) return dataParallelUpdate(opts.dataParallel, optimizer, variables, gradients, value, step);
   const loss = (await value.data())[0];
   value.dispose();
-  if (!Number.isFinite(loss)) {
+  const finiteGradients = Number.isFinite(loss) && (await allFinite(gradients));
+  if (!finiteGradients) {
     tf.dispose(gradients);
-    throw new NonFiniteLossError(`training loss became ${loss} at global step ${step + 1}; stopped before applying it (no checkpoint written): lower the learning rate or check the inputs`);
+    const what = Number.isFinite(loss) ? `training gradients became non-finite (loss ${loss})` : `training loss became ${loss}`;
+    throw new NonFiniteLossError(`${what} at global step ${step + 1}; stopped before applying it (no checkpoint written): lower the learning rate or check the inputs`);
   }
   optimizer.applyGradients(variables, gradients);
   tf.dispose(gradients);
@@ -485,10 +495,13 @@ async function dataParallelUpdate(
     throw err;
   }
   if (averaged.gradients !== gradients) tf.dispose(gradients);
+  // every rank holds the same mean: a non-finite one stops them all at the same step, before the update
+  if (!Number.isFinite(averaged.loss) || !(await allFinite(averaged.gradients))) {
+    tf.dispose(averaged.gradients);
+    throw new NonFiniteLossError(`training loss averaged over ${dp.size} ranks became ${averaged.loss}${Number.isFinite(averaged.loss) ? ' with non-finite gradients' : ''} at global step ${step + 1} (rank ${dp.rank}: ${rankLoss}); stopped before applying it (no checkpoint written): lower the learning rate or check the inputs`);
+  }
   optimizer.applyGradients(variables, averaged.gradients);
   tf.dispose(averaged.gradients);
-  // every rank sees the same mean: a diverged rank stops them all at the same step
-  if (!Number.isFinite(averaged.loss)) throw new NonFiniteLossError(`training loss averaged over ${dp.size} ranks became ${averaged.loss} at global step ${step + 1} (rank ${dp.rank}: ${rankLoss}); lower the learning rate`);
   return { loss: averaged.loss, rankLoss, commMs: averaged.commMs, size: dp.size };
 }
 

@@ -249,7 +249,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
   try {
     const seedSteps = derivedValues(config, size).stepsPerEpoch;
     if (!opts.dummyData && seedSteps !== stepsPerEpoch) {
-      runLog(`Warning: trainsamples ${config.trainsamples} makes ${seedSteps} steps per epoch, but rank ${rank}'s training files hold ${trainSource.numEvents} events (${stepsPerEpoch} full batches of ${perNodeBatch}); hpcdl counts an epoch as one pass over the files (the seed would stop at global step ${seedSteps * config.num_epochs})`);
+      runLog(`Warning: trainsamples ${config.trainsamples} makes ${seedSteps} steps per epoch, but rank ${rank}'s training files make ${stepsPerEpoch} full batches of ${perNodeBatch}; hpcdl counts an epoch as one pass over the files (the seed would stop at global step ${seedSteps * config.num_epochs})`);
     }
     const resumeFrom = resume && rank === 0 ? latestCheckpoint(modelsDir) : undefined;
     if (resume && rank === 0 && !resumeFrom) runLog(`Rank ${rank} : no checkpoint in ${modelsDir}, starting from scratch`);
