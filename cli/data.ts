@@ -41,8 +41,9 @@ const inspect: Command = {
   usage: `Usage: ${PROGRAM} data inspect FILE
 
 Prints the layout, shapes, dtypes, event count, label counts, weight sums and
-non-finite (NaN/Inf) counts. Exits 1 when the file has a problem (not an event
-file, e.g. a label count that differs from the image count; or non-finite values).`,
+non-finite (NaN/Inf) counts. Exits 1 when an event file has a problem (a broken
+layout such as a label count that differs from the image count, or non-finite
+values); other HDF5 files (checkpoints, predictions.h5) are described, exit 0.`,
   async run(argv) {
     const { values, positionals } = parse(argv, {}, true);
     if (values.help) return help(this);

@@ -36,10 +36,15 @@ export interface InspectReport {
   nonFinite?: { images: number; weight: number; normweight: number; firstEvent?: number };
 }
 
-/** True when the file cannot be trained on as it is: not an event file, or non-finite values. */
+/**
+ * True when an event file cannot be trained on as it is: a broken layout (e.g. a label count
+ * that differs from the image count) or non-finite values. HDF5 files that hold no images at
+ * all (checkpoints, predictions.h5) are described, not faulted.
+ */
 export function hasProblems(r: InspectReport): boolean {
   const n = r.nonFinite;
-  return r.problem !== undefined || (n !== undefined && n.images + n.weight + n.normweight > 0);
+  const meantAsEvents = r.datasets.some((d) => d.name === 'data' || d.name.startsWith('all_events/'));
+  return (r.problem !== undefined && meantAsEvents) || (n !== undefined && n.images + n.weight + n.normweight > 0);
 }
 
 export async function inspectFile(filePath: string): Promise<InspectReport> {

@@ -94,6 +94,7 @@ test('synthetic data → train → infer: metrics, predictions for every test ev
   r = await hpcdl(['infer', '--config', tinyConfig, '--input', data, '--checkpoint', run, '--format', 'h5', '--output', path.join(dir, 'h5out')]);
   assert.equal(r.code, 0, r.stderr);
   const h5 = await hpcdl(['data', 'inspect', path.join(dir, 'h5out', 'predictions.h5')]);
+  assert.equal(h5.code, 0, 'a file without images is described, not faulted');
   assert.match(h5.stdout, new RegExp(`score: shape \\[${testEvents}\\]`));
 });
 
