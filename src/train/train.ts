@@ -219,8 +219,10 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
   }
 
   const resume = opts.resume ?? !config.restart;
-  // only the writer of checkpoints (rank 0) sets them aside; every recording rank its own logs
-  const setAside = !resume && !quiet ? setAsidePreviousRun(outputDir, rank, rank === 0) : undefined;
+  // a run that restores nothing starts a new record: an earlier run's logs (and, on rank 0 which
+  // writes checkpoints, its checkpoints) are moved aside, never appended to or overwritten
+  const restoring = resume && latestCheckpoint(modelsDir) !== undefined;
+  const setAside = !restoring && !quiet ? setAsidePreviousRun(outputDir, rank, rank === 0) : undefined;
   fs.mkdirSync(modelsDir, { recursive: true });
   const recorder = quiet ? undefined : new RunRecorder(path.join(outputDir, 'logs'), rank);
   const summary = config.create_summary && !quiet && rank === 0 ? new SummaryWriter(path.join(outputDir, 'logs'), rank) : undefined;
@@ -229,7 +231,10 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
     log(line);
   };
   for (const line of startLines) recorder?.line(line);
-  if (setAside) runLog(`Rank ${rank} : starting fresh (${opts.resume === false ? '--fresh' : 'restart: true'}); the earlier run's ${setAside.describe} moved to ${setAside.dir}`);
+  if (setAside) {
+    const why = resume ? 'no checkpoint to restore' : opts.resume === false ? '--fresh' : 'restart: true';
+    runLog(`Rank ${rank} : starting fresh (${why}); the earlier run's ${setAside.describe} moved to ${setAside.dir}`);
+  }
 
   runLog(`Rank ${rank} : Building model`);
   const model = buildHepCnn(config, { seed, precision: opts.precision ?? 'fp32' });

@@ -121,6 +121,13 @@ test('restart: false restores the newest checkpoint, restart: true starts fresh 
   assert.ok(d.lines.some((l) => /^Restoring model .*ckpt-00000002\.json/.test(l)), 'resume: true (--resume) restores whatever restart says');
   const e = await run(keep, { maxSteps: 1, resume: false });
   assert.ok(!e.lines.some((l) => l.startsWith('Restoring model')) && e.lines.some((l) => l.startsWith('Rank 0 : starting fresh (--fresh); ')), 'resume: false (--fresh) starts fresh whatever restart says');
+
+  // nothing to restore (the models were deleted): the logs of the earlier run are not appended to
+  fs.rmSync(path.join(output, 'models'), { recursive: true });
+  const f = await run(keep, { maxSteps: 1 });
+  assert.ok(f.lines.some((l) => /^Rank 0 : starting fresh \(no checkpoint to restore\); the earlier run's 2 log files moved to /.test(l)), f.lines.join('\n'));
+  const metrics = fs.readFileSync(f.result.metricsPath!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(metrics.filter((m) => m.type === 'step').map((m) => m.step), [1], 'the metrics file holds this run only');
 });
 
 test('a restore under a changed config warns with both hashes; a run-only change (num_epochs) does not', async () => {
