@@ -40,14 +40,18 @@ const inspect: Command = {
   summary: 'describe an HDF5 event file',
   usage: `Usage: ${PROGRAM} data inspect FILE
 
-Prints the layout, shapes, dtypes, event count, label counts and weight sums.`,
+Prints the layout, shapes, dtypes, event count, label counts, weight sums and
+non-finite (NaN/Inf) counts. Exits 1 when an event file has a problem (a broken
+layout such as a label count that differs from the image count, or non-finite
+values); other HDF5 files (checkpoints, predictions.h5) are described, exit 0.`,
   async run(argv) {
     const { values, positionals } = parse(argv, {}, true);
     if (values.help) return help(this);
     if (positionals.length !== 1) throw new UsageError(`expected one FILE, got ${positionals.length}`);
-    const { inspectFile, formatInspectReport } = library();
-    console.log(formatInspectReport(await inspectFile(positionals[0])));
-    return 0;
+    const { inspectFile, formatInspectReport, hasProblems } = library();
+    const report = await inspectFile(positionals[0]);
+    console.log(formatInspectReport(report));
+    return hasProblems(report) ? 1 : 0;
   },
 };
 

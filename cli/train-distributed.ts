@@ -155,7 +155,8 @@ async function trainUnderSrun(v: Values, c: Common): Promise<number> {
       maxSteps: c.maxSteps,
       dummyData: c.dummyData,
       threads: c.threads,
-      resume: Boolean(v.resume),
+      // --resume forces a restore; without it the config's restart key decides (false: restore the newest checkpoint)
+      resume: v.resume ? true : undefined,
     };
     const servers = srunServers(c, group.size);
     if (servers) return await trainOrServeUnderSrun(group, servers, options);
@@ -175,7 +176,7 @@ async function trainOnCluster(v: Values, c: Common): Promise<number> {
   const { Cluster } = require('../cluster') as typeof import('../cluster');
   const engines = parseEngines(typeof v.engines === 'string' ? v.engines : undefined);
   if (v.connect === undefined && typeof engines !== 'number') throw new UsageError('--engines must be a number when it starts a local cluster');
-  if (v.resume) throw new UsageError('--resume is for srun ranks; with a cluster use --restart checkpoint (or rerun: the config\'s restart key resumes)');
+  if (v.resume) throw new UsageError('--resume is for srun ranks; with a cluster use --restart checkpoint (or rerun: a config with restart: false continues from the newest checkpoint)');
   const restart = v.restart === undefined ? undefined : v.restart === 'checkpoint' || v.restart === 'none' ? v.restart : undefined;
   if (v.restart !== undefined && !restart) throw new UsageError(`--restart must be checkpoint or none, got "${v.restart}"`);
   const cluster =

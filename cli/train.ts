@@ -18,6 +18,11 @@ export const trainCommand: Command = {
   --weighted              train with normweight (overrides use_weights_in_training)
   --max-steps N           stop at global step N
   --resume                continue from the newest checkpoint in <output>/models
+  --fresh                 start from scratch (an earlier run's checkpoints and logs are moved
+                          to <output>/previous/<time>/); default: the config's restart key
+                          (false: continue from the newest checkpoint, true: start fresh)
+  --skip-non-finite       skip and count events whose image or weights hold NaN/Inf
+                          (default: refuse them, naming the file and event)
   --rank R --size S       train on shard R of S (default 0 of 1)
   --backend B             force tensorflow-gpu|tensorflow|wasm|cpu (also HPCDL_BACKEND)
   --threads N             threads computing the gradients (default: HPCDL_TRAIN_THREADS,
@@ -40,6 +45,8 @@ export const trainCommand: Command = {
       weighted: { type: 'boolean' },
       'max-steps': { type: 'string' },
       resume: { type: 'boolean' },
+      fresh: { type: 'boolean' },
+      'skip-non-finite': { type: 'boolean' },
       rank: { type: 'string' },
       size: { type: 'string' },
       backend: { type: 'string' },
@@ -48,6 +55,7 @@ export const trainCommand: Command = {
     if (values.help) return help(this);
     const v = values;
     if (v.unweighted && v.weighted) throw new UsageError('--weighted and --unweighted contradict each other');
+    if (v.resume && v.fresh) throw new UsageError('--resume and --fresh contradict each other');
     const size = integer(text(v.size), '--size', 1) ?? 1;
     const rank = integer(text(v.rank), '--rank', 0) ?? 0;
     if (rank >= size) throw new UsageError(`--rank must be below --size ${size}, got ${rank}`);
@@ -65,7 +73,8 @@ export const trainCommand: Command = {
       unweighted: Boolean(v.unweighted),
       weighted: Boolean(v.weighted),
       maxSteps: integer(text(v['max-steps']), '--max-steps', 1),
-      resume: Boolean(v.resume),
+      resume: v.resume ? true : v.fresh ? false : undefined,
+      nonFinite: v['skip-non-finite'] ? 'skip' : undefined,
       rank,
       size,
       backend: text(v.backend),

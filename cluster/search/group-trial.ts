@@ -36,7 +36,7 @@ export function groupTrainingOptions(objective: ResolvedObjective, params: Param
     const { config: base, overrides, maxSteps } = objective.hep!;
     const inputPath = objective.hep!.inputPath ?? base.inputpath;
     const config = overrideConfig(base, { ...overrides, ...paramsToOverrides(params, base), inputpath: inputPath, outputpath: ctx.dir }, { warn: quiet });
-    return { config, engines, output: ctx.dir, inputPath, ...(maxSteps !== undefined ? { maxSteps } : {}), restart: 'none', log: quiet };
+    return { config, engines, output: ctx.dir, inputPath, ...(maxSteps !== undefined ? { maxSteps, validateAtStop: true } : {}), restart: 'none', log: quiet };
   }
   const config: UserRunConfig = { ...(objective.runConfig ?? {}), ...params, seed: ctx.seed } as UserRunConfig;
   for (const key of ['batchSize', 'learningRate', 'epochs']) {

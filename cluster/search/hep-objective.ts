@@ -29,6 +29,8 @@ export async function hepObjective(params: Params, ctx: ObjectiveContext): Promi
   const result = await train({
     config,
     maxSteps,
+    validateAtStop: maxSteps !== undefined, // a trial cut short inside an epoch is still scored
+    resume: false, // a trial (also one re-run after a study resume) trains from scratch, whatever the config's restart says
     log: (line) => {
       if (/COMPLETED|FINISHED|validation/.test(line)) console.log(`${tag}: ${line}`);
     },

@@ -117,7 +117,8 @@ export async function trainRank(args: RankTaskArgs): Promise<RankResult> {
 type DpOptions = Pick<TrainOptions, 'group' | 'lrScaling' | 'warmup' | 'compression' | 'parameterServer'>;
 
 async function trainHepRank(options: HepRankOptions, resume: boolean, dp: DpOptions, log: (l: string) => void, onEvent: (e: TrainEvent) => void) {
-  const result = await train({ ...options, ...dp, resume, log, onEvent });
+  // a first attempt follows the config's restart key; a restart after a failure restores the newest checkpoint
+  const result = await train({ ...options, ...dp, resume: resume ? true : undefined, log, onEvent });
   if (result.mode !== 'train') throw new Error('a distributed training rank cannot run in iotest mode');
   return result;
 }

@@ -52,6 +52,8 @@ export interface TrainingOptions extends StrategyOptions {
   inputPath?: string;
   epochs?: number;
   maxSteps?: number;
+  /** HEP config: when maxSteps stops the run inside an epoch, validate anyway (see train()'s validateAtStop) */
+  validateAtStop?: boolean;
   dummyData?: boolean;
   threads?: number;
   /** steps between checkpoints of a user-module training (default once per epoch; HEP: the config's checkpoint_interval) */
@@ -378,6 +380,7 @@ function buildJob(opts: TrainingOptions): RankJob {
   const train: HepRankOptions = {
     config: { ...config, outputpath: path.resolve(config.outputpath), inputpath: path.resolve(config.inputpath) },
     maxSteps: opts.maxSteps,
+    validateAtStop: opts.validateAtStop,
     dummyData: opts.dummyData,
     threads: opts.threads,
   };

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFileError, DataOptionsError } from './errors';
 import { EventFile } from './events';
+import { checkWeights } from './non-finite';
 import { SPLIT_WORDS, type Normalised, type Split } from './source-options';
 
 /**
@@ -57,6 +58,10 @@ export async function planPieces(all: string[], o: Normalised): Promise<{ pieces
   try {
     for (const name of names) files.push(await EventFile.open(name, { warn: o.log, readerThread: o.readerThread }));
     checkImageShapes(files, o.imageShape);
+    for (const file of files) {
+      file.scalars(); // labels are checked now, before a caller touches anything else
+      if (o.nonFinite === 'refuse') checkWeights(file, 0, file.info.numEvents);
+    }
   } catch (e) {
     for (const f of files) f.close();
     throw e;

@@ -2,6 +2,7 @@
 import { allocFloat32, BaseSource, imageShapeOf } from './batch-source';
 import type { Piece } from './discovery';
 import type { EventFile, EventScalars } from './events';
+import { checkImages } from './non-finite';
 import { Rng } from './rng';
 import type { Normalised } from './source-options';
 import type { EventBatch } from './types';
@@ -147,7 +148,8 @@ export class FileSource extends BaseSource {
       const take = Math.min(target - filled, piece.end - this.straightPos);
       if (take > 0) {
         copyScalars(piece.file.scalars(), this.straightPos, take, batch, filled);
-        reads.push(piece.file.readImagesAsync(this.straightPos, take, batch.images, filled * this.eventElems));
+        const [first, at] = [this.straightPos, filled * this.eventElems];
+        reads.push(piece.file.readImagesAsync(first, take, batch.images, at).then(() => this.checkRead(batch.images, at, take, piece.file, first)));
         filled += take;
         this.straightPos += take;
       }
@@ -245,10 +247,20 @@ export class FileSource extends BaseSource {
       for (let e = start; e < end; e++) eventIndex[at++] = e;
     }
     await Promise.all(reads);
+    at = 0;
+    for (const [start, end] of mergeRuns(plan.blocks)) {
+      this.checkRead(buffer, at * this.eventElems, end - start, piece.file, start);
+      at += end - start;
+    }
     const order = this.o.shuffle
       ? new Rng(this.o.seed, this.epoch, plan.piece, plan.blocks[0][0], 0x3b1d).permutation(count)
       : Uint32Array.from({ length: count }, (_, i) => i);
     return { piece, images: buffer, eventIndex, order, count, pos: 0 };
+  }
+
+  /** Refuse non-finite image values as they are read (skip mode left such events out at open). */
+  private checkRead(images: Float32Array, offset: number, count: number, file: EventFile, firstEvent: number): void {
+    if (this.o.nonFinite === 'refuse') checkImages(images, offset, count, this.eventElems, file, firstEvent);
   }
 
   protected override release(): void {

@@ -40,6 +40,12 @@ export interface EventSourceOptions {
    * read with plain file reads in any case)
    */
   readerThread?: boolean;
+  /**
+   * events whose image or weights hold NaN or ±Infinity: 'refuse' (default) throws a
+   * DataFileError naming the file and the event; 'skip' leaves them out (the files are scanned
+   * once at open) and logs how many
+   */
+  nonFinite?: 'refuse' | 'skip';
 }
 
 export const SPLIT_WORDS: Split[] = ['train', 'val', 'test'];
@@ -59,6 +65,7 @@ export function normaliseOptions(opts: EventSourceOptions): Normalised {
   if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new DataOptionsError(`rank must be an integer in [0, ${size}), got ${rank}`);
   const prefetch = opts.prefetch ?? 2;
   if (!Number.isInteger(prefetch) || prefetch < 0) throw new DataOptionsError(`prefetch must be a non-negative integer, got ${prefetch}`);
+  if (opts.nonFinite !== undefined && opts.nonFinite !== 'refuse' && opts.nonFinite !== 'skip') throw new DataOptionsError(`nonFinite must be 'refuse' or 'skip', got ${JSON.stringify(opts.nonFinite)}`);
   if (opts.imageShape && (opts.imageShape.length !== 3 || opts.imageShape.some((d) => !Number.isInteger(d) || d < 1))) {
     throw new DataOptionsError(`imageShape must be [C,H,W] of positive integers, got ${JSON.stringify(opts.imageShape)}`);
   }
@@ -78,5 +85,6 @@ export function normaliseOptions(opts: EventSourceOptions): Normalised {
     shuffleBufferBytes: opts.shuffleBufferBytes ?? 128 * 1024 * 1024,
     log: opts.log ?? ((s: string) => process.stderr.write(s + '\n')),
     readerThread: opts.readerThread ?? true,
+    nonFinite: opts.nonFinite ?? 'refuse',
   };
 }

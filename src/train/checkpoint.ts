@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { readArrays, writeArrays } from '../data';
+import { firstNonFinite, readArrays, writeArrays } from '../data';
 import type { AdamState } from './adam';
 
 export const CHECKPOINT_FORMAT = 'hpcdl-checkpoint';
@@ -114,6 +114,11 @@ export async function saveCheckpoint(options: SaveCheckpointOptions): Promise<Sa
       arrays[vKeys[i]] = { data: state.v[i], shape: variable.shape.slice() };
     });
     optimizer = { type: 'ADAM', step: state.step, beta1, beta2, epsilon, mKeys, vKeys };
+  }
+  // a diverged model is never saved: a restart from it could only go on producing NaN
+  for (const [key, { data }] of Object.entries(arrays)) {
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new Error(`refusing to write checkpoint ${weightsPath}: ${key}[${bad}] is ${data[bad]} (the model diverged)`);
   }
   await writeArrays(weightsPath, arrays, { format: CHECKPOINT_FORMAT, step: options.step, model: options.model });
   const manifest: CheckpointManifest = {

@@ -16,7 +16,7 @@ export {
   type SavedCheckpoint,
 } from './checkpoint';
 export { batchImages, binaryMetrics, collectPredictions, type BinaryMetrics, type Predictions } from './evaluate';
-export { formatG, timestamp } from './format';
+export { formatF, formatG, timestamp } from './format';
 export { runIoTest, type IoTestResult } from './iotest';
 export { RunRecorder } from './record';
 export {

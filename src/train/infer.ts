@@ -8,7 +8,7 @@ import { rocCurve, selectionEfficiencies, signalEfficiencyAt } from '../metrics'
 import { rocFigure, writeFiguresHtml } from '../plots';
 import { loadCheckpoint, namedVariablesOf, resolveCheckpoint } from './checkpoint';
 import { binaryMetrics, collectPredictions, type BinaryMetrics, type Predictions } from './evaluate';
-import { formatG } from './format';
+import { formatF, formatG, timestamp } from './format';
 import { chwShape, resolveConfig } from './train';
 
 export interface InferOptions {
@@ -75,10 +75,12 @@ export async function infer(opts: InferOptions): Promise<InferResult> {
     if (predictions.label.length === 0) throw new Error(`${config.inputpath}: the test split has no events`);
     const weighted = binaryMetrics(predictions, predictions.weight);
     const unweighted = binaryMetrics(predictions, undefined);
+    // the seed v2d's three lines (weighted by `weight`), then hpcdl's
+    const ts = timestamp();
+    log(`${ts} EVALUATION SUMMARY: average loss ${formatF(weighted.loss, 6)}`);
+    log(`${ts} EVALUATION SUMMARY: average accu ${formatF(weighted.accuracy, 6)}`);
+    log(`${ts} EVALUATION SUMMARY: average auc ${formatF(weighted.auc, 6)}`);
     log(`EVALUATION SUMMARY: test events ${predictions.label.length}`);
-    log(`EVALUATION SUMMARY: test loss ${formatG(weighted.loss)}`);
-    log(`EVALUATION SUMMARY: test accu ${formatG(weighted.accuracy)}`);
-    log(`EVALUATION SUMMARY: test auc ${formatG(weighted.auc)}`);
     log(`EVALUATION SUMMARY: unweighted test loss ${formatG(unweighted.loss)}, accu ${formatG(unweighted.accuracy)}, auc ${formatG(unweighted.auc)}`);
 
     const outputDir = opts.outputDir ?? defaultOutputDir(manifestPath);

@@ -8,8 +8,8 @@ import { loadCheckpoint, namedVariablesOf, saveCheckpoint, type NamedVariable } 
 import type { CommunicationTotals, DataParallel } from './data-parallel';
 import type { ParameterServerStats } from './parameter-server';
 import type { RemoteUpdate } from './ps-worker';
-import { binaryMetrics, batchImages, collectPredictions, type BinaryMetrics } from './evaluate';
-import { formatG, timestamp } from './format';
+import { binaryMetrics, batchImages, collectPredictions, type BinaryMetrics, type Predictions } from './evaluate';
+import { formatF, formatG, timestamp } from './format';
 import { ProgressBar } from './progress';
 import { gradientThreads } from './threads';
 import { steadyThroughput, throughputLines } from './timing';
@@ -39,7 +39,9 @@ export type TrainEvent =
       staleness?: number;
     }
   | { type: 'epoch'; rank: number; epoch: number; step: number; trainLoss: number; secPerBatch: number }
-  | { type: 'validation'; rank: number; epoch: number; step: number; loss: number; accuracy: number; auc: number; events: number }
+  | { type: 'validation'; rank: number; epoch: number; step: number; loss: number; accuracy: number; auc: number; events: number; partial?: boolean }
+  /** the seed v2's interval (`report`) and end-of-epoch (`epoch summary`) evaluations, at most validation_max_steps batches */
+  | { type: 'evaluation'; rank: number; kind: 'report' | 'epoch summary'; epoch: number; step: number; loss: number; accuracy: number; auc: number; events: number }
   | { type: 'checkpoint'; rank: number; epoch: number; step: number; path: string }
   | { type: 'done'; rank: number; step: number; epochs: number; totalSeconds: number; imagesPerSec?: number };
 
@@ -57,10 +59,18 @@ export interface CheckpointPolicy {
 export interface TrainLoopOptions {
   model: TrainableModel & { namedWeights?: () => NamedVariable[] };
   train: BatchSource;
-  /** a pass after every epoch, dropout off */
+  /** a pass over the whole source after every completed epoch, dropout off (the seed v1's COMPLETED epoch lines) */
   validation?: BatchSource;
-  /** at most this many validation batches (0/undefined = the whole source), as the seed v2's validation_max_steps */
+  /**
+   * The seed v2's `validation_interval`: every this many global steps an EVALUATION REPORT on at
+   * most `validationMaxBatches` validation batches. It also turns on v2's TRAINING REPORT lines
+   * (every `displayInterval` steps) and an EVALUATION EPOCH SUMMARY after each completed epoch.
+   */
+  validationInterval?: number;
+  /** v2's `validation_max_steps`: batches of each v2 evaluation (0/undefined = the whole source); the v1 epoch pass is always whole */
   validationMaxBatches?: number;
+  /** when `maxSteps` stops the run inside an epoch, validate anyway (a `partial` record; the epoch is not COMPLETED) */
+  validateAtStop?: boolean;
   /** defaults to Adam with a constant 1e-3 */
   optimizer?: Adam;
   epochs: number;
@@ -109,6 +119,8 @@ export interface EpochRecord {
   trainLoss: number;
   secPerBatch: number;
   validation?: BinaryMetrics;
+  /** false for the unfinished epoch of a run stopped by `maxSteps` with `validateAtStop` */
+  complete?: boolean;
 }
 
 export interface TrainResult {
@@ -155,6 +167,10 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
   const displayInterval = Math.max(1, opts.displayInterval ?? 10);
   const train = dp ? await dp.prepare(opts.train, optimizer, log) : remote ? await remote.prepare(opts.train, log) : opts.train;
   const stepsPerEpoch = Math.floor(train.numEvents / train.batchSize);
+  // the seed's announcement; true as long as the source yields full batches only (the HEP training's does)
+  const allSteps = stepsPerEpoch * opts.epochs;
+  const lastStep = (opts.maxSteps ?? 0) > 0 ? Math.min(opts.maxSteps!, allSteps) : allSteps;
+  log(`Stopping after ${lastStep} global steps`);
   const imagesPerIteration = opts.imagesPerIteration ?? train.batchSize;
 
   let state = await restoreState((dp || remote) && rank !== 0 ? { ...opts, resumeFrom: undefined } : opts, named, optimizer, stepsPerEpoch, log);
@@ -197,6 +213,17 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     };
     const reachedMaxSteps = () => (opts.maxSteps ?? 0) > 0 && state.globalStep >= opts.maxSteps!;
     const interrupted = () => opts.signal?.aborted ?? false;
+    const v2Lines = (opts.validationInterval ?? 0) > 0;
+    // v2's TRAINING REPORT averages over the steps since the previous report
+    let window = { loss: 0, learningRate: 0, seconds: 0, batches: 0 };
+    const evaluationLines = (kind: 'report' | 'epoch summary', epoch: number, v: BinaryMetrics) => {
+      const ts = timestamp();
+      const prefix = `${ts} EVALUATION ${kind.toUpperCase()}: step ${state.globalStep} (${lastStep})`;
+      log(`${prefix}, average loss ${formatF(v.loss, 6)}`);
+      log(`${prefix}, average accu ${formatF(v.accuracy, 6)}`);
+      log(`${prefix}, average auc ${formatF(v.auc, 6)}`);
+      emit({ type: 'evaluation', rank, kind, epoch, step: state.globalStep, loss: v.loss, accuracy: v.accuracy, auc: v.auc, events: v.events });
+    };
 
     for (let epoch = state.firstEpoch; epoch < opts.epochs && !reachedMaxSteps() && !interrupted(); epoch++) {
       train.startEpoch(epoch);
@@ -228,6 +255,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         train.recycle?.(batch); // its tensors are disposed by now
         const now = performance.now();
         computeSeconds += (now - computeStart) / 1000;
+        window = { loss: window.loss + loss, learningRate: window.learningRate + learningRate, seconds: window.seconds + (now - computeStart) / 1000, batches: window.batches + 1 };
         iterationSeconds.push((now - iterationStart) / 1000);
         lossSum += loss;
         batches++;
@@ -238,7 +266,12 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
         const iteration = dp || remote ? { iterationMs: iterationSeconds[iterationSeconds.length - 1] * 1000 } : {};
         emit({ type: 'step', rank, step: state.globalStep, epoch, loss, learningRate, secPerBatch, imagesPerSec, ...parallel, ...iteration });
         if (state.globalStep % displayInterval === 0) {
-          log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${secPerBatch.toFixed(3)} sec/batch)`);
+          log(`${timestamp()} REPORT rank ${rank} global step ${state.globalStep}., average training loss ${formatG(lossSum / batches)} (${formatF(secPerBatch, 3)} sec/batch)`);
+          if (v2Lines && rank === 0) {
+            const w = window;
+            log(`${timestamp()} TRAINING REPORT: step ${state.globalStep} (${lastStep}), average loss ${formatF(w.loss / w.batches, 6)} (${formatF(w.seconds / w.batches, 3)} sec/batch), average learning rate ${formatF(w.learningRate / w.batches, 6)}`);
+          }
+          window = { loss: 0, learningRate: 0, seconds: 0, batches: 0 };
         }
         bar?.update(stepInEpoch, barTotal, {
           epoch: String(epoch + 1),
@@ -251,26 +284,42 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
           await checkpoint(epoch, stepInEpoch, false);
           lastSavedStep = state.globalStep;
         }
+        const every = opts.validationInterval ?? 0;
+        if (every > 0 && opts.validation && Math.floor(state.globalStep / every) > Math.floor(stepBefore / every)) {
+          bar?.clear();
+          evaluationLines('report', epoch, (await validate(opts, opts.validation, epoch, dp, opts.validationMaxBatches)).capped);
+        }
       }
       const epochFinished = exhausted || stepInEpoch >= stepsPerEpoch;
-      if (!epochFinished) stoppedEarly = true;
       const trainLoss = batches > 0 ? lossSum / batches : NaN;
       const secPerBatch = batches > 0 ? computeSeconds / batches : 0;
-      if (interrupted() && !epochFinished) {
-        log(`Rank ${rank} : interrupted at global step ${state.globalStep} (epoch ${epoch + 1}, batch ${stepInEpoch})`);
-        if (lastSavedStep !== state.globalStep && batches > 0) await checkpoint(epoch, stepInEpoch, false, { train_loss: trainLoss });
+      if (!epochFinished) {
+        // stopped inside the epoch (maxSteps or the signal): as the seed, no COMPLETED line and no epoch validation
+        stoppedEarly = true;
+        if (interrupted()) log(`Rank ${rank} : interrupted at global step ${state.globalStep} (epoch ${epoch + 1}, batch ${stepInEpoch})`);
+        const metrics: Record<string, number> = { train_loss: trainLoss };
+        if (opts.validateAtStop && !interrupted() && opts.validation && batches > 0) {
+          const v = (await validate(opts, opts.validation, epoch, dp)).full;
+          log(`${timestamp()} STOPPED epoch ${epoch + 1} at global step ${state.globalStep} (batch ${stepInEpoch} of ${stepsPerEpoch}), validation loss ${formatG(v.loss)}, accu ${formatG(v.accuracy)}, auc ${formatG(v.auc)}`);
+          emit({ type: 'validation', rank, epoch, step: state.globalStep, loss: v.loss, accuracy: v.accuracy, auc: v.auc, events: v.events, partial: true });
+          history.push({ epoch, step: state.globalStep, trainLoss, secPerBatch, validation: v, complete: false });
+          Object.assign(metrics, { validation_loss: v.loss, validation_accuracy: v.accuracy, validation_auc: v.auc });
+        }
+        if (lastSavedStep !== state.globalStep && batches > 0) await checkpoint(epoch, stepInEpoch, false, metrics);
         break;
       }
-      log(`${timestamp()} COMPLETED rank ${rank} epoch ${epoch + 1}, average training loss ${formatG(trainLoss)} (${secPerBatch.toFixed(3)} sec/batch)`);
+      log(`${timestamp()} COMPLETED rank ${rank} epoch ${epoch + 1}, average training loss ${formatG(trainLoss)} (${formatF(secPerBatch, 3)} sec/batch)`);
       emit({ type: 'epoch', rank, epoch, step: state.globalStep, trainLoss, secPerBatch });
       const record: EpochRecord = { epoch, step: state.globalStep, trainLoss, secPerBatch };
       if (opts.validation) {
-        record.validation = await validate(opts, opts.validation, epoch, dp);
+        const both = await validate(opts, opts.validation, epoch, dp, v2Lines ? opts.validationMaxBatches : undefined, true);
+        record.validation = both.full;
         const v = record.validation;
         log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation loss ${formatG(v.loss)}`);
         log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation accu ${formatG(v.accuracy)}`);
         log(`${timestamp()} COMPLETED epoch ${epoch + 1}, average validation auc ${formatG(v.auc)}`);
         emit({ type: 'validation', rank, epoch, step: state.globalStep, loss: v.loss, accuracy: v.accuracy, auc: v.auc, events: v.events });
+        if (v2Lines) evaluationLines('epoch summary', epoch, both.capped);
       }
       history.push(record);
       if (lastSavedStep !== state.globalStep && batches > 0) {
@@ -280,7 +329,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
           metrics.validation_accuracy = record.validation.accuracy;
           metrics.validation_auc = record.validation.auc;
         }
-        await checkpoint(epoch, epochFinished ? stepsPerEpoch : stepInEpoch, epochFinished, metrics);
+        await checkpoint(epoch, stepsPerEpoch, true, metrics);
       }
     }
 
@@ -296,6 +345,19 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
     log(`Rank ${rank} : final weights sha256 ${weightsHash} (global step ${state.globalStep})`);
     return { globalStep: state.globalStep, history, totalSeconds, imagesPerSec, lastCheckpoint, stoppedEarly, interrupted: interrupted(), communication: { ...parallel.totals }, weightsHash, parameterServers };
   }
+}
+
+/** True when every value of every tensor is finite (one small reduction per tensor). */
+async function allFinite(tensors: tf.Tensor[]): Promise<boolean> {
+  const flags = tf.tidy(() => tf.min(tf.stack(tensors.map((t) => tf.cast(tf.all(tf.isFinite(t)), 'float32')))));
+  const ok = (await flags.data())[0] === 1;
+  flags.dispose();
+  return ok;
+}
+
+/** Training diverged (or met a non-finite input): the run stops with this error. */
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
 }
 
 /** sha256 over the bytes of every variable, in order. */
@@ -401,11 +463,16 @@ async function trainStep(
   }
   if (opts.remoteUpdate) return opts.remoteUpdate.applyGradients(variables, gradients, value, step);
   if (opts.dataParallel) return dataParallelUpdate(opts.dataParallel, optimizer, variables, gradients, value, step);
-  optimizer.applyGradients(variables, gradients);
-  tf.dispose(gradients);
   const loss = (await value.data())[0];
   value.dispose();
-  if (!Number.isFinite(loss)) throw new Error(`training loss became ${loss} at global step ${step + 1}; lower the learning rate`);
+  const finiteGradients = Number.isFinite(loss) && (await allFinite(gradients));
+  if (!finiteGradients) {
+    tf.dispose(gradients);
+    const what = Number.isFinite(loss) ? `training gradients became non-finite (loss ${loss})` : `training loss became ${loss}`;
+    throw new NonFiniteLossError(`${what} at global step ${step + 1}; stopped before applying it (no checkpoint written): lower the learning rate or check the inputs`);
+  }
+  optimizer.applyGradients(variables, gradients);
+  tf.dispose(gradients);
   return { loss };
 }
 
@@ -428,16 +495,49 @@ async function dataParallelUpdate(
     throw err;
   }
   if (averaged.gradients !== gradients) tf.dispose(gradients);
+  // every rank holds the same mean: a non-finite one stops them all at the same step, before the update
+  if (!Number.isFinite(averaged.loss) || !(await allFinite(averaged.gradients))) {
+    tf.dispose(averaged.gradients);
+    throw new NonFiniteLossError(`training loss averaged over ${dp.size} ranks became ${averaged.loss}${Number.isFinite(averaged.loss) ? ' with non-finite gradients' : ''} at global step ${step + 1} (rank ${dp.rank}: ${rankLoss}); stopped before applying it (no checkpoint written): lower the learning rate or check the inputs`);
+  }
   optimizer.applyGradients(variables, averaged.gradients);
   tf.dispose(averaged.gradients);
-  // every rank sees the same mean: a diverged rank stops them all at the same step
-  if (!Number.isFinite(averaged.loss)) throw new Error(`training loss averaged over ${dp.size} ranks became ${averaged.loss} at global step ${step + 1} (rank ${dp.rank}: ${rankLoss}); lower the learning rate`);
   return { loss: averaged.loss, rankLoss, commMs: averaged.commMs, size: dp.size };
 }
 
-async function validate(opts: TrainLoopOptions, source: BatchSource, epoch: number, dp: DataParallel | undefined): Promise<BinaryMetrics> {
+/**
+ * One pass over the validation source (unshuffled, so every pass sees the same events in the same
+ * order). `full` covers the whole source, `capped` its first `maxBatches` batches (the seed v2's
+ * validation_max_steps); with a cap, only those batches are read unless `full` is needed too.
+ */
+async function validate(
+  opts: TrainLoopOptions,
+  source: BatchSource,
+  epoch: number,
+  dp: DataParallel | undefined,
+  maxBatches?: number,
+  needFull = maxBatches === undefined,
+): Promise<{ full: BinaryMetrics; capped: BinaryMetrics }> {
   source.startEpoch(epoch);
-  const local = await collectPredictions(opts.model, source, { maxBatches: opts.validationMaxBatches });
-  const predictions = dp ? await dp.gatherPredictions(local) : local;
-  return binaryMetrics(predictions, opts.useWeights ? predictions.normweight : undefined);
+  const cap = maxBatches !== undefined && maxBatches > 0 ? maxBatches : undefined;
+  const local = await collectPredictions(opts.model, source, { maxBatches: needFull ? undefined : cap });
+  const metricsOf = async (p: Predictions) => {
+    const all = dp ? await dp.gatherPredictions(p) : p;
+    return binaryMetrics(all, opts.useWeights ? all.normweight : undefined);
+  };
+  const full = await metricsOf(local);
+  // the same number of gathers on every rank, whatever each rank holds
+  if (cap === undefined || !needFull) return { full, capped: full };
+  return { full, capped: await metricsOf(firstEvents(local, cap * source.batchSize)) };
+}
+
+function firstEvents(p: Predictions, n: number): Predictions {
+  return {
+    label: p.label.subarray(0, n),
+    score: p.score.subarray(0, n),
+    crossEntropy: p.crossEntropy.subarray(0, n),
+    weight: p.weight.subarray(0, n),
+    normweight: p.normweight.subarray(0, n),
+    psr: p.psr.subarray(0, n),
+  };
 }

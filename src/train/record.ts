@@ -6,21 +6,18 @@ import type { TrainEvent } from './loop';
 /**
  * Keeps a run's record under `<output>/logs/`: every log line in
  * `train_rank<r>.log` and every training event as a JSON line in
- * `metrics_rank<r>.jsonl` (the source of the training-curves report). A fresh
- * run truncates both; a resumed run appends.
+ * `metrics_rank<r>.jsonl` (the source of the training-curves report). It only
+ * appends: a resumed run continues the files, a fresh run finds them moved
+ * aside by `setAsidePreviousRun`, so no earlier run's record is ever truncated.
  */
 export class RunRecorder {
   readonly logPath: string;
   readonly metricsPath: string;
 
-  constructor(logsDir: string, readonly rank: number, append: boolean) {
+  constructor(logsDir: string, readonly rank: number) {
     fs.mkdirSync(logsDir, { recursive: true });
     this.logPath = path.join(logsDir, `train_rank${rank}.log`);
     this.metricsPath = path.join(logsDir, `metrics_rank${rank}.jsonl`);
-    if (!append) {
-      fs.writeFileSync(this.logPath, '');
-      fs.writeFileSync(this.metricsPath, '');
-    }
   }
 
   line(text: string): void {
@@ -71,4 +68,42 @@ function readEvents(file: string): TrainEvent[] {
         return []; // a line cut short by a crash
       }
     });
+}
+
+/** What `setAsidePreviousRun` moved, for the line that says so. */
+export interface SetAside {
+  dir: string;
+  /** e.g. "3 checkpoints (newest: global step 20) and 2 log files" */
+  describe: string;
+}
+
+/**
+ * Before a fresh start into an output directory that holds an earlier run: move that run's
+ * checkpoints (when `checkpoints`, i.e. on the rank that writes them) and this rank's log files
+ * into `<output>/previous/<time>/`, so the new run overwrites and truncates nothing. Returns
+ * undefined when there was nothing to move.
+ */
+export function setAsidePreviousRun(outputDir: string, rank: number, checkpoints: boolean): SetAside | undefined {
+  const modelsDir = path.join(outputDir, 'models');
+  const logsDir = path.join(outputDir, 'logs');
+  const ckpt = checkpoints && fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).filter((f) => /^ckpt-\d+\./.test(f)) : [];
+  const ownLogs = new RegExp(`^(train|metrics|summary)_rank${rank}\\.(log|jsonl)$`);
+  const logs = fs.existsSync(logsDir) ? fs.readdirSync(logsDir).filter((f) => ownLogs.test(f) && fs.statSync(path.join(logsDir, f)).size > 0) : [];
+  if (ckpt.length === 0 && logs.length === 0) return undefined;
+  const dir = path.join(outputDir, 'previous', new Date().toISOString().replace(/[:.]/g, '-'));
+  const move = (from: string, names: string[], sub: string) => {
+    if (names.length === 0) return;
+    fs.mkdirSync(path.join(dir, sub), { recursive: true });
+    for (const name of names) fs.renameSync(path.join(from, name), path.join(dir, sub, name));
+  };
+  move(modelsDir, ckpt, 'models');
+  move(logsDir, logs, 'logs');
+  const manifests = ckpt.filter((f) => f.endsWith('.json')).sort();
+  const parts: string[] = [];
+  if (manifests.length > 0) {
+    const newest = Number(/^ckpt-(\d+)/.exec(manifests[manifests.length - 1])![1]);
+    parts.push(`${manifests.length} checkpoint${manifests.length === 1 ? '' : 's'} (newest: global step ${newest})`);
+  }
+  if (logs.length > 0) parts.push(`${logs.length} log file${logs.length === 1 ? '' : 's'}`);
+  return { dir, describe: parts.join(' and ') };
 }

@@ -10,7 +10,10 @@ import { initBackend } from '../backend';
 import { Adam } from './adam';
 import { hashJson, latestCheckpoint, namedVariablesOf } from './checkpoint';
 import { runIoTest, type IoTestResult } from './iotest';
-import { RunRecorder } from './record';
+import { RunRecorder, setAsidePreviousRun } from './record';
+import { SummaryWriter } from './summary';
+import { gradientThreads } from './threads';
+import { modeLine } from './ps-layout';
 import { trainLoop, type TrainEvent, type TrainResult } from './loop';
 import { DataParallel, type DataParallelGroup, type DataParallelOptions } from './data-parallel';
 import { ParameterServerWorker, workerPosition, type ParameterServerTraining } from './ps-worker';
@@ -36,8 +39,20 @@ export interface TrainOptions {
   weighted?: boolean;
   /** stop at this global step */
   maxSteps?: number;
-  /** continue from the newest checkpoint in `<output>/models` (also when the config says `restart: true`) */
+  /**
+   * true: continue from the newest checkpoint in `<output>/models` (the CLI's --resume); false: start
+   * fresh (--fresh). Default: the config's `restart` as the seed reads it — `restart: false` restores
+   * the newest checkpoint when there is one, `restart: true` starts fresh. A fresh start moves an
+   * earlier run's checkpoints and logs aside (`<output>/previous/<time>/`) and says so.
+   */
   resume?: boolean;
+  /** refuse (default) or skip and count events whose image or weights hold NaN or ±Infinity */
+  nonFinite?: 'refuse' | 'skip';
+  /**
+   * when `maxSteps` stops the run inside an epoch, validate the model anyway (a `partial` history
+   * record, no COMPLETED line); searches use it to score a trial cut short
+   */
+  validateAtStop?: boolean;
   rank?: number;
   size?: number;
   /** force a backend (else HPCDL_BACKEND, else the best available) */
@@ -160,7 +175,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
   const { perNodeBatch } = derivedValues(config, size);
   const layout = config.conv_params.data_format;
   const seed = config.seed ?? 12345;
-  const sourceOptions = { inputPath: config.inputpath, layout, rank, size, seed, dummy: opts.dummyData ?? false, imageShape: chwShape(config), log };
+  const sourceOptions = { inputPath: config.inputpath, layout, rank, size, seed, dummy: opts.dummyData ?? false, imageShape: chwShape(config), nonFinite: opts.nonFinite, log };
   if ((opts.mode ?? 'train') === 'iotest') {
     const source = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
     try {
@@ -173,33 +188,18 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
 
   const outputDir = config.outputpath;
   const modelsDir = path.join(outputDir, 'models');
-  fs.mkdirSync(modelsDir, { recursive: true });
-  const resume = Boolean(opts.resume || config.restart);
-  const recorder = quiet ? undefined : new RunRecorder(path.join(outputDir, 'logs'), rank, resume);
-  const runLog = (line: string) => {
-    recorder?.line(line);
-    log(line);
-  };
-  for (const line of startLines) recorder?.line(line);
-
-  runLog(`Rank ${rank} : Building model`);
-  const model = buildHepCnn(config, { seed, precision: opts.precision ?? 'fp32' });
-  runLog(`Rank ${rank} : ${model.name} with ${countParameters(model)} trainable parameters`);
-  const optimizer = new Adam({ learningRate: config.learning_rate });
-  const comparableConfig = Object.fromEntries(Object.entries(config).filter(([k]) => !PER_RANK_KEYS.includes(k)));
-  const shapes = Object.fromEntries(namedVariablesOf(model).map((n) => [n.name, n.variable.shape]));
-  const dataParallel = group ? new DataParallel({ group, lrScaling: opts.lrScaling, warmup: opts.warmup, compression: opts.compression }) : undefined;
-  if (dataParallel) {
-    runLog(`Rank ${rank} : using 1-way task parallelism with ${size}-way data parallelism.`);
-    await dataParallel.assertSameSetup({ config: comparableConfig, shapes, packageVersion: packageVersion(), model: model.name });
-  }
-  const remoteUpdate = ps ? new ParameterServerWorker({ ...ps, setup: { config: comparableConfig, shapes, packageVersion: packageVersion(), model: model.name } }) : undefined;
+  // the data is opened (and its files checked) before anything in the output directory is touched
   const sources: BatchSource[] = [];
+  const closeSources = async () => {
+    for (const source of sources.splice(0)) await source.close();
+  };
+  let trainSource: BatchSource;
+  let validationSource: BatchSource | undefined;
   try {
-    const trainSource = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true });
+    trainSource = await openEventSource({ ...sourceOptions, split: 'train', batchSize: perNodeBatch, shuffle: true, dropRemainder: true });
     sources.push(trainSource);
     // parameter servers: the chief validates the whole split, the other workers none
-    const validationSource = ps && rank !== 0 ? undefined : await openEventSource({
+    validationSource = ps && rank !== 0 ? undefined : await openEventSource({
       ...sourceOptions,
       ...(ps ? { rank: 0, size: 1 } : {}),
       split: 'val',
@@ -208,12 +208,54 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       dropRemainder: false,
     });
     if (validationSource) sources.push(validationSource);
-    const stepsPerEpoch = Math.floor(trainSource.numEvents / trainSource.batchSize);
-    if (stepsPerEpoch < 1) {
-      throw new Error(`${config.inputpath}: rank ${rank} has ${trainSource.numEvents} training events, fewer than one batch of ${perNodeBatch}`);
+  } catch (err) {
+    await closeSources();
+    throw err;
+  }
+  const stepsPerEpoch = Math.floor(trainSource.numEvents / trainSource.batchSize);
+  if (stepsPerEpoch < 1) {
+    await closeSources();
+    throw new Error(`${config.inputpath}: rank ${rank} has ${trainSource.numEvents} training events, fewer than one batch of ${perNodeBatch}`);
+  }
+
+  const resume = opts.resume ?? !config.restart;
+  // a run that restores nothing starts a new record: an earlier run's logs (and, on rank 0 which
+  // writes checkpoints, its checkpoints) are moved aside, never appended to or overwritten
+  const restoring = resume && latestCheckpoint(modelsDir) !== undefined;
+  const setAside = !restoring && !quiet ? setAsidePreviousRun(outputDir, rank, rank === 0) : undefined;
+  fs.mkdirSync(modelsDir, { recursive: true });
+  const recorder = quiet ? undefined : new RunRecorder(path.join(outputDir, 'logs'), rank);
+  const summary = config.create_summary && !quiet && rank === 0 ? new SummaryWriter(path.join(outputDir, 'logs'), rank) : undefined;
+  const runLog = (line: string) => {
+    recorder?.line(line);
+    log(line);
+  };
+  for (const line of startLines) recorder?.line(line);
+  if (setAside) {
+    const why = resume ? 'no checkpoint to restore' : opts.resume === false ? '--fresh' : 'restart: true';
+    runLog(`Rank ${rank} : starting fresh (${why}); the earlier run's ${setAside.describe} moved to ${setAside.dir}`);
+  }
+
+  runLog(`Rank ${rank} : Building model`);
+  const model = buildHepCnn(config, { seed, precision: opts.precision ?? 'fp32' });
+  runLog(`Rank ${rank} : ${model.name} with ${countParameters(model)} trainable parameters`);
+  const optimizer = new Adam({ learningRate: config.learning_rate });
+  const comparableConfig = Object.fromEntries(Object.entries(config).filter(([k]) => !PER_RANK_KEYS.includes(k)));
+  const shapes = Object.fromEntries(namedVariablesOf(model).map((n) => [n.name, n.variable.shape]));
+  const dataParallel = group ? new DataParallel({ group, lrScaling: opts.lrScaling, warmup: opts.warmup, compression: opts.compression }) : undefined;
+  // the seed's line (v1 prints its inter-/intra-op thread counts): one op at a time, the batch split over the gradient threads
+  runLog(`Rank ${rank} : using  1 -way task parallelism with  ${gradientThreads(opts.threads, perNodeBatch)} -way data parallelism.`);
+  if (!ps) runLog(modeLine(rank, group ? 'sync' : 'async'));
+  if (dataParallel) {
+    runLog(`Rank ${rank} : data parallelism over ${size} ranks (synchronous allreduce)`);
+    await dataParallel.assertSameSetup({ config: comparableConfig, shapes, packageVersion: packageVersion(), model: model.name });
+  }
+  const remoteUpdate = ps ? new ParameterServerWorker({ ...ps, setup: { config: comparableConfig, shapes, packageVersion: packageVersion(), model: model.name } }) : undefined;
+  try {
+    const seedSteps = derivedValues(config, size).stepsPerEpoch;
+    if (!opts.dummyData && seedSteps !== stepsPerEpoch) {
+      runLog(`Warning: trainsamples ${config.trainsamples} makes ${seedSteps} steps per epoch, but rank ${rank}'s training files make ${stepsPerEpoch} full batches of ${perNodeBatch}; hpcdl counts an epoch as one pass over the files (the seed would stop at global step ${seedSteps * config.num_epochs})`);
     }
-    const lastStep = opts.maxSteps && opts.maxSteps > 0 ? Math.min(opts.maxSteps, stepsPerEpoch * config.num_epochs) : stepsPerEpoch * config.num_epochs;
-    runLog(`Rank ${rank} : Stopping after ${lastStep} global steps`);
     const resumeFrom = resume && rank === 0 ? latestCheckpoint(modelsDir) : undefined;
     if (resume && rank === 0 && !resumeFrom) runLog(`Rank ${rank} : no checkpoint in ${modelsDir}, starting from scratch`);
     const useWeights = useWeightsFor(config, opts);
@@ -222,7 +264,9 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       model,
       train: trainSource,
       validation: validationSource,
+      validationInterval: config.validation_interval,
       validationMaxBatches: config.validation_max_steps,
+      validateAtStop: opts.validateAtStop,
       optimizer,
       epochs: config.num_epochs,
       maxSteps: opts.maxSteps,
@@ -234,6 +278,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
       log: runLog,
       onEvent: (event) => {
         recorder?.event(event);
+        summary?.event(event);
         opts.onEvent?.(event);
       },
       progress: progressStream(opts.progress),
@@ -247,7 +292,7 @@ export async function train(opts: TrainOptions): Promise<TrainRunResult | IoTest
     if (curvesPath) runLog(`Training curves: ${curvesPath}`);
     return { ...result, mode: 'train', config, backend: backend.name, outputDir, modelsDir, logPath: recorder?.logPath, metricsPath: recorder?.metricsPath, curvesPath };
   } finally {
-    for (const source of sources) await source.close();
+    await closeSources();
     optimizer.dispose();
     model.dispose();
   }

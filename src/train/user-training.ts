@@ -20,7 +20,7 @@ import { latestCheckpoint, namedVariablesOf } from './checkpoint';
 import { DataParallel, type DataParallelGroup, type DataParallelOptions } from './data-parallel';
 import { ParameterServerWorker, workerPosition, type ParameterServerTraining } from './ps-worker';
 import { trainLoop, type LossFunction, type TrainEvent, type TrainResult } from './loop';
-import { RunRecorder } from './record';
+import { RunRecorder, setAsidePreviousRun } from './record';
 import { packageVersion } from '../package-info';
 
 /** Hyper-parameters of a user-module training (anything else is passed through to the builders). */
@@ -92,12 +92,14 @@ export async function trainUserModel(training: UserTraining, opts: UserTrainOpti
   const quiet = rank !== 0;
   const baseLog = opts.log ?? ((line: string) => console.log(line));
   const modelsDir = path.join(opts.outputDir, 'models');
+  const setAside = !quiet && !opts.resume ? setAsidePreviousRun(opts.outputDir, rank, true) : undefined;
   if (!quiet) fs.mkdirSync(modelsDir, { recursive: true });
-  const recorder = quiet ? undefined : new RunRecorder(path.join(opts.outputDir, 'logs'), rank, Boolean(opts.resume));
+  const recorder = quiet ? undefined : new RunRecorder(path.join(opts.outputDir, 'logs'), rank);
   const log = (line: string) => {
     recorder?.line(line);
     if (!quiet || /^(Rank \d+ :|Warning|Error)/.test(line)) baseLog(line);
   };
+  if (setAside) log(`Rank ${rank} : starting fresh; the earlier run's ${setAside.describe} moved to ${setAside.dir}`);
   await initBackend({ force: opts.backend, log });
   const seed = config.seed ?? 12345;
   const ctx: RankContext = { rank, size, seed, config };

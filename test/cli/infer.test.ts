@@ -17,6 +17,8 @@ before(() => {
 });
 
 const numberRe = NUMBER_RE;
+/** test AUC a trained tiny model must reach (see the measurement where it is checked) */
+const AUC_FLOOR = 0.75;
 
 test('synthetic data → train → infer: metrics, predictions for every test event, ROC report with the AUC', async () => {
   const data = path.join(dir, 'synth');
@@ -35,11 +37,14 @@ test('synthetic data → train → infer: metrics, predictions for every test ev
 
   r = await hpcdl(['infer', '--config', tinyConfig, '--input', data, '--checkpoint', path.join(run, 'models')]);
   assert.equal(r.code, 0, r.stderr);
+  // the seed v2d's lines (%.2f time, "average", %.6f), then hpcdl's
+  assert.match(r.stdout, /^\d+\.\d\d EVALUATION SUMMARY: average loss \d+\.\d{6}\n\d+\.\d\d EVALUATION SUMMARY: average accu \d+\.\d{6}\n\d+\.\d\d EVALUATION SUMMARY: average auc \d+\.\d{6}$/m);
   assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test events ${testEvents}$`, 'm'));
-  assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test loss ${numberRe}$`, 'm'));
-  assert.match(r.stdout, new RegExp(`^EVALUATION SUMMARY: test accu ${numberRe}$`, 'm'));
-  const auc = new RegExp(`^EVALUATION SUMMARY: test auc (${numberRe})$`, 'm').exec(r.stdout)![1];
-  assert.ok(Number(auc) >= 0 && Number(auc) <= 1);
+  assert.doesNotMatch(r.stdout, /EVALUATION SUMMARY: test (loss|accu|auc) /, 'the old hpcdl-only lines are gone');
+  const auc = Number(/^\d+\.\d\d EVALUATION SUMMARY: average auc (\d+\.\d{6})$/m.exec(r.stdout)![1]);
+  // measured with this config (synth --events 500): 0.928 after these 2 epochs on seed 5 (0.874,
+  // 0.797, 0.813 on seeds 11-13); one training step gives 0.696. The floor fails a model that has not learnt.
+  assert.ok(auc >= AUC_FLOOR, `test AUC ${auc} below the floor ${AUC_FLOOR}`);
   assert.match(r.stdout, new RegExp(`^Standard cuts: background efficiency ${numberRe}, signal efficiency ${numberRe}$`, 'm'));
   assert.match(r.stdout, new RegExp(`^CNN at background efficiency ${numberRe}: signal efficiency ${numberRe} \\(standard cuts: ${numberRe}\\)$`, 'm'));
 
@@ -89,6 +94,7 @@ test('synthetic data → train → infer: metrics, predictions for every test ev
   r = await hpcdl(['infer', '--config', tinyConfig, '--input', data, '--checkpoint', run, '--format', 'h5', '--output', path.join(dir, 'h5out')]);
   assert.equal(r.code, 0, r.stderr);
   const h5 = await hpcdl(['data', 'inspect', path.join(dir, 'h5out', 'predictions.h5')]);
+  assert.equal(h5.code, 0, 'a file without images is described, not faulted');
   assert.match(h5.stdout, new RegExp(`score: shape \\[${testEvents}\\]`));
 });
 

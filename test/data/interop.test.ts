@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { EventFile, openEventSource, writeArrays, writeEventFile, inspectFile, synthesize } from '../../src/data/index';
+import { EventFile, chwToHwc, openEventSource, writeArrays, writeEventFile, inspectFile, synthesize } from '../../src/data/index';
 import { tmpDir, py, batchIds } from './helpers';
 
 test('h5py-written seed files (chunked, gzip, shuffle filter, int64 labels) read exactly', async () => {
@@ -49,11 +49,28 @@ with h5py.File(sys.argv[1], 'w') as f:
   assert.deepEqual(weight, Array.from({ length: n }, (_, i) => i * 2.5));
   assert.deepEqual(normweight, Array.from(Float32Array.from({ length: n }, (_, i) => i / (n - 1))));
   assert.deepEqual(psr, Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 1 : 0)));
-  // shuffled reads of the compressed file are a permutation with matching scalars
+  // shuffled reads of the compressed file are a permutation with matching scalars: every event
+  // exactly once, its image (NHWC) and scalars those of the same file event
   const sh = await openEventSource({ files: [file], split: 'train', batchSize: 8, layout: 'NHWC', seed: 9 });
-  let count = 0;
-  for (let b = await sh.next(); b; b = await sh.next()) count += b.label.length;
-  assert.equal(count, n);
+  const per = 3 * 8 * 6;
+  const reference = Array.from({ length: n }, (_, e) => {
+    const hwc = new Float32Array(per);
+    chwToHwc(expected.subarray(e * per, (e + 1) * per), hwc, 0, 3, 8, 6);
+    return hwc;
+  });
+  const order: number[] = [];
+  for (let b = await sh.next(); b; b = await sh.next()) {
+    assert.equal(b.images.length, b.label.length * per);
+    for (let k = 0; k < b.label.length; k++) {
+      const image = b.images.subarray(k * per, (k + 1) * per);
+      const e = reference.findIndex((ref) => ref.every((v, j) => v === image[j]));
+      assert.ok(e >= 0, `batch event ${order.length}: its image is none of the file's`);
+      assert.deepEqual([b.label[k], b.weight[k], b.normweight[k], b.psr[k]], [label[e], weight[e], normweight[e], psr[e]], `scalars of event ${e}`);
+      order.push(e);
+    }
+  }
+  assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i), 'each event exactly once');
+  assert.notDeepEqual(order, Array.from({ length: n }, (_, i) => i), 'shuffled, not in file order');
   await sh.close();
 });
 

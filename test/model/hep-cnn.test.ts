@@ -137,9 +137,22 @@ test('batch_norm: the seed per-element BN variables (mean/var/gamma/beta, 0/1/1/
   assert.deepEqual(named[6].variable.shape, [6, 6, 6]);
   assert.ok(named[2].variable.dataSync().every((v) => v === 1));
   assert.ok(named[4].variable.dataSync().every((v) => v === 0));
-  // with the initial values BN is x / sqrt(1 + 1e-4)
+  // with the initial values BN is x / sqrt(1 + 1e-4): given the plain model's weights (its biases
+  // are 0), every layer's output is the plain one scaled by that, so the logits by its num_layers-th power
   const plain = buildHepCnn(tinyConfig({ batch_norm: false }), { seed: 1 });
+  const plainByName = new Map(plain.namedWeights().map((w) => [w.name, w.variable]));
+  let shared = 0;
+  for (const w of named) {
+    const from = plainByName.get(w.name);
+    if (from) (w.variable.assign(from), shared++);
+  }
+  assert.equal(shared, 2 + 4, 'the conv kernels and the fc kernels and biases come from the plain model');
   const x = randomImages([2, 12, 12, 3], 8);
+  const expected = tf.mul(plain.logits(x, false), Math.pow(1 + 1e-4, -2 / 2)).arraySync() as number[][];
+  const got = model.logits(x, false).arraySync() as number[][];
+  const scale = Math.max(...expected.flat().map(Math.abs));
+  assert.ok(scale > 1e-3, 'non-trivial logits');
+  got.flat().forEach((v, i) => assert.ok(Math.abs(v - expected.flat()[i]) <= 1e-5 * scale, `logit ${i}: ${v} vs ${expected.flat()[i]}`));
   const { grads } = tf.variableGrads(() => tf.sum(model.logits(x, false)) as tf.Scalar, model.variables);
   for (const w of named) assert.ok(grads[w.variable.name], `gradient for ${w.name}`);
   assert.ok(tf.any(tf.notEqual(grads[named[1].variable.name], 0)).dataSync()[0], 'bn mean receives a gradient');

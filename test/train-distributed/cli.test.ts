@@ -78,7 +78,7 @@ test('srun -n 2 hpcdl train: one rank per Slurm task, formed from the Slurm envi
       timeoutMs: 240_000,
     });
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /Rank 1 : using 1-way task parallelism with 2-way data parallelism\./);
+    assert.match(r.stdout, /^Rank 1 : data parallelism over 2 ranks \(synchronous allreduce\)$/m);
     assert.match(r.stdout, /Rank 0 : 2 ranks, 4 steps, allreduce [\d.]+ ms per step; checkpoint \S+ckpt-00000004\.json/);
     const h = [...r.stdout.matchAll(/Rank (\d) : final weights sha256 ([0-9a-f]{16})/g)].map((m) => [m[1], m[2]]);
     assert.deepEqual(h.map(([rank]) => rank).sort(), ['0', '1'], r.stdout);

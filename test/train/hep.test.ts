@@ -64,6 +64,7 @@ test('train() reports step, epoch, validation and checkpoint events', async () =
     config: { ...config, display_interval: 2, validation_batch_size: 200 },
     dummyData: true,
     maxSteps: 4,
+    validateAtStop: true, // 4 of 156 steps: the epoch is unfinished, validated only on request
     outputDir: tmp(),
     log: (l) => lines.push(l),
     onEvent: (e) => events.push(e),
@@ -73,7 +74,8 @@ test('train() reports step, epoch, validation and checkpoint events', async () =
   assert.equal(result.globalStep, 4);
   assert.deepEqual(events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && e.step), [1, 2, 3, 4]);
   const validation = events.find((e) => e.type === 'validation');
-  assert.ok(validation && validation.type === 'validation' && validation.events === 1000 && validation.auc >= 0 && validation.auc <= 1);
+  assert.ok(validation && validation.type === 'validation' && validation.partial === true && validation.events === 1000 && validation.auc >= 0 && validation.auc <= 1);
+  assert.ok(!events.some((e) => e.type === 'epoch'), 'no epoch completed');
   assert.ok(events.some((e) => e.type === 'checkpoint' && fs.existsSync(e.path)));
   assert.ok(lines.some((l) => l.includes(' REPORT rank 0 global step 4., ')));
 });

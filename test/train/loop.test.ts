@@ -229,17 +229,22 @@ test('an abort signal stops after the current step with a checkpoint; resuming m
   assert.deepEqual(resumed.values, straight.values);
 });
 
-test('validationMaxBatches limits the validation pass', async () => {
+test('validationMaxBatches limits the v2 evaluations (interval and epoch summary), not the v1 epoch pass', async () => {
   const events: TrainEvent[] = [];
   await trainLoop({
     model: new ChannelMeanModel(),
     train: new MemorySource(16, 32),
     validation: new MemorySource(8, 64),
+    validationInterval: 1,
     validationMaxBatches: 3,
     epochs: 1,
     log: () => undefined,
     onEvent: (e) => events.push(e),
   });
-  const v = events.find((e) => e.type === 'validation');
-  assert.ok(v && v.type === 'validation' && v.events === 24);
+  const v = events.filter((e) => e.type === 'validation');
+  assert.deepEqual(v.map((e) => e.type === 'validation' && e.events), [64], 'the v1 pass reads the whole source');
+  const evaluations = events.filter((e): e is Extract<TrainEvent, { type: 'evaluation' }> => e.type === 'evaluation');
+  assert.ok(evaluations.length >= 2, 'a report per step and an epoch summary');
+  assert.ok(evaluations.every((e) => e.events === 24), 'v2 evaluations read 3 batches of 8');
+  assert.equal(evaluations.at(-1)!.kind, 'epoch summary');
 });
