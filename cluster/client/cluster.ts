@@ -300,6 +300,7 @@ export class Cluster {
       args: packedArgs,
       targets,
       retries: opts.retries ?? 0,
+      ...(opts.engineLosses !== undefined ? { engine_losses: opts.engineLosses } : {}),
       ...(opts.timeoutMs ? { timeout_ms: opts.timeoutMs } : {}),
       ...(opts.resources ? { resources: opts.resources } : {}),
       ...(opts.after?.length ? { after: opts.after.map((a) => (typeof a === 'string' ? a : a.taskId)) } : {}),

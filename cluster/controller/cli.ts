@@ -18,6 +18,8 @@ const USAGE = `usage: hpcdl controller [options]
                        the oldest are forgotten beyond that)
   --client-grace-ms N  keep a disconnected client's session (subscriptions) N ms for a
                        reconnect, then forget it (default 60000)
+  --engine-losses N    engines that may die under one running task before it fails
+                       with EngineLost (default 3; each loss reruns it elsewhere)
   --no-journal         run without a journal (no --resume possible)
   -h, --help           this text`;
 
@@ -50,6 +52,7 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--prefetch': opts.prefetch = int(flag); break;
       case '--keep-finished': opts.keepFinished = int(flag); break;
       case '--client-grace-ms': opts.clientGraceMs = int(flag); break;
+      case '--engine-losses': opts.engineLosses = int(flag); break;
       case '--no-journal': opts.journal = false; break;
       case '-h': case '--help': opts.help = true; break;
       default: throw new Error(`unknown option ${flag}\n${USAGE}`);

@@ -31,6 +31,11 @@ export interface ControllerOptions {
   reconnectGraceMs?: number;
   /** a disconnected client's session (subscriptions) is kept this long for a reconnect, then forgotten (ms, default 60000) */
   clientGraceMs?: number;
+  /**
+   * engines that may die while running one task before it fails with EngineLost
+   * (default 3, as Dask's allowed-failures); a submission's engine_losses overrides it
+   */
+  engineLosses?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
   timeoutGraceMs?: number;
   maxMessageBytes?: number;
@@ -53,6 +58,7 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     reconnectGraceMs: options.reconnectGraceMs ?? 1000,
     clientGraceMs: options.clientGraceMs ?? 60_000,
     keepFinished: options.keepFinished ?? 1_000_000,
+    engineLosses: options.engineLosses ?? 3,
     maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
   };
 }

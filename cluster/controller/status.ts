@@ -66,6 +66,7 @@ export function taskInfo(t: Task | undefined): Record<string, unknown> | null {
     engine_id: t.engineId,
     attempt: t.attempt,
     retries_left: t.retriesLeft,
+    engines_lost: t.lostOn ?? [],
     blacklist: t.blacklist ? [...t.blacklist] : [],
     after: t.spec.after ?? [],
     resources: t.resources,

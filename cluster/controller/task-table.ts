@@ -46,6 +46,7 @@ export class TaskTable {
       engineId: null,
       attempt: 0,
       retriesLeft: Math.max(0, Math.floor(sub.retries ?? 0)),
+      lostOn: null,
       waitingOn: 0,
       dependents: null,
       submittedMs: Date.now(),

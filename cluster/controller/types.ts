@@ -26,6 +26,8 @@ export interface Task extends SchedTask {
   engineId: number | null;
   attempt: number;
   retriesLeft: number;
+  /** engines that died (or went away) while running this task, in order */
+  lostOn: { engineId: number; host: string; pid: number; reason: string }[] | null;
   waitingOn: number;
   dependents: string[] | null;
   submittedMs: number;
