@@ -47,6 +47,7 @@ import { FanOut } from './fan-out';
 import { Journal } from './journal';
 import { replayJournal } from './journal-records';
 import { resolveOptions, type ControllerOptions } from './options';
+import { isProcessRunning } from './process-alive';
 import { Scheduler } from './scheduler';
 import { controllerStatus, dashboardApi, statusReply, taskInfo, type StatusSources } from './status';
 import { TaskLifecycle } from './task-lifecycle';
@@ -133,7 +134,7 @@ export class Controller {
     let port = options.port ?? 0;
     if (options.resume) {
       const previous = readConnectionFile(file);
-      if (isPidAlive(previous.pid)) throw new Error(`cluster ${clusterId} is still served by controller pid ${previous.pid} (${file})`);
+      if (isProcessRunning(previous.pid)) throw new Error(`cluster ${clusterId} is still served by controller pid ${previous.pid} (${file})`);
       key = previous.key;
       clusterId = previous.cluster_id;
       if (options.port === undefined) port = Number(new URL(previous.url).port);
@@ -281,16 +282,6 @@ export class Controller {
   }
 }
 
-function isPidAlive(pid: number): boolean {
-  if (!pid || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** A fresh start must not take over a cluster id whose controller is still running. */
 function refuseIfRunning(clusterId: string, file: string): void {
   if (!fs.existsSync(file)) return;
@@ -300,7 +291,7 @@ function refuseIfRunning(clusterId: string, file: string): void {
   } catch {
     // unreadable old file: overwritten later
   }
-  if (isPidAlive(previousPid)) {
+  if (isProcessRunning(previousPid)) {
     throw new Error(`cluster ${clusterId} is already running (controller pid ${previousPid}, ${file}); use another --cluster-id or stop it`);
   }
 }
