@@ -55,6 +55,9 @@ import { TaskTable } from './task-table';
 import type { ControllerContext, EngineInfo, Task } from './types';
 
 export { chooseBindAddress, primaryAddress } from './bind-address';
+
+/** How often the resume grace checks whether every engine is back. */
+const RESUME_POLL_MS = 25;
 export type { ControllerOptions } from './options';
 
 export class Controller {
@@ -84,6 +87,8 @@ export class Controller {
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
   private watchdog: NodeJS.Timeout | null = null;
+  /** engine ids alive when the controller this one resumes from stopped (from its journal) */
+  private enginesAtCrash: ReadonlySet<number> = new Set();
 
   private constructor(
     private readonly options: ControllerOptions,
@@ -93,7 +98,7 @@ export class Controller {
     this.clusterId = clusterId;
     this.key = key;
     const log = options.log ?? ((line: string) => process.stderr.write(`[hpcdl controller ${clusterId}] ${line}\n`));
-    this.ctx = { clusterId, opts: resolveOptions(options), log, journal: null, resuming: false, closed: false };
+    this.ctx = { clusterId, opts: resolveOptions(options), log, journal: null, resuming: false, resumedMs: null, closed: false };
     this.connectionFile = connectionFilePath(clusterId, options.profileDir);
     this.journalFile = this.ctx.opts.journal ? this.connectionFile.replace(/\.json$/, '.journal.jsonl') : null;
     this.dashboardToken = createHmac('sha256', key).update('hpcdl-dashboard').digest('hex').slice(0, 32);
@@ -168,7 +173,8 @@ export class Controller {
   private openJournal(file: string): void {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     if (this.ctx.opts.resume) {
-      replayJournal(file, { tasks: this.tasks, engines: this.engines, activate: (task) => this.lifecycle.activate(task), log: this.ctx.log });
+      const replayed = replayJournal(file, { tasks: this.tasks, engines: this.engines, activate: (task) => this.lifecycle.activate(task), log: this.ctx.log });
+      this.enginesAtCrash = replayed.aliveEngines;
     }
     const journal = new Journal(file, { truncate: !this.ctx.opts.resume }, (err) => this.ctx.log(err.message));
     journal.append({ r: 'start', time: new Date().toISOString(), cluster_id: this.clusterId, pid: process.pid, version: PROTOCOL_VERSION });
@@ -188,15 +194,29 @@ export class Controller {
     };
   }
 
-  /** After --resume, hold dispatch for a while so engines can come back and report what they still run. */
+  /**
+   * After --resume, hold dispatch until every engine that was alive when the
+   * previous controller stopped has come back and reported what it holds (or
+   * --resume-grace-ms passed), so no task it still runs is sent elsewhere.
+   */
   private startResumeGrace(): void {
     this.ctx.resuming = true;
+    this.ctx.resumedMs = Date.now();
     this.scheduler.setPaused(true);
-    setTimeout(() => {
+    const end = (): void => {
+      clearInterval(poll);
+      clearTimeout(cap);
+      if (!this.ctx.resuming) return;
       this.ctx.resuming = false;
       this.scheduler.setPaused(false);
       this.dispatch.request();
-    }, this.ctx.opts.resumeGraceMs).unref();
+    };
+    const poll = setInterval(() => {
+      if ([...this.enginesAtCrash].every((id) => this.engines.get(id)?.alive)) end();
+    }, RESUME_POLL_MS);
+    const cap = setTimeout(end, this.ctx.opts.resumeGraceMs);
+    poll.unref();
+    cap.unref();
   }
 
   get forgotten(): number {

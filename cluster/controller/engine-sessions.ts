@@ -106,6 +106,7 @@ export class EngineSessions {
     if (!Array.isArray(running)) return;
     for (const id of running) {
       const task = this.tasks.get(String(id));
+      if (!task) this.lifecycle.holdUnknown(engine, String(id));
       if (!task || TERMINAL.has(task.state) || task.state === 'running') continue;
       this.lifecycle.setState(task, 'running');
       task.engineId = engine.id;
@@ -176,6 +177,7 @@ export class EngineSessions {
     engine.disconnectTimer = null;
     this.scheduler.removeEngine(engine.id);
     this.engines.retire(engine, reason);
+    this.ctx.journal?.append({ r: 'engine_gone', engine_id: engine.id });
     this.ctx.log(`engine ${engine.id} (host ${engine.host}, pid ${engine.pid}) ${event === 'died' ? 'died' : 'unregistered'}: ${reason}`);
     for (const taskId of [...engine.assigned]) {
       engine.assigned.delete(taskId);

@@ -54,8 +54,9 @@ export interface ReplayTargets {
   log(line: string): void;
 }
 
-/** Rebuild tasks, results and engine ids from the journal of an earlier controller. */
-export function replayJournal(file: string, into: ReplayTargets): void {
+/** Rebuild tasks, results and engine ids from the journal of an earlier controller; returns the engines alive when it stopped. */
+export function replayJournal(file: string, into: ReplayTargets): { aliveEngines: Set<number> } {
+  const aliveEngines = new Set<number>();
   const { records, skipped } = Journal.replay(file);
   for (const s of skipped) into.log(`journal ${file}:${s.line}: skipped unreadable record (${s.text.slice(0, 60)}...)`);
   const created: Task[] = [];
@@ -72,9 +73,13 @@ export function replayJournal(file: string, into: ReplayTargets): void {
       into.tasks.rememberFinished(task.id);
     } else if (rec.r === 'engine' && Number.isInteger(rec.engine_id)) {
       into.engines.restoreId(String(rec.uuid), rec.engine_id);
+      aliveEngines.add(rec.engine_id);
+    } else if (rec.r === 'engine_gone') {
+      aliveEngines.delete(rec.engine_id);
     }
   }
   for (const task of created) if (task.state === 'waiting') into.activate(task);
   const { counts } = into.tasks;
-  into.log(`resumed from ${file}: ${into.tasks.size} task(s), ${results} result(s), ${counts.queued + counts.waiting} to run again`);
+  into.log(`resumed from ${file}: ${into.tasks.size} task(s), ${results} result(s), ${counts.queued + counts.waiting} to run again, waiting for engine(s) ${[...aliveEngines].join(', ') || 'none'}`);
+  return { aliveEngines };
 }

@@ -17,7 +17,10 @@ export interface ControllerOptions {
   engineTimeoutMs?: number;
   /** extra tasks an engine may hold beyond its slots when many are queued (default 256) */
   prefetch?: number;
-  /** after --resume, wait this long for engines to come back before dispatching (ms, default 1500) */
+  /**
+   * after --resume, wait at most this long for the engines that were alive to come back
+   * before dispatching (ms, default 5000: above the engines' longest reconnect backoff, 3 s)
+   */
   resumeGraceMs?: number;
   /** set false to run without a journal (no --resume possible) */
   journal?: boolean;
@@ -50,7 +53,7 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     heartbeatMs: options.heartbeatMs ?? 500,
     engineTimeoutMs: options.engineTimeoutMs ?? 2500,
     prefetch: options.prefetch ?? 256,
-    resumeGraceMs: options.resumeGraceMs ?? 1500,
+    resumeGraceMs: options.resumeGraceMs ?? 5000,
     journal: options.journal ?? true,
     resourceHistory: options.resourceHistory ?? 600,
     eventHistory: options.eventHistory ?? 10000,

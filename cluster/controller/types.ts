@@ -81,6 +81,8 @@ export interface ControllerContext {
   journal: Journal | null;
   /** true during the grace period after --resume, while engines find their way back */
   resuming: boolean;
+  /** when this controller resumed a cluster (null when it started it) */
+  resumedMs: number | null;
   /** set by close(): no more dispatching, and connections closing from then on are not engine deaths */
   closed: boolean;
 }

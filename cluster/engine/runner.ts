@@ -110,6 +110,16 @@ export class TaskRunner {
     return false;
   }
 
+  /** Every task this runner holds: running, handed to a worker, or waiting in its queue. */
+  heldTaskIds(): string[] {
+    return [...this.runningTaskIds(), ...this.queue.map((t) => t.task_id)];
+  }
+
+  /** True when the task is running or waiting here (a second request for it must not run it again). */
+  holds(taskId: string): boolean {
+    return this.queue.some((t) => t.task_id === taskId) || this.slots.some((s) => s.assigned.some((a) => a.task.task_id === taskId));
+  }
+
   runningTaskIds(): string[] {
     const ids: string[] = [];
     for (const slot of this.slots) for (const a of slot.assigned) ids.push(a.task.task_id);
