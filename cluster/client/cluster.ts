@@ -149,7 +149,7 @@ export class Cluster {
         onDisconnected: () => undefined,
         onFatal: (message) => this.onFatal(message),
       },
-      { reconnectTimeoutMs: this.opts.reconnectTimeoutMs, log: this.log, dial: dial ?? undefined, controllerGone: this.startedController ? () => this.startedController!.exitReason() : undefined },
+      { reconnectTimeoutMs: this.opts.reconnectTimeoutMs, persist: this.opts.persist, log: this.log, dial: dial ?? undefined, controllerGone: this.startedController ? () => this.startedController!.exitReason() : undefined },
     );
     await this.connection.open();
     if (this.opts.handleSigint !== false) this.removeSigint = installSigint(this, this.log);

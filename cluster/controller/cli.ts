@@ -18,6 +18,9 @@ const USAGE = `usage: hpcdl controller [options]
                        the oldest are forgotten beyond that)
   --client-grace-ms N  keep a disconnected client's session (subscriptions) N ms for a
                        reconnect, then forget it (default 60000)
+  --orphan-grace-ms N  cancel the queued and running tasks of a client that disconnected
+                       and has not come back within N ms, unless it connected with
+                       persist (default 10000)
   --engine-losses N    engines that may die under one running task before it fails
                        with EngineLost (default 3; each loss reruns it elsewhere)
   --no-journal         run without a journal (no --resume possible)
@@ -53,6 +56,7 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--keep-finished': opts.keepFinished = int(flag); break;
       case '--client-grace-ms': opts.clientGraceMs = int(flag); break;
       case '--engine-losses': opts.engineLosses = int(flag); break;
+      case '--orphan-grace-ms': opts.orphanGraceMs = int(flag); break;
       case '--no-journal': opts.journal = false; break;
       case '-h': case '--help': opts.help = true; break;
       default: throw new Error(`unknown option ${flag}\n${USAGE}`);

@@ -81,6 +81,7 @@ export class Controller {
   private readonly dispatch: DispatchLoop;
   private readonly lifecycle: TaskLifecycle;
   private readonly engineSide: EngineSessions;
+  private readonly clientSide: ClientSessions;
   private readonly connections: Connections;
   private readonly statusSources: StatusSources;
   private readonly dashboardToken: string;
@@ -110,10 +111,10 @@ export class Controller {
     this.dispatch = new DispatchLoop(() => this.scheduler.dispatch(), () => this.ctx.closed);
     this.lifecycle = new TaskLifecycle(this.ctx, this.tasks, this.engines, this.fanOut, this.scheduler, this.dispatch);
     this.engineSide = new EngineSessions(this.ctx, this.engines, this.tasks, this.lifecycle, this.fanOut, this.scheduler, this.dispatch);
-    const clientSide = new ClientSessions(this.ctx, this.tasks, this.engines, this.lifecycle, this.fanOut, this.dispatch, {
+    const clientSide = (this.clientSide = new ClientSessions(this.ctx, this.tasks, this.engines, this.lifecycle, this.fanOut, this.dispatch, {
       statusReply: (ids) => statusReply(this.statusSources, ids),
       shutdown: () => this.resolveShutdown(),
-    });
+    }));
     this.connections = new Connections(this.ctx, key, this.engineSide, clientSide, this.dispatch);
     this.statusSources = {
       ctx: this.ctx,
@@ -175,6 +176,8 @@ export class Controller {
     if (this.ctx.opts.resume) {
       const replayed = replayJournal(file, { tasks: this.tasks, engines: this.engines, activate: (task) => this.lifecycle.activate(task), log: this.ctx.log });
       this.enginesAtCrash = replayed.aliveEngines;
+      for (const session of replayed.persistentSessions) this.clientSide.orphans.persist(session, false);
+      this.clientSide.orphans.watchOwners();
     }
     const journal = new Journal(file, { truncate: !this.ctx.opts.resume }, (err) => this.ctx.log(err.message));
     journal.append({ r: 'start', time: new Date().toISOString(), cluster_id: this.clusterId, pid: process.pid, version: PROTOCOL_VERSION });
@@ -274,6 +277,7 @@ export class Controller {
     for (const task of this.tasks.values()) this.lifecycle.clearTimer(task);
     for (const engine of this.engines.alive()) if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);
     this.fanOut.close();
+    this.clientSide.orphans.close();
     for (const peer of this.connections.peers) {
       if (opts.stopEngines && peer.role === 'engine') peer.outbox.push('shutdown_request', { reason: 'cluster shutdown' });
       peer.outbox.flush();

@@ -57,7 +57,7 @@ export class FanOut {
       if (client.peer && client.peer !== peer) client.peer.ws.close(1000, 'replaced by a new connection of the same session');
       client.peer = peer;
     } else {
-      client = { session, peer, topics: new Set(), taskFilter: null, forgetTimer: null };
+      client = { session, peer, topics: new Set(), taskFilter: null, forgetTimer: null, persist: false };
       this.clients.set(session, client);
     }
     return client;

@@ -55,8 +55,9 @@ export interface ReplayTargets {
 }
 
 /** Rebuild tasks, results and engine ids from the journal of an earlier controller; returns the engines alive when it stopped. */
-export function replayJournal(file: string, into: ReplayTargets): { aliveEngines: Set<number> } {
+export function replayJournal(file: string, into: ReplayTargets): { aliveEngines: Set<number>; persistentSessions: Set<string> } {
   const aliveEngines = new Set<number>();
+  const persistentSessions = new Set<string>();
   const { records, skipped } = Journal.replay(file);
   for (const s of skipped) into.log(`journal ${file}:${s.line}: skipped unreadable record (${s.text.slice(0, 60)}...)`);
   const created: Task[] = [];
@@ -76,10 +77,12 @@ export function replayJournal(file: string, into: ReplayTargets): { aliveEngines
       aliveEngines.add(rec.engine_id);
     } else if (rec.r === 'engine_gone') {
       aliveEngines.delete(rec.engine_id);
+    } else if (rec.r === 'client' && rec.persist === true) {
+      persistentSessions.add(String(rec.session));
     }
   }
   for (const task of created) if (task.state === 'waiting') into.activate(task);
   const { counts } = into.tasks;
   into.log(`resumed from ${file}: ${into.tasks.size} task(s), ${results} result(s), ${counts.queued + counts.waiting} to run again, waiting for engine(s) ${[...aliveEngines].join(', ') || 'none'}`);
-  return { aliveEngines };
+  return { aliveEngines, persistentSessions };
 }

@@ -39,6 +39,11 @@ export interface ControllerOptions {
    * (default 3, as Dask's allowed-failures); a submission's engine_losses overrides it
    */
   engineLosses?: number;
+  /**
+   * a client that disconnected (without persist) and has not come back this long
+   * gets its queued and running tasks cancelled (ms, default 10000)
+   */
+  orphanGraceMs?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
   timeoutGraceMs?: number;
   maxMessageBytes?: number;
@@ -62,6 +67,7 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     clientGraceMs: options.clientGraceMs ?? 60_000,
     keepFinished: options.keepFinished ?? 1_000_000,
     engineLosses: options.engineLosses ?? 3,
+    orphanGraceMs: options.orphanGraceMs ?? 10_000,
     maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
   };
 }

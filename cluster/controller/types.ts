@@ -60,6 +60,8 @@ export interface ClientInfo {
   taskFilter: Set<string> | null;
   /** set while disconnected: forgets the session when the client grace ends */
   forgetTimer: NodeJS.Timeout | null;
+  /** its tasks outlive its disconnection (connect_request.persist) */
+  persist: boolean;
 }
 
 export interface Peer {
