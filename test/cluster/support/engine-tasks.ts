@@ -72,3 +72,20 @@ export function runCounts(file: string): Map<number, number> {
   for (const line of readFileSync(file, 'utf8').split('\n')) if (line) counts.set(Number(line), (counts.get(Number(line)) ?? 0) + 1);
   return counts;
 }
+
+/** Allocates `count` Buffers of `mb` MiB, filled (so their pages are resident), in one synchronous loop. */
+export function fillBuffers(count: number, mb: number): number {
+  const hold: Buffer[] = [];
+  for (let i = 0; i < count; i++) hold.push(Buffer.alloc(mb * 1024 * 1024, 1));
+  return hold.length;
+}
+
+/** The same with an await between allocations, untouched (virtual until written): only the worker's own report sees them. */
+export async function allocateBuffersSlowly(count: number, mb: number): Promise<number> {
+  const hold: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    hold.push(Buffer.alloc(mb * 1024 * 1024));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return hold.length;
+}
