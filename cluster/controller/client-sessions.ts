@@ -162,7 +162,7 @@ export class ClientSessions {
       if (!task) unknown.push(id);
       else {
         task.owner = client.session;
-        if (task.result) peer.outbox.push('task_result', resultContent(task), task.result.buffers);
+        if (task.result) this.fanOut.sendResult(peer, task);
         else pending.push(id);
       }
     }

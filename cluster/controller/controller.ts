@@ -45,7 +45,8 @@ import { EngineRegistry } from './engine-registry';
 import { EngineSessions } from './engine-sessions';
 import { FanOut } from './fan-out';
 import { Journal } from './journal';
-import { replayJournal } from './journal-records';
+import { replayJournal, snapshotRecords } from './journal-records';
+import { ResultStore } from './result-store';
 import { resolveOptions, type ControllerOptions } from './options';
 import { isProcessRunning } from './process-alive';
 import { Scheduler } from './scheduler';
@@ -99,14 +100,16 @@ export class Controller {
     this.clusterId = clusterId;
     this.key = key;
     const log = options.log ?? ((line: string) => process.stderr.write(`[hpcdl controller ${clusterId}] ${line}\n`));
-    this.ctx = { clusterId, opts: resolveOptions(options), log, journal: null, resuming: false, resumedMs: null, closed: false };
     this.connectionFile = connectionFilePath(clusterId, options.profileDir);
+    const opts = resolveOptions(options);
+    const results = new ResultStore(this.connectionFile.replace(/\.json$/, '.results'), opts.resultMemoryMb * 1024 * 1024, log);
+    this.ctx = { clusterId, opts, log, journal: null, results, resuming: false, resumedMs: null, closed: false };
     this.journalFile = this.ctx.opts.journal ? this.connectionFile.replace(/\.json$/, '.journal.jsonl') : null;
     this.dashboardToken = createHmac('sha256', key).update('hpcdl-dashboard').digest('hex').slice(0, 32);
     this.shutdownRequested = new Promise((resolve) => (this.resolveShutdown = resolve));
 
-    this.tasks = new TaskTable(this.ctx.opts.keepFinished);
-    this.fanOut = new FanOut(this.ctx.opts.eventHistory, this.ctx.opts.clientGraceMs, log);
+    this.tasks = new TaskTable(this.ctx.opts.keepFinished, (task) => results.forget(task));
+    this.fanOut = new FanOut(this.ctx.opts.eventHistory, this.ctx.opts.clientGraceMs, log, (result, done) => results.buffers(result, done));
     this.scheduler = new Scheduler<Task>((engine, task) => this.lifecycle.sendTask(engine as EngineInfo, task), { prefetch: this.ctx.opts.prefetch });
     this.dispatch = new DispatchLoop(() => this.scheduler.dispatch(), () => this.ctx.closed);
     this.lifecycle = new TaskLifecycle(this.ctx, this.tasks, this.engines, this.fanOut, this.scheduler, this.dispatch);
@@ -173,14 +176,19 @@ export class Controller {
 
   private openJournal(file: string): void {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!this.ctx.opts.resume) this.ctx.results.clear();
     if (this.ctx.opts.resume) {
-      const replayed = replayJournal(file, { tasks: this.tasks, engines: this.engines, activate: (task) => this.lifecycle.activate(task), log: this.ctx.log });
+      const replayed = replayJournal(file, { tasks: this.tasks, engines: this.engines, results: this.ctx.results, activate: (task) => this.lifecycle.activate(task), log: this.ctx.log });
       this.enginesAtCrash = replayed.aliveEngines;
       for (const session of replayed.persistentSessions) this.clientSide.orphans.persist(session, false);
       this.clientSide.orphans.watchOwners();
     }
-    const journal = new Journal(file, { truncate: !this.ctx.opts.resume }, (err) => this.ctx.log(err.message));
+    const compactMinBytes = this.ctx.opts.journalCompactMb * 1024 * 1024;
+    const journal = new Journal(file, { truncate: !this.ctx.opts.resume, compactMinBytes }, (err) => this.ctx.log(err.message));
     journal.append({ r: 'start', time: new Date().toISOString(), cluster_id: this.clusterId, pid: process.pid, version: PROTOCOL_VERSION });
+    journal.compactWith(() =>
+      snapshotRecords({ clusterId: this.clusterId, version: PROTOCOL_VERSION, tasks: this.tasks, engines: this.engines, results: this.ctx.results, persistentSessions: this.clientSide.orphans.sessionsThatPersist() }),
+    );
     this.ctx.journal = journal;
   }
 

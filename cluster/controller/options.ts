@@ -44,6 +44,10 @@ export interface ControllerOptions {
    * gets its queued and running tasks cancelled (ms, default 10000)
    */
   orphanGraceMs?: number;
+  /** bytes of result buffers kept in memory; beyond it results already in their spill file leave memory (MB, default 256) */
+  resultMemoryMb?: number;
+  /** the journal is compacted when it grows past this size and twice its size after the last compaction (MB, default 64) */
+  journalCompactMb?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
   timeoutGraceMs?: number;
   maxMessageBytes?: number;
@@ -68,6 +72,8 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     keepFinished: options.keepFinished ?? 1_000_000,
     engineLosses: options.engineLosses ?? 3,
     orphanGraceMs: options.orphanGraceMs ?? 10_000,
+    resultMemoryMb: options.resultMemoryMb ?? 256,
+    journalCompactMb: options.journalCompactMb ?? 64,
     maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
   };
 }

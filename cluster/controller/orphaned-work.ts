@@ -29,6 +29,10 @@ export class OrphanedWork {
     if (journal) this.ctx.journal?.append({ r: 'client', session, persist: true });
   }
 
+  sessionsThatPersist(): Iterable<string> {
+    return this.persistent;
+  }
+
   /** The session (re)connected: its work is wanted again. */
   returned(session: string): void {
     const timer = this.timers.get(session);

@@ -242,7 +242,7 @@ export class TaskLifecycle {
     if (TERMINAL.has(task.state)) return;
     this.clearTimer(task);
     this.tasks.settle(task, result);
-    this.ctx.journal?.append(resultRecord(task.id, result));
+    this.ctx.results.admit(task, (spill) => this.ctx.journal?.append(resultRecord(task.id, result, spill)));
     this.fanOut.sendResultToOwner(task);
     this.fanOut.notifyStatus(task, true);
     this.releaseDependents(task);
