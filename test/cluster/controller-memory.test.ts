@@ -31,6 +31,9 @@ async function client(file: string): Promise<LightClient> {
 /** A task returning `n` floats: seed + (i mod 1000). */
 const BIG_RESULT = '(n, seed) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = seed + (i % 1000); return a; }';
 
+/** A task that runs until `file` exists. */
+const WAIT_FOR_FILE = '(file) => new Promise((r) => { const t = setInterval(() => { if (require("node:fs").existsSync(file)) { clearInterval(t); r("went"); } }, 50); })';
+
 function checkBig(value: unknown, n: number, seed: number): void {
   assert.ok(value instanceof Float32Array, `a Float32Array, got ${Object.prototype.toString.call(value)}`);
   assert.equal(value.length, n);
@@ -77,7 +80,8 @@ test('journal compaction (--journal-compact-mb 1): a controller SIGKILLed after 
   const dir = tempDir();
   const procs: Proc[] = [];
   try {
-    const first = await startController(dir, 'compact', ['--journal-compact-mb', '1']);
+    // --prefetch 0: no filler queues up behind the long task on its engine
+    const first = await startController(dir, 'compact', ['--journal-compact-mb', '1', '--prefetch', '0']);
     procs.push(first.proc, startEngine(first.file, ['--slots', '2']));
     await waitFor(() => /engine 0 registered/.test(first.proc.output()), 30_000, 'the engine', first.proc.output);
     const c = await client(first.file);
@@ -85,7 +89,7 @@ test('journal compaction (--journal-compact-mb 1): a controller SIGKILLed after 
     const sum = '(a) => a.reduce((s, x) => s + x, 0)';
     // one task running through the crash, one waiting on it with its arguments, then enough finished work to compact
     await c.submit([
-      { task_id: 'long', source: '() => new Promise((r) => setTimeout(() => r("slept"), 6000))' },
+      { task_id: 'long', source: WAIT_FOR_FILE, args: [`${dir}/go`] },
       { task_id: 'dep', source: sum, args: [arg(3)], after: ['long'] },
     ]);
     const ids = Array.from({ length: 200 }, (_, i) => `f${i}`);
@@ -103,17 +107,20 @@ test('journal compaction (--journal-compact-mb 1): a controller SIGKILLed after 
     assert.ok(s.journal.compactions >= 1, JSON.stringify(s.journal));
     const size = fs.statSync(first.file.replace(/\.json$/, '.journal.jsonl')).size;
     assert.ok(size < 2 * MB, `compacted journal ${size} bytes (about 5.4 MB of submissions went in)`);
+    assert.equal(s.tasks.running, 1, JSON.stringify(s.tasks));
+    assert.equal(s.tasks.waiting, 1, JSON.stringify(s.tasks));
     c.close();
     first.proc.child.kill('SIGKILL');
     await first.proc.exited;
 
-    const second = await startController(dir, 'compact', ['--resume']);
+    const second = await startController(dir, 'compact', ['--resume', '--prefetch', '0']);
     procs.push(second.proc);
     const later = await client(second.file);
     const reply = await later.request('result_request', { task_ids: [...ids, 'long', 'dep'] }, 'result_reply');
     assert.deepEqual(reply.content.unknown, []);
     for (const [i, id] of ids.entries()) assert.equal((await later.result(id, 30_000)).value, 2500 * i);
-    assert.equal((await later.result('long', 60_000)).value, 'slept');
+    fs.writeFileSync(`${dir}/go`, '');
+    assert.equal((await later.result('long', 60_000)).value, 'went');
     assert.equal((await later.result('dep', 30_000)).value, 2500 * 3, 'the waiting task kept its arguments through compaction and resume');
     later.close();
   } finally {
