@@ -89,3 +89,9 @@ export async function allocateBuffersSlowly(count: number, mb: number): Promise<
   }
   return hold.length;
 }
+
+/** Sleeps `ms` and returns it with the engine that ran it. */
+export async function sleepThenValue(ms: number): Promise<{ ms: number; engineId: number | null }> {
+  await new Promise((r) => setTimeout(r, ms));
+  return { ms, engineId: taskContext()?.engineId ?? null };
+}
