@@ -13,11 +13,11 @@ after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function startClient(mode: 'wait' | 'exit', placement: 'in-process' | 'process' = 'in-process'): Promise<{ pids: { controller: number; engines: number[] }; child: ReturnType<typeof spawn>; exited: Promise<unknown> }> {
+async function startClient(mode: 'wait' | 'exit', placement: 'in-process' | 'process' = 'in-process'): Promise<{ pids: { controller: number; engines: number[] }; child: ReturnType<typeof spawn>; exited: Promise<unknown>; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
   dirs.push(dir);
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'support', 'start-and-wait.ts'), dir, mode, placement], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
@@ -28,7 +28,7 @@ async function startClient(mode: 'wait' | 'exit', placement: 'in-process' | 'pro
     });
     child.on('exit', (code) => reject(new Error(`client exited (${code}) before starting the cluster: ${err}`)));
   });
-  return { pids: JSON.parse(line), child, exited };
+  return { pids: JSON.parse(line), child, exited, dir };
 }
 
 async function allGone(pids: number[], timeoutMs: number): Promise<number[]> {
@@ -75,3 +75,16 @@ for (const placement of ['in-process', 'process'] as const) {
     assert.ok(ms <= 1000, `gone after ${ms} ms`);
   });
 }
+
+test('Ctrl-C (SIGINT) in a script that started a cluster closes it and exits with 130', async () => {
+  const { pids, child, exited, dir } = await startClient('wait', 'process');
+  const all = [pids.controller, ...pids.engines];
+  assert.ok(all.every(alive));
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  const left = await allGone(all, 5000);
+  for (const pid of left) process.kill(pid, 'SIGKILL');
+  assert.deepEqual(left, [], 'controller and engines stopped');
+  const files = fs.readdirSync(path.join(dir, 'clusters')).filter((f) => f.endsWith('.json'));
+  assert.deepEqual(files, [], 'closed: the connection file is removed');
+});
