@@ -18,7 +18,7 @@ export function isProcessRunning(pid: number): boolean {
 }
 
 /** The one-letter state of /proc/<pid>/stat, or null where /proc cannot tell. */
-function procState(pid: number): string | null {
+export function procState(pid: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);

@@ -10,18 +10,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { procState } from '../../cluster/controller/process-alive';
 import { hpcdl, removeDir, startController, waitFor } from './support/processes';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-
-function procState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 test('SIGTERM keeps the connection file and journal; a second controller on a live id is refused; --resume takes over', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-ctl-'));
