@@ -34,41 +34,49 @@ const BIG_RESULT = '(n, seed) => { const a = new Float32Array(n); for (let i = 0
 /** A task that runs until `file` exists. */
 const WAIT_FOR_FILE = '(file) => new Promise((r) => { const t = setInterval(() => { if (require("node:fs").existsSync(file)) { clearInterval(t); r("went"); } }, 50); })';
 
-function checkBig(value: unknown, n: number, seed: number): void {
-  assert.ok(value instanceof Float32Array, `a Float32Array, got ${Object.prototype.toString.call(value)}`);
+function checkBig(result: { status: string; value?: unknown; error?: unknown }, n: number, seed: number): void {
+  const value = result.value;
+  assert.ok(value instanceof Float32Array, `a Float32Array, got ${result.status} ${Object.prototype.toString.call(value)} ${JSON.stringify(result.error)}`);
   assert.equal(value.length, n);
   for (const i of [0, 1, 999, 1000, n - 1]) assert.equal(value[i], seed + (i % 1000));
 }
 
-test('twenty 40 MB results under --result-memory-mb 64: delivered results leave memory (spilled to disk), the controller RSS stays within the bound + 192 MB, and a late result_request reads them back', async () => {
+test('twenty 40 MB results under --result-memory-mb 64: delivered results leave memory (spilled to disk), the controller RSS stays within the bound + 448 MB, and a late result_request reads them back', async () => {
   const dir = tempDir();
   const procs: Proc[] = [];
   try {
-    const { proc, file } = await startController(dir, 'bigres', ['--result-memory-mb', '64']);
+    // a generous engine timeout: on a loaded machine an engine sending 40 MB frames can miss heartbeats for 2.5 s
+    const { proc, file } = await startController(dir, 'bigres', ['--result-memory-mb', '64', '--engine-timeout-ms', '20000']);
     procs.push(proc, startEngine(file));
     await waitFor(() => /engine 0 registered/.test(proc.output()), 30_000, 'the engine', proc.output);
     const before = (await status(file)).memory.rss;
     const n = 10 * MB; // 40 MiB of floats
     const c = await client(file);
     await c.submit(Array.from({ length: RESULTS }, (_, i) => ({ task_id: `big${i}`, source: BIG_RESULT, args: [n, i] })));
-    for (let i = 0; i < RESULTS; i++) checkBig((await c.result(`big${i}`, 120_000)).value, n, i);
+    for (let i = 0; i < RESULTS; i++) checkBig(await c.result(`big${i}`, 120_000), n, i);
     c.close();
-    // give V8 a moment to collect the buffers that left the task table
-    await new Promise((r) => setTimeout(r, 1500));
-    const s = await status(file);
-    const grew = (s.memory.rss - before) / MB;
+    // V8 collects the buffers that left the task table when it next collects: the least RSS over 3 s
+    let s = await status(file);
+    let rss = s.memory.rss;
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      s = await status(file);
+      rss = Math.min(rss, s.memory.rss);
+    }
+    const grew = (rss - before) / MB;
     if (process.env.HPCDL_TEST_VERBOSE) console.log(`controller RSS grew by ${grew.toFixed(0)} MB; results ${JSON.stringify(s.results)}`);
     assert.equal(s.results.spilled, RESULTS, JSON.stringify(s.results));
     assert.ok(s.results.held_bytes <= 64 * MB, `held ${s.results.held_bytes} bytes`);
-    // + 192 MB: frames being received and evicted buffers V8 has not collected yet (measured 162-210 MB; 1,014 MB when nothing leaves memory)
-    assert.ok(grew < 64 + 192, `controller RSS grew by ${grew.toFixed(0)} MB after ${RESULTS * 40} MB of results`);
+    // + 448 MB: evicted buffers V8 has not collected yet and allocator slack. Measured on the loaded
+    // 2-core machine: 74-355 MB over nine runs; 1,014 MB when nothing leaves memory (800 MB held).
+    assert.ok(grew < 64 + 448, `controller RSS grew by ${grew.toFixed(0)} MB after ${RESULTS * 40} MB of results`);
     const journal = fs.statSync(file.replace(/\.json$/, '.journal.jsonl')).size;
     assert.ok(journal < MB, `the journal names the spill files instead of holding base64 (${journal} bytes)`);
     // the first results are no longer in memory: asked for again, they come from disk
     const late = await client(file);
     await late.request('result_request', { task_ids: ['big0', 'big7'] }, 'result_reply');
-    checkBig((await late.result('big0', 30_000)).value, n, 0);
-    checkBig((await late.result('big7', 30_000)).value, n, 7);
+    checkBig(await late.result('big0', 30_000), n, 0);
+    checkBig(await late.result('big7', 30_000), n, 7);
     late.close();
   } finally {
     await Promise.all(procs.map((p) => p.kill('SIGTERM')));
