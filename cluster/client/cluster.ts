@@ -153,7 +153,7 @@ export class Cluster {
         onDisconnected: () => undefined,
         onFatal: (message) => this.onFatal(message),
       },
-      { reconnectTimeoutMs: this.opts.reconnectTimeoutMs, log: this.log, dial: dial ?? undefined, controllerGone: this.startedController ? () => this.startedController!.exitReason() : undefined },
+      { reconnectTimeoutMs: this.opts.reconnectTimeoutMs, persist: this.opts.persist, log: this.log, dial: dial ?? undefined, controllerGone: this.startedController ? () => this.startedController!.exitReason() : undefined },
     );
     await this.connection.open();
     if (this.opts.handleSigint !== false) this.removeSigint = installSigint(this, this.log);
@@ -328,6 +328,7 @@ export class Cluster {
       args: packedArgs,
       targets,
       retries: opts.retries ?? 0,
+      ...(opts.engineLosses !== undefined ? { engine_losses: opts.engineLosses } : {}),
       ...(opts.timeoutMs ? { timeout_ms: opts.timeoutMs } : {}),
       ...(opts.resources ? { resources: opts.resources } : {}),
       ...(opts.after?.length ? { after: opts.after.map((a) => (typeof a === 'string' ? a : a.taskId)) } : {}),

@@ -22,6 +22,8 @@ export interface ConnectionEvents {
 export interface ConnectionOptions {
   /** give up reconnecting after this long without a controller (ms, default 120 s) */
   reconnectTimeoutMs?: number;
+  /** keep this client's tasks running when it disconnects for good (default: the controller cancels them after its orphan grace) */
+  persist?: boolean;
   /** first connection attempt timeout (ms, default 15 s) */
   connectTimeoutMs?: number;
   log?: (line: string) => void;
@@ -133,7 +135,8 @@ export class ControllerConnection {
   }
 
   private async handshake(): Promise<void> {
-    const msg = makeMessage('connect_request', { client_session: this.session }, { session: this.session });
+    const content = this.opts.persist ? { client_session: this.session, persist: true } : { client_session: this.session };
+    const msg = makeMessage('connect_request', content, { session: this.session });
     const reply = this.expectReply<'connect_request'>(msg, 15_000);
     this.peer.sendNow(msg); // alone, so the controller can check our key on it
     let connectReply: Message<'connect_reply'>;

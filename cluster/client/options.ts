@@ -12,6 +12,12 @@ export interface ConnectOptions {
   handleSigint?: boolean;
   /** give up reconnecting after this long (ms, default 120 s) */
   reconnectTimeoutMs?: number;
+  /**
+   * keep this client's queued and running tasks when it disconnects and does not
+   * come back (default false: the controller cancels them after its
+   * --orphan-grace-ms, 10 s, so a dead notebook or script stops costing engines)
+   */
+  persist?: boolean;
   log?: (line: string) => void;
 }
 

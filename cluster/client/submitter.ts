@@ -8,6 +8,11 @@ import type { GroupHandle, TaskHandle } from './handles';
 export interface TaskOptions {
   /** run again on another engine (the failing one blacklisted) this many times */
   retries?: number;
+  /**
+   * engines that may die while running this task before it fails with EngineLost
+   * (default: the controller's, 3); such a rerun does not use up `retries`
+   */
+  engineLosses?: number;
   /** fail the task when it runs longer (ms); the engine terminates it */
   timeoutMs?: number;
   /** only engines that registered these resources */

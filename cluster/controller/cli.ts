@@ -18,6 +18,15 @@ const USAGE = `Usage: hpcdl controller [options]
                        the oldest are forgotten beyond that)
   --client-grace-ms N  keep a disconnected client's session (subscriptions) N ms for a
                        reconnect, then forget it (default 60000)
+  --orphan-grace-ms N  cancel the queued and running tasks of a client that disconnected
+                       and has not come back within N ms, unless it connected with
+                       persist (default 10000)
+  --result-memory-mb N result bytes kept in memory (default 256); results of 64 KiB or more
+                       are written to <id>.results/ and leave memory beyond that
+  --journal-compact-mb N  compact the journal past N MB (and twice its last compacted size;
+                       default 64)
+  --engine-losses N    engines that may die under one running task before it fails
+                       with EngineLost (default 3; each loss reruns it elsewhere)
   --no-journal         run without a journal (no --resume possible)
   -h, --help           this text`;
 
@@ -50,6 +59,10 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--prefetch': opts.prefetch = int(flag); break;
       case '--keep-finished': opts.keepFinished = int(flag); break;
       case '--client-grace-ms': opts.clientGraceMs = int(flag); break;
+      case '--engine-losses': opts.engineLosses = int(flag); break;
+      case '--orphan-grace-ms': opts.orphanGraceMs = int(flag); break;
+      case '--result-memory-mb': opts.resultMemoryMb = int(flag); break;
+      case '--journal-compact-mb': opts.journalCompactMb = int(flag); break;
       case '--no-journal': opts.journal = false; break;
       case '-h': case '--help': opts.help = true; break;
       default: throw new Error(`unknown option ${flag}`);

@@ -5,6 +5,7 @@
  */
 import { PROTOCOL_VERSION, isMessageOf, relocatePacked, type Message, type TaskSubmission } from '../protocol';
 import type { DispatchLoop } from './dispatch';
+import { OrphanedWork } from './orphaned-work';
 import type { EngineRegistry } from './engine-registry';
 import { resultContent, type FanOut } from './fan-out';
 import { stringList, validateSubmission } from './submission';
@@ -31,6 +32,8 @@ interface SubmitOutcome {
 }
 
 export class ClientSessions {
+  readonly orphans: OrphanedWork;
+
   constructor(
     private readonly ctx: ControllerContext,
     private readonly tasks: TaskTable,
@@ -39,13 +42,20 @@ export class ClientSessions {
     private readonly fanOut: FanOut,
     private readonly dispatch: DispatchLoop,
     private readonly hooks: ClientRequestHooks,
-  ) {}
+  ) {
+    this.orphans = new OrphanedWork(ctx, tasks, lifecycle, (session) => !!this.fanOut.get(session)?.peer);
+  }
 
   connect(peer: Peer, msg: Message<'connect_request'>): void {
     const session = String(msg.content.client_session);
     const client = this.fanOut.connect(session, peer);
     peer.role = 'client';
     peer.client = client;
+    this.orphans.returned(session);
+    if (msg.content.persist === true && !client.persist) {
+      client.persist = true;
+      this.orphans.persist(session);
+    }
     const reply = { cluster_id: this.ctx.clusterId, engines: this.engines.summaries(), protocol_version: PROTOCOL_VERSION };
     peer.outbox.push('connect_reply', reply, undefined, msg.header.msg_id);
     this.ctx.log(`client ${session} connected from ${peer.address}`);
@@ -55,6 +65,7 @@ export class ClientSessions {
   disconnected(client: ClientInfo, peer: Peer): void {
     this.fanOut.disconnected(client);
     this.ctx.log(`client ${client.session} disconnected (${peer.address})`);
+    this.orphans.gone(client.session);
   }
 
   handle(peer: Peer, client: ClientInfo, msg: Message): void {
@@ -151,7 +162,7 @@ export class ClientSessions {
       if (!task) unknown.push(id);
       else {
         task.owner = client.session;
-        if (task.result) peer.outbox.push('task_result', resultContent(task), task.result.buffers);
+        if (task.result) this.fanOut.sendResult(peer, task);
         else pending.push(id);
       }
     }

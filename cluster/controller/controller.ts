@@ -45,8 +45,10 @@ import { EngineRegistry } from './engine-registry';
 import { EngineSessions } from './engine-sessions';
 import { FanOut } from './fan-out';
 import { Journal } from './journal';
-import { replayJournal } from './journal-records';
+import { replayJournal, snapshotRecords } from './journal-records';
+import { ResultStore } from './result-store';
 import { resolveOptions, type ControllerOptions } from './options';
+import { isProcessRunning } from './process-alive';
 import { Scheduler } from './scheduler';
 import { DashboardControls, type LauncherControl } from './dashboard-source';
 import { controllerStatus, statusReply, taskInfo, type StatusSources } from './status';
@@ -55,6 +57,9 @@ import { TaskTable } from './task-table';
 import type { ControllerContext, EngineInfo, Task } from './types';
 
 export { chooseBindAddress, primaryAddress } from './bind-address';
+
+/** How often the resume grace checks whether every engine is back. */
+const RESUME_POLL_MS = 25;
 export type { ControllerOptions } from './options';
 export type { LauncherControl } from './dashboard-source';
 
@@ -79,6 +84,7 @@ export class Controller {
   private readonly dispatch: DispatchLoop;
   private readonly lifecycle: TaskLifecycle;
   private readonly engineSide: EngineSessions;
+  private readonly clientSide: ClientSessions;
   private readonly connections: Connections;
   private readonly statusSources: StatusSources;
   private readonly dashboardToken: string;
@@ -87,6 +93,8 @@ export class Controller {
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
   private watchdog: NodeJS.Timeout | null = null;
+  /** engine ids alive when the controller this one resumes from stopped (from its journal) */
+  private enginesAtCrash: ReadonlySet<number> = new Set();
 
   private constructor(
     private readonly options: ControllerOptions,
@@ -96,22 +104,24 @@ export class Controller {
     this.clusterId = clusterId;
     this.key = key;
     const log = options.log ?? ((line: string) => process.stderr.write(`[hpcdl controller ${clusterId}] ${line}\n`));
-    this.ctx = { clusterId, opts: resolveOptions(options), log, journal: null, resuming: false, closed: false };
     this.connectionFile = connectionFilePath(clusterId, options.profileDir);
+    const opts = resolveOptions(options);
+    const results = new ResultStore(this.connectionFile.replace(/\.json$/, '.results'), opts.resultMemoryMb * 1024 * 1024, log);
+    this.ctx = { clusterId, opts, log, journal: null, results, resuming: false, resumedMs: null, closed: false };
     this.journalFile = this.ctx.opts.journal ? this.connectionFile.replace(/\.json$/, '.journal.jsonl') : null;
     this.dashboardToken = createHmac('sha256', key).update('hpcdl-dashboard').digest('hex').slice(0, 32);
     this.shutdownRequested = new Promise((resolve) => (this.resolveShutdown = resolve));
 
-    this.tasks = new TaskTable(this.ctx.opts.keepFinished);
-    this.fanOut = new FanOut(this.ctx.opts.eventHistory, this.ctx.opts.clientGraceMs, log);
+    this.tasks = new TaskTable(this.ctx.opts.keepFinished, (task) => results.forget(task));
+    this.fanOut = new FanOut(this.ctx.opts.eventHistory, this.ctx.opts.clientGraceMs, log, (result, done) => results.buffers(result, done));
     this.scheduler = new Scheduler<Task>((engine, task) => this.lifecycle.sendTask(engine as EngineInfo, task), { prefetch: this.ctx.opts.prefetch });
     this.dispatch = new DispatchLoop(() => this.scheduler.dispatch(), () => this.ctx.closed);
     this.lifecycle = new TaskLifecycle(this.ctx, this.tasks, this.engines, this.fanOut, this.scheduler, this.dispatch);
     this.engineSide = new EngineSessions(this.ctx, this.engines, this.tasks, this.lifecycle, this.fanOut, this.scheduler, this.dispatch);
-    const clientSide = new ClientSessions(this.ctx, this.tasks, this.engines, this.lifecycle, this.fanOut, this.dispatch, {
+    const clientSide = (this.clientSide = new ClientSessions(this.ctx, this.tasks, this.engines, this.lifecycle, this.fanOut, this.dispatch, {
       statusReply: (ids) => statusReply(this.statusSources, ids),
       shutdown: () => this.resolveShutdown(),
-    });
+    }));
     this.connections = new Connections(this.ctx, key, this.engineSide, clientSide, this.dispatch);
     this.statusSources = {
       ctx: this.ctx,
@@ -138,7 +148,7 @@ export class Controller {
     let port = options.port ?? 0;
     if (options.resume) {
       const previous = readConnectionFile(file);
-      if (isPidAlive(previous.pid)) throw new Error(`cluster ${clusterId} is still served by controller pid ${previous.pid} (${file})`);
+      if (isProcessRunning(previous.pid)) throw new Error(`cluster ${clusterId} is still served by controller pid ${previous.pid} (${file})`);
       key = previous.key;
       clusterId = previous.cluster_id;
       if (options.port === undefined) port = Number(new URL(previous.url).port);
@@ -180,11 +190,19 @@ export class Controller {
 
   private openJournal(file: string): void {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!this.ctx.opts.resume) this.ctx.results.clear();
     if (this.ctx.opts.resume) {
-      replayJournal(file, { tasks: this.tasks, engines: this.engines, activate: (task) => this.lifecycle.activate(task), log: this.ctx.log });
+      const replayed = replayJournal(file, { tasks: this.tasks, engines: this.engines, results: this.ctx.results, activate: (task) => this.lifecycle.activate(task), log: this.ctx.log });
+      this.enginesAtCrash = replayed.aliveEngines;
+      for (const session of replayed.persistentSessions) this.clientSide.orphans.persist(session, false);
+      this.clientSide.orphans.watchOwners();
     }
-    const journal = new Journal(file, { truncate: !this.ctx.opts.resume }, (err) => this.ctx.log(err.message));
+    const compactMinBytes = this.ctx.opts.journalCompactMb * 1024 * 1024;
+    const journal = new Journal(file, { truncate: !this.ctx.opts.resume, compactMinBytes }, (err) => this.ctx.log(err.message));
     journal.append({ r: 'start', time: new Date().toISOString(), cluster_id: this.clusterId, pid: process.pid, version: PROTOCOL_VERSION });
+    journal.compactWith(() =>
+      snapshotRecords({ clusterId: this.clusterId, version: PROTOCOL_VERSION, tasks: this.tasks, engines: this.engines, results: this.ctx.results, persistentSessions: this.clientSide.orphans.sessionsThatPersist() }),
+    );
     this.ctx.journal = journal;
   }
 
@@ -201,15 +219,29 @@ export class Controller {
     };
   }
 
-  /** After --resume, hold dispatch for a while so engines can come back and report what they still run. */
+  /**
+   * After --resume, hold dispatch until every engine that was alive when the
+   * previous controller stopped has come back and reported what it holds (or
+   * --resume-grace-ms passed), so no task it still runs is sent elsewhere.
+   */
   private startResumeGrace(): void {
     this.ctx.resuming = true;
+    this.ctx.resumedMs = Date.now();
     this.scheduler.setPaused(true);
-    setTimeout(() => {
+    const end = (): void => {
+      clearInterval(poll);
+      clearTimeout(cap);
+      if (!this.ctx.resuming) return;
       this.ctx.resuming = false;
       this.scheduler.setPaused(false);
       this.dispatch.request();
-    }, this.ctx.opts.resumeGraceMs).unref();
+    };
+    const poll = setInterval(() => {
+      if ([...this.enginesAtCrash].every((id) => this.engines.get(id)?.alive)) end();
+    }, RESUME_POLL_MS);
+    const cap = setTimeout(end, this.ctx.opts.resumeGraceMs);
+    poll.unref();
+    cap.unref();
   }
 
   /** A client that owns the launcher of some engines lends it, so the dashboard can restart them. Returns a detach function. */
@@ -283,6 +315,7 @@ export class Controller {
     for (const engine of this.engines.alive()) if (engine.disconnectTimer) clearTimeout(engine.disconnectTimer);
     this.fanOut.close();
     this.dashboard?.close();
+    this.clientSide.orphans.close();
     for (const peer of this.connections.peers) {
       if (opts.stopEngines && peer.role === 'engine') peer.outbox.push('shutdown_request', { reason: 'cluster shutdown' });
       peer.outbox.flush();
@@ -311,16 +344,6 @@ export class Controller {
   }
 }
 
-function isPidAlive(pid: number): boolean {
-  if (!pid || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** A fresh start must not take over a cluster id whose controller is still running. */
 function refuseIfRunning(clusterId: string, file: string): void {
   if (!fs.existsSync(file)) return;
@@ -330,7 +353,7 @@ function refuseIfRunning(clusterId: string, file: string): void {
   } catch {
     // unreadable old file: overwritten later
   }
-  if (isPidAlive(previousPid)) {
+  if (isProcessRunning(previousPid)) {
     throw new Error(`cluster ${clusterId} is already running (controller pid ${previousPid}, ${file}); use another --cluster-id or stop it`);
   }
 }

@@ -65,6 +65,11 @@ export class EngineRegistry {
     this.nextEngineId = Math.max(this.nextEngineId, id + 1);
   }
 
+  /** Every engine id this cluster gave out, by engine uuid, and whether it is alive (for journal compaction). */
+  *idRecords(): Iterable<{ uuid: string; id: number; alive: boolean }> {
+    for (const [uuid, id] of this.uuidToId) yield { uuid, id, alive: this.engines.get(id)?.uuid === uuid };
+  }
+
   /** Move an engine from the live table to the dead list. */
   retire(engine: EngineInfo, reason: string): void {
     if (this.engines.get(engine.id) === engine) this.engines.delete(engine.id);

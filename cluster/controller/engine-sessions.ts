@@ -106,6 +106,7 @@ export class EngineSessions {
     if (!Array.isArray(running)) return;
     for (const id of running) {
       const task = this.tasks.get(String(id));
+      if (!task) this.lifecycle.holdUnknown(engine, String(id));
       if (!task || TERMINAL.has(task.state) || task.state === 'running') continue;
       this.lifecycle.setState(task, 'running');
       task.engineId = engine.id;
@@ -176,6 +177,7 @@ export class EngineSessions {
     engine.disconnectTimer = null;
     this.scheduler.removeEngine(engine.id);
     this.engines.retire(engine, reason);
+    this.ctx.journal?.append({ r: 'engine_gone', engine_id: engine.id });
     this.ctx.log(`engine ${engine.id} (host ${engine.host}, pid ${engine.pid}) ${event === 'died' ? 'died' : 'unregistered'}: ${reason}`);
     for (const taskId of [...engine.assigned]) {
       engine.assigned.delete(taskId);
@@ -197,10 +199,30 @@ export class EngineSessions {
       const error = errorInfo('EngineError', `${what} while task ${task.id} was assigned to it, and no other target engine is alive`, engine);
       this.lifecycle.finish(task, errorResult(error));
     } else if (task.state === 'running') {
-      this.lifecycle.retryOrFail(task, engine, errorInfo('EngineError', `${what} while running task ${task.id}`, engine));
+      this.engineLost(task, engine, reason, what);
     } else {
       this.lifecycle.requeue(task);
     }
+  }
+
+  /**
+   * An engine died under a running task: not the task's fault, so it runs again
+   * elsewhere (its `retries` untouched) until more engines than it allows
+   * (engine_losses, default --engine-losses 3) died under it; then it fails
+   * with EngineLost naming every one of them (or uses a retry if it has one).
+   */
+  private engineLost(task: Task, engine: EngineInfo, reason: string, what: string): void {
+    const lost = (task.lostOn ??= []);
+    lost.push({ engineId: engine.id, host: engine.host, pid: engine.pid, reason });
+    const allowed = task.spec.engine_losses ?? this.ctx.opts.engineLosses;
+    if (lost.length <= allowed && !task.cancelRequested) {
+      this.ctx.log(`resubmitting task ${task.id} (engine loss ${lost.length} of ${allowed} allowed): ${what}`);
+      this.lifecycle.requeue(task);
+      return;
+    }
+    const engines = lost.map((l) => `engine ${l.engineId} on ${l.host} (pid ${l.pid}): ${l.reason}`).join('; ');
+    const evalue = `task ${task.id} was running on ${lost.length} engine(s) that died, more than the ${allowed} engine loss(es) it allows: ${engines}`;
+    this.lifecycle.retryOrFail(task, engine, errorInfo('EngineLost', evalue, engine));
   }
 
   /** Queued tasks pinned to engines that are all gone can never run: fail them now. */

@@ -14,7 +14,7 @@ import type { EngineEvent, ResourceSample, SubscribeRequest, SubscribeTopic, Tas
 import type { DashboardFeed, TaskChange } from '../dashboard';
 import { RingBuffer } from './ring-buffer';
 import { stringList } from './submission';
-import type { ClientInfo, EngineInfo, Peer, Task } from './types';
+import type { ClientInfo, EngineInfo, Peer, StoredResult, Task } from './types';
 
 type EventTopic = 'streams' | 'reports';
 
@@ -35,6 +35,8 @@ export class FanOut {
     eventHistory: number,
     private readonly clientGraceMs: number,
     private readonly log: (line: string) => void = () => {},
+    /** a result's buffers when they left memory (result-store.ts) */
+    private readonly loadBuffers: (result: StoredResult, done: (buffers: Uint8Array[] | Error) => void) => void = (r, done) => done(r.buffers),
   ) {
     this.events = new RingBuffer(eventHistory);
   }
@@ -60,7 +62,7 @@ export class FanOut {
       if (client.peer && client.peer !== peer) client.peer.ws.close(1000, 'replaced by a new connection of the same session');
       client.peer = peer;
     } else {
-      client = { session, peer, topics: new Set(), taskFilter: null, forgetTimer: null };
+      client = { session, peer, topics: new Set(), taskFilter: null, forgetTimer: null, persist: false };
       this.clients.set(session, client);
     }
     return client;
@@ -94,7 +96,19 @@ export class FanOut {
   sendResultToOwner(task: Task): void {
     if (!task.owner) return;
     const client = this.clients.get(task.owner);
-    if (client?.peer) client.peer.outbox.push('task_result', resultContent(task), task.result!.buffers);
+    if (client?.peer) this.sendResult(client.peer, task);
+  }
+
+  /** task_result of a finished task to one peer (its buffers read back from disk if they left memory). */
+  sendResult(peer: Peer, task: Task): void {
+    const result = task.result!;
+    if (!result.evicted) return peer.outbox.push('task_result', resultContent(task), result.buffers);
+    this.loadBuffers(result, (buffers) => {
+      if (!(buffers instanceof Error)) return peer.outbox.push('task_result', resultContent(task), buffers);
+      this.log(`task ${task.id}: ${buffers.message}`);
+      const error = { ename: 'ResultUnavailable', evalue: `task ${task.id} finished, but ${buffers.message}`, traceback: [] };
+      peer.outbox.push('task_result', { ...resultContent(task), status: 'error', value: undefined, error });
+    });
   }
 
   /** task_status to 'status' subscribers; `skipOwner` when the owner already gets the task_result. */

@@ -10,6 +10,7 @@
  * does not know and engines resend their recent results, so nothing is lost.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export interface JournalReplay {
   records: Record<string, any>[];
@@ -33,15 +34,71 @@ export class Journal {
   private inflight: Buffer | null = null;
   records = 0;
   bytes = 0;
+  compactions = 0;
+  /** the size past which the journal is compacted next */
+  private compactAt = Infinity;
+  private readonly compactMinBytes: number;
+  private compacting = false;
+  /** the state as records, or null when it cannot be taken now (retried after the next write) */
+  private snapshot: (() => Record<string, unknown>[] | null) | null = null;
 
   constructor(
     readonly file: string,
-    opts: { truncate?: boolean; coalesceMs?: number } = {},
+    opts: { truncate?: boolean; coalesceMs?: number; compactMinBytes?: number } = {},
     private readonly onError: (err: Error) => void = () => {},
   ) {
     this.coalesceMs = opts.coalesceMs ?? DEFAULT_COALESCE_MS;
     this.fd = fs.openSync(file, opts.truncate ? 'w' : 'a', 0o600);
     this.bytes = fs.fstatSync(this.fd).size;
+    this.compactMinBytes = opts.compactMinBytes ?? Infinity;
+  }
+
+  /**
+   * Compact from now on: once the journal is past compactMinBytes and twice its
+   * size after the last compaction, it is rewritten as `snapshot()` (the live
+   * state: what --resume needs, nothing it replaced) into a temporary file that
+   * is fsync'd and renamed over the journal. Records appended meanwhile follow
+   * in the new file (a record both in the snapshot and after it is harmless).
+   */
+  compactWith(snapshot: () => Record<string, unknown>[] | null): void {
+    this.snapshot = snapshot;
+    this.compactAt = Math.max(this.compactMinBytes, 2 * this.bytes);
+  }
+
+  private async compact(): Promise<void> {
+    const records = this.snapshot!();
+    if (!records) {
+      if (this.pending.length > 0) this.schedule();
+      return;
+    }
+    this.compacting = true;
+    const tmp = `${this.file}.compacting`;
+    try {
+      const fd = fs.openSync(tmp, 'w', 0o600);
+      try {
+        // in slices, so no single string holds the whole state
+        for (let i = 0; i < records.length; i += COMPACT_SLICE) {
+          await writeAll(fd, Buffer.from(records.slice(i, i + COMPACT_SLICE).map(toLine).join('\n') + '\n', 'utf8'));
+        }
+        await new Promise<void>((res, rej) => fs.fdatasync(fd, (err) => (err ? rej(err) : res())));
+      } finally {
+        fs.closeSync(fd);
+      }
+      if (this.closed) return fs.rmSync(tmp, { force: true });
+      fs.renameSync(tmp, this.file);
+      syncDir(this.file);
+      fs.closeSync(this.fd);
+      this.fd = fs.openSync(this.file, 'a', 0o600);
+      this.bytes = fs.fstatSync(this.fd).size;
+      this.compactions += 1;
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      this.onError(new Error(`journal ${this.file}: compaction failed: ${(err as Error).message}`));
+    } finally {
+      this.compacting = false;
+      this.compactAt = Math.max(this.compactMinBytes, 2 * this.bytes);
+    }
+    if (this.pending.length > 0) this.schedule();
   }
 
   /** Read every record of an existing journal (missing file → no records). */
@@ -80,7 +137,7 @@ export class Journal {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.writing) return;
+    if (this.scheduled || this.writing || this.compacting) return;
     this.scheduled = true;
     setTimeout(() => {
       this.scheduled = false;
@@ -89,7 +146,7 @@ export class Journal {
   }
 
   private async writeLoop(): Promise<void> {
-    if (this.writing) return;
+    if (this.writing || this.compacting) return;
     this.writing = true;
     let lines: string[] = [];
     let waiters: (() => void)[] = [];
@@ -122,7 +179,8 @@ export class Journal {
     } finally {
       this.writing = false;
     }
-    if (this.pending.length > 0 && !this.closed) this.schedule();
+    if (this.snapshot && this.bytes > this.compactAt && !this.closed) void this.compact();
+    else if (this.pending.length > 0 && !this.closed) this.schedule();
     else {
       const rest = this.waiters;
       this.waiters = [];
@@ -134,6 +192,11 @@ export class Journal {
   closeSync(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.compacting) {
+      // the file at the path is complete (old or compacted); what is pending goes after it
+      fs.closeSync(this.fd);
+      this.fd = fs.openSync(this.file, 'a', 0o600);
+    }
     try {
       // a leading newline isolates a possibly torn partial write of the same chunk
       if (this.inflight) fs.writeSync(this.fd, Buffer.concat([Buffer.from('\n'), this.inflight]));
@@ -146,6 +209,19 @@ export class Journal {
       for (const w of this.waiters) w();
       this.waiters = [];
     }
+  }
+}
+
+/** Records per write while compacting. */
+const COMPACT_SLICE = 10_000;
+
+/** fsync the directory so a rename in it survives a crash. */
+function syncDir(file: string): void {
+  const fd = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -17,7 +17,10 @@ export interface ControllerOptions {
   engineTimeoutMs?: number;
   /** extra tasks an engine may hold beyond its slots when many are queued (default 256) */
   prefetch?: number;
-  /** after --resume, wait this long for engines to come back before dispatching (ms, default 1500) */
+  /**
+   * after --resume, wait at most this long for the engines that were alive to come back
+   * before dispatching (ms, default 5000: above the engines' longest reconnect backoff, 3 s)
+   */
   resumeGraceMs?: number;
   /** set false to run without a journal (no --resume possible) */
   journal?: boolean;
@@ -31,6 +34,20 @@ export interface ControllerOptions {
   reconnectGraceMs?: number;
   /** a disconnected client's session (subscriptions) is kept this long for a reconnect, then forgotten (ms, default 60000) */
   clientGraceMs?: number;
+  /**
+   * engines that may die while running one task before it fails with EngineLost
+   * (default 3, as Dask's allowed-failures); a submission's engine_losses overrides it
+   */
+  engineLosses?: number;
+  /**
+   * a client that disconnected (without persist) and has not come back this long
+   * gets its queued and running tasks cancelled (ms, default 10000)
+   */
+  orphanGraceMs?: number;
+  /** bytes of result buffers kept in memory; beyond it results already in their spill file leave memory (MB, default 256) */
+  resultMemoryMb?: number;
+  /** the journal is compacted when it grows past this size and twice its size after the last compaction (MB, default 64) */
+  journalCompactMb?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
   timeoutGraceMs?: number;
   maxMessageBytes?: number;
@@ -45,7 +62,7 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     heartbeatMs: options.heartbeatMs ?? 500,
     engineTimeoutMs: options.engineTimeoutMs ?? 2500,
     prefetch: options.prefetch ?? 256,
-    resumeGraceMs: options.resumeGraceMs ?? 1500,
+    resumeGraceMs: options.resumeGraceMs ?? 5000,
     journal: options.journal ?? true,
     resourceHistory: options.resourceHistory ?? 600,
     eventHistory: options.eventHistory ?? 10000,
@@ -53,6 +70,10 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     reconnectGraceMs: options.reconnectGraceMs ?? 1000,
     clientGraceMs: options.clientGraceMs ?? 60_000,
     keepFinished: options.keepFinished ?? 1_000_000,
+    engineLosses: options.engineLosses ?? 3,
+    orphanGraceMs: options.orphanGraceMs ?? 10_000,
+    resultMemoryMb: options.resultMemoryMb ?? 256,
+    journalCompactMb: options.journalCompactMb ?? 64,
     maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
   };
 }

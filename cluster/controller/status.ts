@@ -36,10 +36,11 @@ export function controllerStatus(s: StatusSources): Record<string, unknown> {
     client_sessions: s.fanOut.size,
     tasks: { total: s.tasks.size, ...s.tasks.counts, forgotten: s.tasks.forgotten },
     queue: { plain: s.scheduler.queuedPlain, constrained: s.scheduler.queuedConstrained },
-    journal: journal ? { file: s.journalFile, records: journal.records, bytes: journal.bytes } : null,
+    journal: journal ? { file: s.journalFile, records: journal.records, bytes: journal.bytes, compactions: journal.compactions } : null,
     bad_messages: wire.badMessages,
     wire: { frames_received: wire.framesReceived, messages_received: wire.messagesReceived, frames_sent: wire.framesSent, bytes_received: wire.bytesReceived },
     memory: { rss: mem.rss, heap_used: mem.heapUsed },
+    results: { held_bytes: s.ctx.results.heldBytes, spilled: s.ctx.results.spilledCount, evicted: s.ctx.results.evictedCount },
   };
 }
 
@@ -65,6 +66,7 @@ export function taskInfo(t: Task | undefined): Record<string, unknown> | null {
     engine_id: t.engineId,
     attempt: t.attempt,
     retries_left: t.retriesLeft,
+    engines_lost: t.lostOn ?? [],
     blacklist: t.blacklist ? [...t.blacklist] : [],
     after: t.spec.after ?? [],
     resources: t.resources,
@@ -73,7 +75,7 @@ export function taskInfo(t: Task | undefined): Record<string, unknown> | null {
     submitted_ms: t.submittedMs,
     started_ms: t.startedMs,
     result: t.result
-      ? { status: t.result.status, error: t.result.error, engine_id: t.result.engine_id, finished_ms: t.result.finished_ms, value_bytes: t.result.buffers.reduce((n, b) => n + b.byteLength, 0) }
+      ? { status: t.result.status, error: t.result.error, engine_id: t.result.engine_id, finished_ms: t.result.finished_ms, value_bytes: t.result.spill ? t.result.spill.lens.reduce((n, b) => n + b, 0) : t.result.buffers.reduce((n, b) => n + b.byteLength, 0) }
       : null,
   };
 }

@@ -25,5 +25,6 @@ export function validateSubmission(t: TaskSubmission, index: number, bufferCount
   if (t.after !== undefined && (!Array.isArray(t.after) || t.after.some((x) => typeof x !== 'string'))) return 'after must be a list of task ids';
   if (t.timeout_ms !== undefined && (typeof t.timeout_ms !== 'number' || !(t.timeout_ms >= 0))) return 'timeout_ms must be a non-negative number';
   if (t.retries !== undefined && (typeof t.retries !== 'number' || !(t.retries >= 0))) return 'retries must be a non-negative number';
+  if (t.engine_losses !== undefined && (!Number.isInteger(t.engine_losses) || t.engine_losses < 0)) return 'engine_losses must be a non-negative integer';
   return null;
 }

@@ -12,7 +12,26 @@ import type { Scheduler } from './scheduler';
 import type { TaskTable } from './task-table';
 import { TERMINAL, errorInfo, errorResult, type ClientInfo, type ControllerContext, type EngineInfo, type StoredResult, type Task } from './types';
 
+/** How long after --resume tasks engines hold that no submission named yet wait for the client's resubmission. */
+const UNCLAIMED_KEEP_MS = 120_000;
+const UNCLAIMED_MAX = 100_000;
+
+interface Unclaimed {
+  engine: EngineInfo;
+  /** the engine's result, when it already finished */
+  result: Message<'task_result'> | null;
+  at: number;
+}
+
 export class TaskLifecycle {
+  /**
+   * After --resume: tasks an engine holds or finished that the journal did not
+   * have yet (their submission was inside the journal's last commit window).
+   * The client resubmits them; the resubmission is bound to that engine or
+   * settled with that result instead of running the task a second time.
+   */
+  private readonly unclaimed = new Map<string, Unclaimed>();
+
   constructor(
     private readonly ctx: ControllerContext,
     private readonly tasks: TaskTable,
@@ -31,6 +50,7 @@ export class TaskLifecycle {
 
   /** Wire up `after` dependencies and queue the task if it can run. */
   activate(task: Task): void {
+    if (this.unclaimed.size > 0 && this.claim(task)) return;
     for (const depId of task.spec.after ?? []) {
       const dep = this.tasks.get(depId);
       if (!dep) continue;
@@ -43,6 +63,47 @@ export class TaskLifecycle {
       (dep.dependents ??= []).push(task.id);
     }
     if (task.waitingOn === 0) this.queue(task);
+  }
+
+  /** An engine that came back to a resumed controller holds a task no submission named yet. */
+  holdUnknown(engine: EngineInfo, taskId: string): void {
+    if (!this.inResumeWindow()) return;
+    const prev = this.unclaimed.get(taskId);
+    this.keepUnclaimed(taskId, { engine, result: prev?.engine === engine ? prev.result : null, at: Date.now() });
+  }
+
+  private inResumeWindow(): boolean {
+    return this.ctx.resumedMs !== null && Date.now() - this.ctx.resumedMs < UNCLAIMED_KEEP_MS;
+  }
+
+  private keepUnclaimed(taskId: string, entry: Unclaimed): void {
+    this.unclaimed.delete(taskId);
+    this.unclaimed.set(taskId, entry);
+    for (const [id, old] of this.unclaimed) {
+      if (this.unclaimed.size <= UNCLAIMED_MAX && Date.now() - old.at < UNCLAIMED_KEEP_MS) break;
+      this.unclaimed.delete(id);
+    }
+  }
+
+  /** A (re)submitted task an engine already holds or finished: bind it to that engine, or settle it with that result. */
+  private claim(task: Task): boolean {
+    const held = this.unclaimed.get(task.id);
+    if (!held) return false;
+    this.unclaimed.delete(task.id);
+    const { engine, result } = held;
+    if (!engine.alive && !result) return false;
+    task.engineId = engine.id;
+    task.attempt += 1;
+    if (result) {
+      this.setState(task, 'running');
+      this.onEngineResult(engine, result);
+      return true;
+    }
+    this.setState(task, 'running');
+    task.startedMs = Date.now();
+    this.scheduler.markAssigned(engine, task);
+    this.ctx.log(`task ${task.id} was resubmitted while engine ${engine.id} runs it: bound to that engine, not run again`);
+    return true;
   }
 
   setState(task: Task, state: TaskState): void {
@@ -105,6 +166,7 @@ export class TaskLifecycle {
     this.scheduler.release(engine, task, taskId);
     engine.tasksDone += 1;
     this.dispatch.request();
+    if (!task && this.inResumeWindow()) this.keepUnclaimed(taskId, { engine, result: msg, at: Date.now() });
     if (!task || TERMINAL.has(task.state)) return;
     const status: TaskResultStatus = c.status === 'ok' || c.status === 'cancelled' ? c.status : 'error';
     if (task.engineId !== engine.id && !this.acceptLateResult(task, status)) return;
@@ -180,7 +242,7 @@ export class TaskLifecycle {
     if (TERMINAL.has(task.state)) return;
     this.clearTimer(task);
     this.tasks.settle(task, result);
-    this.ctx.journal?.append(resultRecord(task.id, result));
+    this.ctx.results.admit(task, (spill) => this.ctx.journal?.append(resultRecord(task.id, result, spill)));
     this.fanOut.sendResultToOwner(task);
     this.fanOut.notifyStatus(task, true);
     this.releaseDependents(task);

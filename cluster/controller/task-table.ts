@@ -14,7 +14,11 @@ export class TaskTable {
   private finishedHead = 0;
   forgotten = 0;
 
-  constructor(private readonly keepFinished: number) {}
+  constructor(
+    private readonly keepFinished: number,
+    /** a finished task is being forgotten (its result's bytes can go) */
+    private readonly onForget: (task: Task) => void = () => {},
+  ) {}
 
   get size(): number {
     return this.tasks.size;
@@ -46,6 +50,7 @@ export class TaskTable {
       engineId: null,
       attempt: 0,
       retriesLeft: Math.max(0, Math.floor(sub.retries ?? 0)),
+      lostOn: null,
       waitingOn: 0,
       dependents: null,
       submittedMs: Date.now(),
@@ -84,6 +89,7 @@ export class TaskTable {
       const old = this.tasks.get(this.finishedOrder[this.finishedHead]);
       this.finishedHead += 1;
       if (old && TERMINAL.has(old.state)) {
+        this.onForget(old);
         this.tasks.delete(old.id);
         this.counts[old.state] -= 1;
         this.forgotten += 1;

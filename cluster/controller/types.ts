@@ -4,6 +4,7 @@ import type { PackedRef, ResourceSample, SubscribeTopic, TaskErrorInfo, TaskResu
 import type { Journal } from './journal';
 import type { ResolvedOptions } from './options';
 import type { Outbox } from './outbox';
+import type { ResultStore, SpillRef } from './result-store';
 import type { SchedEngine, SchedTask } from './scheduler';
 
 export interface StoredResult {
@@ -14,6 +15,10 @@ export interface StoredResult {
   engine_id?: number;
   started_ms?: number;
   finished_ms: number;
+  /** the result's buffers are also in this spill file (result-store.ts) */
+  spill?: SpillRef;
+  /** its buffers left memory: read them back from the spill file */
+  evicted?: boolean;
 }
 
 export interface Task extends SchedTask {
@@ -26,6 +31,8 @@ export interface Task extends SchedTask {
   engineId: number | null;
   attempt: number;
   retriesLeft: number;
+  /** engines that died (or went away) while running this task, in order */
+  lostOn: { engineId: number; host: string; pid: number; reason: string }[] | null;
   waitingOn: number;
   dependents: string[] | null;
   submittedMs: number;
@@ -58,6 +65,8 @@ export interface ClientInfo {
   taskFilter: Set<string> | null;
   /** set while disconnected: forgets the session when the client grace ends */
   forgetTimer: NodeJS.Timeout | null;
+  /** its tasks outlive its disconnection (connect_request.persist) */
+  persist: boolean;
 }
 
 export interface Peer {
@@ -77,8 +86,12 @@ export interface ControllerContext {
   readonly log: (line: string) => void;
   /** null until the controller opens (and always without a journal) */
   journal: Journal | null;
+  /** result bytes in memory, spill files */
+  readonly results: ResultStore;
   /** true during the grace period after --resume, while engines find their way back */
   resuming: boolean;
+  /** when this controller resumed a cluster (null when it started it) */
+  resumedMs: number | null;
   /** set by close(): no more dispatching, and connections closing from then on are not engine deaths */
   closed: boolean;
 }

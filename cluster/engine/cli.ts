@@ -11,7 +11,8 @@ export const ENGINE_USAGE = `Usage: hpcdl engine --connect FILE|ID [options]
   --slots N                  tasks run at once (default 1)
   --gpus LIST                GPU indexes this engine owns, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES)
   --label KEY=VALUE          extra label shown with the engine (repeatable)
-  --task-memory-mb N         heap limit per task; a task above it fails, the engine stays up
+  --task-memory-mb N         memory limit per task (V8 heap + Buffers, or its RSS growth);
+                             a task above it fails with TaskOutOfMemory, the engine stays up
   --reconnect-timeout S      give up when the controller is unreachable this long (default 120)
   --profile-dir DIR          where cluster connection files live (default ~/.hpcdl)
 `;

@@ -163,7 +163,9 @@ export class Engine {
       labels,
       engine_uuid: this.uuid,
       ...(this.engineId !== null ? { previous_id: this.engineId } : {}),
-      running: this.runner.runningTaskIds(),
+      // Everything this engine holds, and (when it comes back) the tasks whose results it is
+      // about to resend: the controller adopts them rather than run them again elsewhere.
+      running: this.engineId !== null ? [...new Set([...this.runner.heldTaskIds(), ...this.ledger.resendIds()])] : this.runner.heldTaskIds(),
     };
     // Registration goes out alone (not batched) so the controller can check the key on it.
     this.peer!.sendNow(makeMessage('register_request', content));
@@ -228,7 +230,7 @@ export class Engine {
 
   private onTaskRequest(msg: Message<'task_request'>): void {
     const req = msg.content;
-    if (this.runner.runningTaskIds().includes(req.task_id)) return; // re-dispatched after a controller restart; already running
+    if (this.runner.holds(req.task_id)) return; // re-dispatched after a controller restart; already running or queued here
     const done = this.ledger.sent(req.task_id);
     if (done) {
       this.send(done);

@@ -6,7 +6,7 @@
  * while disconnected, and the recent results resent after a controller
  * restart (the controller dedupes).
  */
-import { makeMessage, type Message, type TaskResult } from '../protocol';
+import { isMessageOf, makeMessage, type Message, type TaskResult } from '../protocol';
 import { RESULT_HOLD_MAX, RESULT_HOLD_MS, STARTED_DELAY_MS } from './pacing';
 
 /** Results are kept this long (and within these bounds) to resend them after a controller restart. */
@@ -119,6 +119,16 @@ export class ResultLedger {
     // Nothing else running or queued: no other result can join this batch, so it leaves now
     // rather than at the end of the event-loop turn (the single round trip's latency).
     if (connected && this.pace.load === 0) this.link.flush();
+  }
+
+  /** Tasks whose results resend() sends again after a re-registration (finished while away, or sent shortly before). */
+  resendIds(): string[] {
+    const ids = new Set<string>();
+    for (const msg of this.outbox) if (isMessageOf(msg, 'task_result')) ids.add(msg.content.task_id);
+    for (const msg of this.held) ids.add(msg.content.task_id);
+    const cutoff = Date.now() - RESEND_WINDOW_MS;
+    for (const [id, sent] of this.recent) if (sent.sentAt >= cutoff) ids.add(id);
+    return [...ids];
   }
 
   /** The result already sent for a task the controller sends again, if still kept. */

@@ -9,6 +9,7 @@ import { receiveMessageOnPort, type Worker } from 'node:worker_threads';
 import * as os from 'node:os';
 import { AWAIT_RESULT_SPIN_US, TaskPace } from './pacing';
 import { StreamCoalescer } from './stream-coalescer';
+import { MEMORY_WATCH_MS, tasksOverLimit } from './memory-watch';
 import { detachWorker, emptySlot, sampleCpuPercent, startWorker, type AssignedTask, type Slot } from './worker-slot';
 import type { RunMessage, RunnableTask, TaskErrorInfo, WorkerToEngine } from './worker-messages';
 
@@ -67,6 +68,32 @@ export class TaskRunner {
     this.streams = new StreamCoalescer((taskId, name, text) => this.events.onStream?.(taskId, name, text), opts.streamFlushMs);
     this.slots = Array.from({ length: opts.slots }, (_, index) => emptySlot(index));
     if (opts.prewarm) for (const slot of this.slots) this.spawnWorker(slot);
+    if (opts.maxTaskMemoryMb) {
+      this.idleRss = process.memoryUsage.rss();
+      this.memoryWatch = setInterval(() => this.watchMemory(opts.maxTaskMemoryMb!), MEMORY_WATCH_MS);
+      this.memoryWatch.unref();
+    }
+  }
+
+  /** the engine's RSS when it last ran no task (the level task memory is counted from) */
+  private idleRss = 0;
+  private memoryWatch: NodeJS.Timeout | null = null;
+
+  /** Terminate the tasks whose whole memory (heap + Buffers, or their share of the RSS growth) is over --task-memory-mb. */
+  private watchMemory(limitMb: number): void {
+    const rss = process.memoryUsage.rss();
+    if (!this.slots.some((s) => s.assigned.length > 0)) {
+      this.idleRss = rss;
+      return;
+    }
+    for (const { slot, entry, bytes, how } of tasksOverLimit(this.slots, rss, this.idleRss, limitMb * 1024 * 1024, Date.now())) {
+      const used = `${Math.round(bytes / (1024 * 1024))} MB`;
+      const measured = how === 'reported' ? 'V8 heap + Buffers/ArrayBuffers' : "the engine's RSS growth while it ran";
+      this.stopCurrent(slot, {
+        status: 'error',
+        error: { ename: 'TaskOutOfMemory', evalue: `task ${entry.task.task_id} used ${used} (${measured}), over the engine's task memory limit of ${limitMb} MB (--task-memory-mb); its worker was terminated`, traceback: [] },
+      });
+    }
   }
 
   get slotCount(): number {
@@ -110,6 +137,16 @@ export class TaskRunner {
     return false;
   }
 
+  /** Every task this runner holds: running, handed to a worker, or waiting in its queue. */
+  heldTaskIds(): string[] {
+    return [...this.runningTaskIds(), ...this.queue.map((t) => t.task_id)];
+  }
+
+  /** True when the task is running or waiting here (a second request for it must not run it again). */
+  holds(taskId: string): boolean {
+    return this.queue.some((t) => t.task_id === taskId) || this.slots.some((s) => s.assigned.some((a) => a.task.task_id === taskId));
+  }
+
   runningTaskIds(): string[] {
     const ids: string[] = [];
     for (const slot of this.slots) for (const a of slot.assigned) ids.push(a.task.task_id);
@@ -140,6 +177,7 @@ export class TaskRunner {
   async close(reason = 'engine shutting down'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.memoryWatch) clearInterval(this.memoryWatch);
     const error = { ename: 'TaskCancelled', evalue: reason, traceback: [] };
     for (const task of this.queue.splice(0)) this.events.onResult(task.task_id, { status: 'cancelled', error });
     const exits: Promise<unknown>[] = [];
@@ -195,7 +233,7 @@ export class TaskRunner {
       const batch = batches.get(slot) ?? [];
       batch.push(task);
       batches.set(slot, batch);
-      const entry: AssignedTask = { task, startedAt: null, heapUsed: slot.lastHeapUsed, timer: null };
+      const entry: AssignedTask = { task, startedAt: null, heapUsed: slot.lastHeapUsed, memory: 0, memoryAt: 0, timer: null };
       slot.assigned.push(entry);
       if (slot.assigned.length === 1) this.markStarted(slot, entry);
     };
@@ -358,7 +396,11 @@ export class TaskRunner {
         return;
       case 'mem': {
         const entry = slot.assigned.find((a) => a.task.task_id === msg.taskId);
-        if (entry) entry.heapUsed = msg.heapUsed;
+        if (entry) {
+          entry.heapUsed = msg.heapUsed;
+          entry.memory = msg.heapUsed + msg.external;
+          entry.memoryAt = Date.now();
+        }
         return;
       }
       case 'done':

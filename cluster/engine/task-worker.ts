@@ -231,10 +231,13 @@ function taskFunction(code: Exclude<RunMessage, { kind: 'module' }>): (...args: 
 const sharedValues = new Map<string, unknown>();
 
 function heapTicker(): void {
-  // Only fires while the task yields to the event loop; the thread's CPU is read from /proc instead.
+  // Only fires while the task yields to the event loop; the thread's CPU is read from /proc instead,
+  // and the engine watches its RSS for a task busy in synchronous code (runner.ts, watchMemory).
   const timer = setInterval(() => {
-    if (currentTaskId !== null) post({ t: 'mem', taskId: currentTaskId, heapUsed: v8.getHeapStatistics().used_heap_size });
-  }, 1000);
+    if (currentTaskId === null) return;
+    const m = process.memoryUsage(); // heap and external are this worker's isolate (rss is the process')
+    post({ t: 'mem', taskId: currentTaskId, heapUsed: m.heapUsed, external: m.external });
+  }, init.memoryReportMs);
   timer.unref();
 }
 

@@ -11,6 +11,8 @@ export interface WorkerInit {
   tsxCjsApi: string | null;
   /** where the worker sends everything (WorkerToEngine); the engine can read it synchronously */
   toEngine: MessagePort;
+  /** how often a running task's memory is reported (ms) */
+  memoryReportMs: number;
 }
 
 /** A task as the runner holds it: the wire's task call with its arguments unpacked. */
@@ -29,7 +31,8 @@ export type WorkerToEngine =
   | { t: 'ready'; tid: number | null; heapUsed: number }
   | { t: 'stream'; taskId: string; name: 'stdout' | 'stderr'; text: string }
   | { t: 'hpcdl:report'; taskId: string; data: Record<string, unknown> }
-  | { t: 'mem'; taskId: string; heapUsed: number }
+  /** heapUsed: the worker's V8 heap; external: its Buffers/ArrayBuffers and other memory V8 is told about */
+  | { t: 'mem'; taskId: string; heapUsed: number; external: number }
   | { t: 'share'; name: string; value: unknown }
   /** `ms`: run time inside the worker; `next`: the task this worker started right after (null: it went idle) */
   | { t: 'done'; taskId: string; ok: true; value: unknown; heapUsed: number; ms: number; next: string | null }

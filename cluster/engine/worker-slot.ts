@@ -13,6 +13,9 @@ export interface AssignedTask {
   /** set when the task became the worker's current task */
   startedAt: number | null;
   heapUsed: number;
+  /** heap + external memory the worker last reported for this task, and when (ms) */
+  memory: number;
+  memoryAt: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -51,10 +54,15 @@ function resolveTsxApi(): string | null {
 
 const TSX_CJS_API = resolveTsxApi();
 
+/** A running task's memory report interval: 1 s for the resource stream, 50 ms when a task memory limit is watched. */
+const HEAP_REPORT_MS = 1000;
+export const MEMORY_REPORT_MS = 50;
+
 /** Start a worker thread for `slot` (its port and thread fields set; the caller wires the events). */
 export function startWorker(slot: Slot, host: string, maxTaskMemoryMb?: number): Worker {
   const channel = new MessageChannel();
-  const init: WorkerInit & { impl: string } = { host, slot: slot.index, tsxCjsApi: TSX_CJS_API, toEngine: channel.port2, impl: WORKER_IMPL };
+  const memoryReportMs = maxTaskMemoryMb ? MEMORY_REPORT_MS : HEAP_REPORT_MS;
+  const init: WorkerInit & { impl: string } = { host, slot: slot.index, tsxCjsApi: TSX_CJS_API, toEngine: channel.port2, memoryReportMs, impl: WORKER_IMPL };
   const limits = maxTaskMemoryMb ? { maxOldGenerationSizeMb: maxTaskMemoryMb } : undefined;
   const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: init, transferList: [channel.port2], resourceLimits: limits, stdout: false, stderr: false });
   slot.worker = worker;

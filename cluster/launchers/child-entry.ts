@@ -17,6 +17,11 @@ function loadMain(sub: string): MainFn {
   throw new Error(`unknown process kind "${sub}" (expected engine or controller)`);
 }
 
+/** How often a child checks its parent (a getppid and a kill(0): microseconds). */
+const PARENT_CHECK_MS = 100;
+/** After SIGTERM, a child that has not finished its orderly stop by then exits anyway. */
+const STOP_DEADLINE_MS = 600;
+
 function watchParent(): void {
   const parentPid = Number(process.env.HPCDL_PARENT_PID);
   if (!Number.isInteger(parentPid) || parentPid <= 1) return;
@@ -31,9 +36,9 @@ function watchParent(): void {
       clearInterval(timer);
       process.stderr.write(`hpcdl: parent process ${parentPid} is gone; stopping\n`);
       process.kill(process.pid, 'SIGTERM');
-      setTimeout(() => process.exit(1), 5000).unref();
+      setTimeout(() => process.exit(1), STOP_DEADLINE_MS).unref();
     }
-  }, 1000);
+  }, PARENT_CHECK_MS);
   timer.unref();
 }
 

@@ -41,12 +41,16 @@ export class LocalLauncher implements EngineLauncher {
   }
 
   /** The engine process of one launch slot (for tests and diagnostics). */
+  /** the last lines of engines that exited, by launch slot */
+  private readonly exitedTails = new Map<number, string[]>();
+
   pidOf(launchSlot: number): number | undefined {
     return this.engines.get(launchSlot)?.child.pid;
   }
 
+  /** The last lines of the slot's engine, also after it exited (an engine that died at start-up says why there). */
   recentLog(launchSlot: number): string[] {
-    return this.engines.get(launchSlot)?.tail.slice() ?? [];
+    return (this.engines.get(launchSlot)?.tail ?? this.exitedTails.get(launchSlot) ?? []).slice();
   }
 
   /**
@@ -91,6 +95,7 @@ export class LocalLauncher implements EngineLauncher {
     child.on('exit', (code, signal) => {
       log.end();
       if (this.engines.get(slot) === entry) this.engines.delete(slot);
+      this.exitedTails.set(slot, entry.tail);
       if (this.stopping) return;
       const reason = entry.killedBecause
         ? `${entry.killedBecause}; its process ${child.pid} was killed`

@@ -151,6 +151,8 @@ export interface ResourcesContent {
 
 export interface ConnectRequest {
   client_session: string;
+  /** keep this client's tasks when it disconnects for good (default: cancel them after the controller's --orphan-grace-ms) */
+  persist?: boolean;
 }
 
 export interface EngineSummary {
@@ -176,6 +178,8 @@ export type TaskSubmission = TaskCall & {
   /** Engine ids, 'all' (one copy per engine: ids become `<task_id>@<engine_id>`), or null / absent = load-balanced. */
   targets?: TaskTargets;
   retries?: number;
+  /** engines that may die while running this task before it fails (EngineLost); absent = the controller's default (3) */
+  engine_losses?: number;
   resources?: ResourceRequest;
   after?: string[];
 };

@@ -2,7 +2,8 @@
  * The client and engines across a controller restart: the controller is
  * SIGKILLed while a map is in flight and restarted with --resume at the same
  * URL; engines and the client reconnect by themselves and the map completes with
- * every result exactly once.
+ * every result exactly once, and every task executed once on the engines
+ * (each task appends its item to a file as it starts).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster } from '../../cluster';
 import { hpcdlProcessCommand } from '../../cluster/launchers/command';
+import { runCounts } from './support/engine-tasks';
 
 const TASKS = path.join(__dirname, 'support', 'engine-tasks.ts');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
@@ -57,7 +59,9 @@ test('a map in flight survives a controller SIGKILL + --resume with every result
   try {
     await cluster.waitForEngines(2, 30_000);
     const items = Array.from({ length: 60 }, (_, i) => i);
-    const group = cluster.balanced().map({ module: TASKS, export: 'sleepThenWhere' }, items.map(() => 150));
+    const runs = path.join(dir, 'runs.txt');
+    fs.writeFileSync(runs, '');
+    const group = cluster.balanced().map({ module: TASKS, export: 'recordRunThenSleep' }, items.map((i) => [runs, i, 150]));
     const completions = new Map<string, number>();
     for (const h of group.tasks) h.onStatus((s) => { if (s === 'done') completions.set(h.taskId, (completions.get(h.taskId) ?? 0) + 1); });
     await waitFor(() => group.progress.done >= 8, 30_000, 'some results before the kill');
@@ -66,12 +70,15 @@ test('a map in flight survives a controller SIGKILL + --resume with every result
     await new Promise((r) => controller.once('exit', r));
     await new Promise((r) => setTimeout(r, 500));
     controller = startController(['--resume']);
-    const results = (await group) as { engineId: number }[];
-    assert.equal(results.length, 60);
+    const results = await group;
+    assert.deepEqual(results, items);
     assert.ok(doneBefore < 60, 'the map was in flight when the controller died');
     assert.equal(new Set(group.tasks.map((t) => t.taskId)).size, 60);
     assert.ok(group.tasks.every((t) => t.status === 'done'));
     assert.deepEqual([...completions.values()], new Array(60).fill(1), 'each task completed exactly once');
+    // counted where it matters: each task ran once on the engines (adopted, not re-run)
+    const counts = runCounts(runs);
+    assert.deepEqual(items.filter((i) => counts.get(i) !== 1).map((i) => `${i}: ${counts.get(i) ?? 0} runs`), [], 'each task executed exactly once on the engines');
     assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).url, url, 'same URL after --resume');
     assert.match(logs.join('\n'), /reconnected to the controller at ws:\/\/127\.0\.0\.1/);
     assert.deepEqual(await cluster.balanced().apply((x: number) => x + 1, 1), 2);

@@ -230,25 +230,31 @@ test('streams and reports reach the owner and subscribers; resources fan out wit
   }
 });
 
-test('engine that drops its connection mid-task: retried elsewhere, or fails naming engine and host', async () => {
+test('engine that drops its connection mid-task: rerun elsewhere by default, or fails naming engine and host once its engine losses are used up', async () => {
   const h = await startHarness({ prefetch: 0 });
   try {
-    const victim = await h.engine({ host: 'victim-host', slots: 2 });
+    const victim = await h.engine({ host: 'victim-host', slots: 3 });
     const c = await h.client();
-    await c.submit([{ task_id: 'retry-me', source: NEVER, retries: 1 }, { task_id: 'no-retry', source: NEVER }]);
-    await until(() => victim.received.length === 2, 5000, 'both on the victim');
-    const survivor = await h.engine({ host: 'survivor', slots: 2 });
+    await c.submit([
+      { task_id: 'retry-me', source: NEVER, retries: 1, engine_losses: 0 },
+      { task_id: 'no-retry', source: NEVER, engine_losses: 0 },
+      { task_id: 'default', source: NEVER },
+    ]);
+    await until(() => victim.received.length === 3, 5000, 'all three on the victim');
+    const survivor = await h.engine({ host: 'survivor', slots: 3 });
     victim.kill();
     const t0 = Date.now();
     await c.waitEvent((m) => m.header.msg_type === 'engine_event' && m.content.event === 'died');
     assert.ok(Date.now() - t0 < 3000);
     await until(() => survivor.received.some((r) => r.task_id === 'retry-me'), 5000, 'retry on survivor');
+    await until(() => survivor.received.some((r) => r.task_id === 'default'), 5000, 'default task rerun on survivor');
     const r = await c.result('no-retry');
     assert.equal(r.status, 'error');
-    assert.equal(r.error!.ename, 'EngineError');
-    assert.match(r.error!.evalue, new RegExp(`engine ${victim.engineId} on victim-host .*died.* while running task no-retry`));
+    assert.equal(r.error!.ename, 'EngineLost');
+    assert.match(r.error!.evalue, new RegExp(`task no-retry was running on 1 engine\\(s\\) that died, more than the 0 engine loss\\(es\\) it allows: engine ${victim.engineId} on victim-host \\(pid \\d+\\): connection closed`));
     assert.equal(r.error!.host, 'victim-host');
     assert.ok(!c.results.has('retry-me'), 'the retried task is still running, not failed');
+    assert.ok(!c.results.has('default'), 'the task lost with its engine is running again, not failed');
   } finally {
     await h.close();
   }

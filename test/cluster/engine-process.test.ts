@@ -22,9 +22,9 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function runEngine(args: string[]): { done: Promise<{ code: number | null; stderr: string }>; kill: (s: NodeJS.Signals) => void; pid: number } {
+function runEngine(args: string[], cwd?: string): { done: Promise<{ code: number | null; stderr: string }>; kill: (s: NodeJS.Signals) => void; pid: number } {
   const { command, args: full } = hpcdlProcessCommand('engine', args);
-  const child = spawn(command, full, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, full, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   child.stdout.on('data', (d) => (stderr += d));
@@ -102,4 +102,34 @@ test('an engine given --gpus registers them (no nvidia-smi here: named by index)
     engine.kill('SIGTERM');
     await engine.done;
   }
+});
+
+test('a bare-specifier module task resolves from the engine\'s working directory; one it cannot find is named with that directory', async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-pkg-'));
+  const pkg = path.join(work, 'node_modules', 'hpcdl-test-tasks');
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'hpcdl-test-tasks', version: '1.0.0', main: 'index.js' }));
+  fs.writeFileSync(path.join(pkg, 'index.js'), 'exports.triple = (x) => x * 3;\nexports.where = () => process.cwd();\n');
+  const engine = runEngine(['--connect', cluster.clusterId, '--profile-dir', dir], work);
+  try {
+    await cluster.waitForEngines(1, 30_000);
+    const [id] = cluster.engineIds;
+    assert.equal(await cluster.engine(id).apply('hpcdl-test-tasks#triple', 14), 42);
+    assert.equal(await cluster.engine(id).apply({ module: 'hpcdl-test-tasks', export: 'where' }), fs.realpathSync(work));
+    await assert.rejects(cluster.engine(id).apply('hpcdl-no-such-package#f'), new RegExp(`task module "hpcdl-no-such-package" is neither an absolute path nor a package found from ${fs.realpathSync(work).replace(/[.]/g, '\\.')}`));
+  } finally {
+    engine.kill('SIGTERM');
+    await engine.done;
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('waitForEngines rejects naming how many engines came, the controller URL and the engines\' last log lines', async () => {
+  const starting = Cluster.start({ engines: 1, profileDir: dir, output: 'none', log: () => undefined, handleSigint: false, engineArgs: ['--slots', 'many'], maxReplacements: 0, startTimeoutMs: 4000 });
+  await assert.rejects(starting, (err: Error) => {
+    assert.match(err.message, /^only 0 of 1 engines registered with the controller at ws:\/\/127\.0\.0\.1:\d+ within 4 s/);
+    assert.match(err.message, /\nrecent engine output:\n {2}engine 0: .*\S/);
+    return true;
+  });
+  await assert.rejects(cluster.waitForEngines(5, 300), /^Error: only \d of 5 engines registered with the controller at ws:\/\/127\.0\.0\.1:\d+ within 0\.3 s$/);
 });

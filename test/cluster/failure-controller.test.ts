@@ -12,6 +12,7 @@ import { Cluster } from '../../cluster';
 import { CLOSE_CODES, PROTOCOL_VERSION, describeClose, encodeMessage, generateKey, makeMessage, readConnectionFile } from '../../cluster/protocol';
 import { LightClient } from '../../bench/support/cluster-peers';
 import { tempDir } from './support/controller-harness';
+import { runCounts } from './support/engine-tasks';
 import { removeDir, startController, startEngine, waitFor, type Proc } from './support/processes';
 
 async function stopAll(procs: Proc[]): Promise<void> {
@@ -37,10 +38,15 @@ test('controller SIGKILLed mid-map: --resume replays the journal, engines and cl
     await cluster.waitForEngines(2, 30000);
     const idsBefore = [...cluster.engineIds].sort();
     const n = 120;
-    const handle = cluster.balanced().map(async (i: number) => {
+    // each task appends its item to a file as it starts: executions are counted on the engines
+    const runs = `${dir}/runs.txt`;
+    fs.writeFileSync(runs, '');
+    const handle = cluster.balanced().map(async (item: [string, number]) => {
+      const [file, i] = item;
+      require('node:fs').appendFileSync(file, `${i}\n`);
       await new Promise((r) => setTimeout(r, 40));
       return i * i;
-    }, Array.from({ length: n }, (_, i) => i));
+    }, Array.from({ length: n }, (_, i) => [runs, i]));
     await waitFor(() => handle.progress.done >= 20, 30000, '20 results before the crash');
     const finishedBefore = handle.tasks.filter((t) => t.isDone).map((t) => t.taskId);
 
@@ -55,6 +61,9 @@ test('controller SIGKILLed mid-map: --resume replays the journal, engines and cl
 
     const values = await handle;
     assert.deepEqual(values, Array.from({ length: n }, (_, i) => i * i));
+    const counts = runCounts(runs);
+    const notOnce = Array.from({ length: n }, (_, i) => i).filter((i) => counts.get(i) !== 1);
+    assert.deepEqual(notOnce.map((i) => `${i}: ${counts.get(i) ?? 0} runs`), [], 'each task executed exactly once on the engines');
 
     // engines came back with their ids, nothing was lost or doubled on the controller side
     await waitFor(() => cluster!.engineIds.length === 2, 15000, 'engines re-registered');

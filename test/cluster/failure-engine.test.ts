@@ -74,16 +74,27 @@ test('SIGKILL of an engine mid-task: detected within 3 s, the task is retried el
   assert.ok(!cluster.engineIds.includes(engineId));
 });
 
-test('without retries the task fails with an error naming the dead engine and its host; nothing is lost', async () => {
+test('with default options a SIGKILLed engine is not the task\'s fault: the task reruns elsewhere and the map resolves', async () => {
+  const group = cluster.balanced().map({ module: TASKS, export: 'sleepThenWhere' }, [3000, 10, 10, 10]);
+  const { engineId } = await killEngineRunning(group.tasks[0]);
+  const results = (await group) as { engineId: number }[];
+  assert.equal(results.length, 4);
+  assert.notEqual(results[0].engineId, engineId, 'the lost task ran again on another engine');
+  assert.equal(group.tasks[0].status, 'done');
+  await waitFor(() => !cluster.engineIds.includes(engineId), 5000, `engine ${engineId} to be gone`);
+  await cluster.waitForEngines(2, 30_000);
+});
+
+test('with engineLosses: 0 the task fails with EngineLost naming the dead engine and its host; nothing else is lost', async () => {
   const handles = [
-    cluster.balanced().submit({ module: TASKS, export: 'sleepThenWhere' }, 3000),
+    cluster.balanced({ engineLosses: 0 }).submit({ module: TASKS, export: 'sleepThenWhere' }, 3000),
     ...Array.from({ length: 6 }, (_, i) => cluster.balanced().apply((x: number) => x * 10, i)),
   ];
   const { engineId } = await killEngineRunning(handles[0]);
   await assert.rejects(handles[0], (err: unknown) => {
     assert.ok(err instanceof RemoteTaskError);
-    assert.match(err.message, new RegExp(`engine ${engineId}\\b`));
-    assert.match(err.message, new RegExp(os.hostname()));
+    assert.equal(err.ename, 'EngineLost');
+    assert.match(err.message, new RegExp(`engine ${engineId} on ${os.hostname()} \\(pid \\d+\\)`));
     return true;
   });
   // every other task of the burst got exactly its result

@@ -72,7 +72,29 @@ test('the sampler samples this machine at the requested interval with per-core C
   assert.ok(s.engine.rss_bytes > 0);
   assert.ok(s.engine.cpu_percent > 0, `this process burned CPU between samples: engine.cpu_percent ${s.engine.cpu_percent}`);
   assert.deepEqual(s.tasks, [{ task_id: 't', cpu_percent: 1, memory_bytes: 2, elapsed_ms: 3 }]);
-  assert.ok(samples[2].time_ms - samples[1].time_ms >= 150);
+  const gap = samples[2].time_ms - samples[1].time_ms;
+  assert.ok(gap >= 150 && gap <= 600, `gap ${gap} ms at a 200 ms interval`);
+});
+
+test('by default the sampler samples at 1 Hz (not slower, not faster)', async () => {
+  const sampler = new ResourceSampler({ nvidiaSmi: '/nonexistent/nvidia-smi' });
+  const times: number[] = [];
+  await new Promise<void>((resolve) => {
+    const deadline = setTimeout(resolve, 4500); // three gaps at 1 Hz; at 0.2 Hz fewer than one
+    sampler.start((s) => {
+      times.push(s.time_ms);
+      if (times.length === 4) {
+        clearTimeout(deadline);
+        resolve();
+      }
+    });
+  });
+  sampler.stop();
+  assert.equal(times.length, 4, `${times.length} samples in 4.5 s`);
+  for (let i = 1; i < times.length; i++) {
+    const gap = times[i] - times[i - 1];
+    assert.ok(gap >= 800 && gap <= 1600, `gap ${gap} ms between samples`);
+  }
 });
 
 // Output formats nvidia-smi really produces for the query the sampler runs

@@ -1,5 +1,6 @@
 /** Task functions the engine/client/failure tests run on real engines. */
 import { report, shared, taskContext } from '../../../cluster/engine/task-api';
+import { appendFileSync, readFileSync } from 'node:fs';
 
 export function double(x: number): number {
   return x * 2;
@@ -56,4 +57,41 @@ export async function sleepWindow(ms: number): Promise<{ start: number; end: num
   const start = Date.now();
   await new Promise((r) => setTimeout(r, ms));
   return { start, end: Date.now() };
+}
+
+/** Appends `item` to `file` as it starts (so a test counts executions on the engines), sleeps `ms`, returns `item`. */
+export async function recordRunThenSleep([file, item, ms]: [string, number, number]): Promise<number> {
+  appendFileSync(file, `${item}\n`);
+  await new Promise((r) => setTimeout(r, ms));
+  return item;
+}
+
+/** How many times each item was recorded by recordRunThenSleep. */
+export function runCounts(file: string): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) if (line) counts.set(Number(line), (counts.get(Number(line)) ?? 0) + 1);
+  return counts;
+}
+
+/** Allocates `count` Buffers of `mb` MiB, filled (so their pages are resident), in one synchronous loop. */
+export function fillBuffers(count: number, mb: number): number {
+  const hold: Buffer[] = [];
+  for (let i = 0; i < count; i++) hold.push(Buffer.alloc(mb * 1024 * 1024, 1));
+  return hold.length;
+}
+
+/** The same with an await between allocations, untouched (virtual until written): only the worker's own report sees them. */
+export async function allocateBuffersSlowly(count: number, mb: number): Promise<number> {
+  const hold: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    hold.push(Buffer.alloc(mb * 1024 * 1024));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return hold.length;
+}
+
+/** Sleeps `ms` and returns it with the engine that ran it. */
+export async function sleepThenValue(ms: number): Promise<{ ms: number; engineId: number | null }> {
+  await new Promise((r) => setTimeout(r, ms));
+  return { ms, engineId: taskContext()?.engineId ?? null };
 }
