@@ -48,6 +48,13 @@ function streamText(record: ExecutionRecord, name: 'stdout' | 'stderr'): string 
     .join('');
 }
 
+/** Absolute (scheme://host) and protocol-relative (//host) URLs in an HTML output. */
+function externalReferences(html: string): string[] {
+  const absolute = html.match(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>)]*/gi) ?? [];
+  const protocolRelative = [...html.matchAll(/(?:src|href|url)\s*[=(:]\s*['"]?(\/\/[^\s'"<>)]+)/gi)].map((m) => m[1]);
+  return [...absolute, ...protocolRelative];
+}
+
 function messagesOfType(record: ExecutionRecord, type: string) {
   return record.messages.filter((m) => m.header.msg_type === type);
 }
@@ -192,6 +199,38 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.equal((afterSync.outputs[0] as any).data['text/plain'], "[ 'SIGINT', 'SIGINT' ]");
   });
 
+  test('cells queued behind a failing or interrupted cell are aborted, not run; later cells run', async () => {
+    const setup = await session.execute('let queuedRan: string[] = [];');
+    assert.equal(setup.reply.status, 'ok', JSON.stringify(setup.outputs));
+    // Three requests sent at once, without awaiting replies (as "Run All" does). The first
+    // waits 1 s so the other two reach the kernel's queue before it fails.
+    const failing = session.execute('await new Promise((r) => setTimeout(r, 1000));\nthrow new Error("first cell fails");');
+    const queued = [session.execute('queuedRan.push("q1");'), session.execute('queuedRan.push("q2");')];
+    const [failed, ...aborted] = await Promise.all([failing, ...queued]);
+    assert.equal(failed.reply.status, 'error');
+    assert.deepEqual(aborted.map((r) => r.reply.status), ['aborted', 'aborted']);
+    assert.deepEqual(aborted.map((r) => r.outputs), [[], []], 'aborted cells produce no output');
+
+    let started!: () => void;
+    const cellStarted = new Promise<void>((resolve) => (started = resolve));
+    const long = session.execute('console.log("sleeping");\nawait new Promise((r) => setTimeout(r, 120_000));', {
+      timeoutMs: 60_000,
+      onIOPub: (msg) => {
+        if (msg.header.msg_type === 'stream' && /sleeping/.test((msg.content as any).text)) started();
+      },
+    });
+    const queuedBehindInterrupt = [session.execute('queuedRan.push("q3");'), session.execute('queuedRan.push("q4");')];
+    await cellStarted;
+    await session.interrupt();
+    const [interrupted, ...abortedAfterInterrupt] = await Promise.all([long, ...queuedBehindInterrupt]);
+    assert.equal((interrupted.outputs.find((o) => o.output_type === 'error') as any)?.ename, 'KernelInterrupted');
+    assert.deepEqual(abortedAfterInterrupt.map((r) => r.reply.status), ['aborted', 'aborted']);
+
+    const after = await session.execute('queuedRan.push("after");\nqueuedRan');
+    assert.equal(after.reply.status, 'ok', 'a cell sent after the aborts runs');
+    assert.equal((after.outputs[0] as any).data['text/plain'], "[ 'after' ]", 'none of the queued cells ran');
+  });
+
   test('interrupt: a training loop given interruptSignal() stops within a step, inside the interrupted cell', { skip: hpcdlMainBuilt ? false : 'dist/src/index.js not built' }, async () => {
     const setup = await session.execute(
       'import * as tf from "@tensorflow/tfjs-core";\n' +
@@ -269,7 +308,7 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.equal(trace.y.length, 201);
     assert.equal(trace.y[200], 400);
     assert.match(saved.data['text/html'], /window\.Plotly\.react/);
-    assert.ok(!/cdn\./i.test(saved.data['text/html']), 'no CDN');
+    assert.deepEqual(externalReferences(saved.data['text/html']), [], 'no CDN or other external host: every URL is relative to the Jupyter server');
 
     const paced = await session.execute(
       'const fig2 = new LiveFigure({ data: [{ type: "scatter", y: [] as number[] }], layout: {} }, { maxUpdatesPerSecond: 10 });\n' +
