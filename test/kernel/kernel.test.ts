@@ -394,7 +394,7 @@ describe('notebook execution through the contents API', () => {
     const texts = outputs.map((o) => multilineText((o.output as any).data?.['text/plain'])).join('\n');
     assert.match(texts, /epochs \[#+\] 5\/5 \(100%\)/);
     assert.match(texts, /trials\ntrial +epoch +loss/);
-    assert.match(texts, /1 +5 +0\.2000/);
+    assert.match(texts, /1 +5 +0\.2$/m);
     assert.equal(multilineText((saved.cells[2].outputs![0] as any).text), 'done\n');
   });
 });

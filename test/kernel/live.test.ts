@@ -109,13 +109,14 @@ test('LiveTable upserts rows by key and renders HTML and aligned text', () => {
   const channel = recorder();
   const table = new LiveTable({ channel, key: 'trial', title: 'scan' });
   table.upsert({ trial: 1, lr: 0.001, status: 'running' });
-  table.upsert({ trial: 2, lr: 0.01, status: 'running' });
+  table.upsert({ trial: 2, lr: 3e-4, status: 'running' });
   table.upsert({ trial: 1, status: 'done', auc: 0.91234567 });
   table.close();
   const last = channel.sent[channel.sent.length - 1].content.data;
   assert.equal(
     last['text/plain'],
-    ['scan', 'trial  lr        status   auc', '-----  --------  -------  ------', '1      0.001000  done     0.9123', '2      0.01000   running'].join('\n'),
+    // significant digits without padding zeros: 3e-4 reads 0.0003, not 0.0003000
+    ['scan', 'trial  lr      status   auc', '-----  ------  -------  ------', '1      0.001   done     0.9123', '2      0.0003  running'].join('\n'),
   );
   assert.match(String(last['text/html']), /<caption>scan<\/caption><thead><tr><th>trial<\/th><th>lr<\/th><th>status<\/th><th>auc<\/th>/);
   assert.throws(() => table.upsert({ lr: 1 }), /no "trial" key column/);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { processAlive, PARENT_POLL_MS } from '../../kernel/parent-watch';
-import { installTestKernel, KernelSession, sleep, startJupyterServer, tempDir, type JupyterServer, type TestKernel } from '../support/jupyter';
+import { installTestKernel, KernelSession, sleep, startJupyterServer, tempDir, withTimeout, type JupyterServer, type TestKernel } from '../support/jupyter';
 
 let kernel: TestKernel;
 let server: JupyterServer;
@@ -27,8 +27,10 @@ before(async () => {
 after(async () => {
   // Only if the test failed: stop what it started, by PID.
   for (const pid of leftovers) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+  // The server is dead: drop the client side without talking to it (its REST calls would retry).
   session?.kernel.dispose();
-  await server?.stop().catch(() => undefined);
+  (session as unknown as { manager?: { dispose(): void } } | undefined)?.manager?.dispose();
+  await withTimeout(server?.stop() ?? Promise.resolve(), 15_000, 'server.stop').catch(() => undefined);
   kernel?.remove();
   if (savedHome === undefined) delete process.env.HPCDL_HOME;
   else process.env.HPCDL_HOME = savedHome;

@@ -145,16 +145,18 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     const scan = nb.figures.find((f) => titleOf(f) === 'learning-rate scan');
     assert.ok(scan, 'scan figure');
     const trialCurves = scan.data.filter((t) => t.yaxis === 'y' && !/validation/.test(String(t.name)));
-    assert.deepEqual(trialCurves.map((t) => t.name).sort(), ['lr 0.0003', 'lr 0.001', 'lr 0.003'], 'one loss curve per trial');
+    assert.deepEqual(trialCurves.map((t) => t.name).sort(), ['lr 1e-3', 'lr 3e-3', 'lr 3e-4'], 'one loss curve per trial, learning rates written as 3e-4');
+    assert.deepEqual([...new Set(scan.data.map((t) => t.yaxis))].sort(), ['y', 'y2'], 'only the metrics asked for (loss, AUC) are plotted');
     for (const t of trialCurves) {
       const lr = String(t.name).slice(3);
-      const steps = Number(new RegExp(`trial \\d: lr ${lr.replace('.', '\\.')}, engine \\d+, (\\d+) steps`).exec(nb.stdout)?.[1]);
+      const steps = Number(new RegExp(`trial \\d: lr ${lr}, engine \\d+, (\\d+) steps`).exec(nb.stdout)?.[1]);
       assert.ok(steps > 0, `result line of ${t.name}`);
       assert.equal(t.x.length, steps, `${t.name}: every step reported and drawn`);
     }
     const table = displayTexts(nb.outputs).find((t) => /learning rate/.test(t));
     assert.ok(table, 'trial table');
     assert.equal((table.match(/\bdone\b/g) ?? []).length, 3, `every trial done in the saved table:\n${table}`);
+    for (const lr of ['3e-3', '1e-3', '3e-4']) assert.match(table, new RegExp(`^\\d+ +${lr} `, 'm'), `learning rate ${lr} in the table:\n${table}`);
   });
 
   test('hpo_search.ipynb: GP search with ASHA on 2 engines, live trial table and curves, best/worst, histogram, parallel coordinates, test ROC against the default config', { skip: !wanted('hpo_search') }, async () => {
