@@ -27,6 +27,8 @@ import {
 import { textOf, copyNotebookTree, displayTexts, plotlyFigures, runNotebook, streamText, type PlotlyFigureJson } from './support';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'notebooks');
+/** Test AUC the quick-mode driver notebook must reach (see the measurement where it is checked). */
+const TRAINED_AUC_FLOOR = 0.8;
 const only = (process.env.HPCDL_NOTEBOOKS ?? '').split(',').filter(Boolean);
 const wanted = (name: string) => only.length === 0 || only.some((o) => name.includes(o));
 
@@ -94,7 +96,10 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     const steps = Number(/trained (\d+) steps in [\d.]+ s/.exec(nb.stdout)?.[1]);
     assert.ok(steps >= 20 && steps <= 30, `quick mode: 800 training events, batch 64, 2 epochs: ${steps} steps`);
     const auc = Number(/test AUC \(weighted\): ([\d.]+)/.exec(nb.stdout)?.[1]);
-    assert.ok(auc >= 0 && auc <= 1, `test AUC line with a value in [0, 1]: ${auc}`);
+    // Measured in quick mode (2026-12-04): trained 0.955; the notebook run with learning rate 0
+    // (batch-norm statistics still move) 0.690; the network untrained, 8 seeds, 0.34-0.64 on these
+    // 100 test events. 0.8 leaves room on both sides (the synthetic generator may change).
+    assert.ok(auc >= TRAINED_AUC_FLOOR && auc <= 1, `test AUC ${auc} below ${TRAINED_AUC_FLOOR}: the notebook's training did not learn`);
     assert.match(nb.stdout, /standard cuts: background efficiency [\d.e-]+, signal efficiency [\d.e-]+/);
     assert.match(nb.stdout, /CNN signal efficiency at background efficiency [\d.e-]+: [\d.e-]+/);
 
