@@ -85,7 +85,9 @@ const LOAD_PLOTLY_JS = `function loadPlotly(el) {
       var base = document.body && document.body.getAttribute('data-base-url');
       var config = document.getElementById('jupyter-config-data');
       if (!base && config) { try { base = JSON.parse(config.textContent).baseUrl; } catch (e) {} }
-      var url = (base || '/').replace(/\/?$/, '/') + ${JSON.stringify(PLOTLY_NBEXTENSION_PATH.join('/'))};
+      base = base || '/';
+      if (base.charAt(base.length - 1) !== '/') base += '/';
+      var url = base + ${JSON.stringify(PLOTLY_NBEXTENSION_PATH.join('/'))};
       w.hpcdlPlotlyLoad = { url: url, failed: false };
       var script = document.createElement('script');
       script.src = url;

@@ -20,22 +20,18 @@ const ARTIFACTS = process.env.HPCDL_TEST_ARTIFACTS ?? path.join(os.tmpdir(), 'hp
 const POINTS = 12;
 
 let kernel: TestKernel;
-/** A second installation, whose kernel spec the reopen test removes (its plotly.js stays). */
-let reopenKernel: TestKernel;
 let server: JupyterServer;
 let browser: Browser | null = null;
 
 before(async () => {
   kernel = installTestKernel('hpcdl-browsertest');
-  reopenKernel = installTestKernel('hpcdl-reopentest');
-  server = await startJupyterServer({ kernelPrefixes: [kernel.prefix, reopenKernel.prefix], app: 'notebook' });
+  server = await startJupyterServer({ kernelPrefixes: [kernel.prefix], app: 'notebook' });
 });
 
 after(async () => {
   await browser?.close();
   await server?.stop();
   kernel?.remove();
-  reopenKernel?.remove();
 });
 
 test('a LiveFigure updates in place in the notebook UI while the cell runs', { skip: CHROMIUM ? false : 'Debian chromium not installed', timeout: 180_000 }, async (t) => {
@@ -97,10 +93,18 @@ test('a saved notebook with three figures stays small and renders when reopened 
       'const live = new LiveFigure({ data: [{ type: "scatter", y: [] as number[] }], layout: { title: "three" } });\n' +
       'for (let i = 0; i < 20; i++) { live.update((f) => { (f.data[0] as any).y.push(i * i); }); await new Promise((r) => setTimeout(r, 20)); }',
   ]);
-  fs.writeFileSync(path.join(server.rootDir, 'three.ipynb'), JSON.stringify(notebook));
-  const run = await executeNotebook(server, 'three.ipynb', { kernelName: reopenKernel.name });
+  // Its own server and kernel installation: reopened, the notebook must find no kernel of its
+  // language (the classic UI starts any kernel of the same language instead of a missing one).
+  const reopenKernel = installTestKernel('hpcdl-reopentest');
+  const own = await startJupyterServer({ kernelPrefixes: [reopenKernel.prefix], app: 'notebook' });
+  t.after(async () => {
+    await own.stop();
+    reopenKernel.remove();
+  });
+  fs.writeFileSync(path.join(own.rootDir, 'three.ipynb'), JSON.stringify(notebook));
+  const run = await executeNotebook(own, 'three.ipynb', { kernelName: reopenKernel.name });
   assert.deepEqual(run.failedCells, []);
-  const savedFile = path.join(server.rootDir, 'three.ipynb');
+  const savedFile = path.join(own.rootDir, 'three.ipynb');
   const saved = JSON.parse(fs.readFileSync(savedFile, 'utf8'));
   const figureOutputs = saved.cells.flatMap((c: any) => c.outputs).filter((o: any) => 'application/vnd.plotly.v1+json' in (o.data ?? {}));
   assert.equal(figureOutputs.length, 3, 'three figures saved');
@@ -117,16 +121,16 @@ test('a saved notebook with three figures stays small and renders when reopened 
   // Offline: only the Jupyter server on 127.0.0.1 answers.
   await context.route('**/*', (route) => {
     const url = route.request().url();
-    if (url.startsWith(server.url) || url.startsWith('data:')) return route.continue();
+    if (url.startsWith(own.url) || url.startsWith('data:')) return route.continue();
     foreignRequests.push(url);
     return route.abort('internetdisconnected');
   });
   const page = await context.newPage();
-  await page.goto(`${server.url}/notebooks/three.ipynb?token=${server.token}`);
+  await page.goto(`${own.url}/notebooks/three.ipynb?token=${own.token}`);
   await page.waitForFunction(() => Array.from(document.querySelectorAll('.hpcdl-figure')).filter((d: any) => Array.isArray(d.data) && d.querySelector('svg')).length === 3, null, { timeout: 120_000 });
   const drawn = await page.evaluate(() => (Array.from(document.querySelectorAll('.hpcdl-figure')) as any[]).map((d) => d.data[0].y.length));
   assert.deepEqual(drawn, [50, 3, 20], 'each figure drawn with its saved data');
-  const kernels = await (await fetch(`${server.url}/api/kernels?token=${server.token}`)).json();
+  const kernels = await (await fetch(`${own.url}/api/kernels?token=${own.token}`)).json();
   assert.deepEqual(kernels, [], 'no kernel runs');
   assert.deepEqual(foreignRequests, [], 'no request left 127.0.0.1');
   fs.mkdirSync(ARTIFACTS, { recursive: true });

@@ -55,6 +55,19 @@ function externalReferences(html: string): string[] {
   return [...absolute, ...protocolRelative];
 }
 
+/** Executes `code`; `printed` resolves once its stdout shows `marker` (so an interrupt lands while it runs). */
+function executeUntilPrinted(session: KernelSession, code: string, marker: RegExp): { printed: Promise<void>; done: Promise<ExecutionRecord> } {
+  let seen!: () => void;
+  const printed = new Promise<void>((resolve) => (seen = resolve));
+  const done = session.execute(code, {
+    timeoutMs: 60_000,
+    onIOPub: (msg) => {
+      if (msg.header.msg_type === 'stream' && marker.test((msg.content as any).text)) seen();
+    },
+  });
+  return { printed, done };
+}
+
 function messagesOfType(record: ExecutionRecord, type: string) {
   return record.messages.filter((m) => m.header.msg_type === type);
 }
@@ -162,17 +175,10 @@ describe('hpcdl kernel in jupyter-server', () => {
     );
     assert.equal(setup.reply.status, 'ok', JSON.stringify(setup.outputs));
 
-    let started!: () => void;
-    const cellStarted = new Promise<void>((resolve) => (started = resolve));
-    const running = session.execute('console.log("waiting");\nawait new Promise((resolve) => setTimeout(resolve, 120_000));', {
-      timeoutMs: 60_000,
-      onIOPub: (msg) => {
-        if (msg.header.msg_type === 'stream' && /waiting/.test((msg.content as any).text)) started();
-      },
-    });
-    await cellStarted;
+    const running = executeUntilPrinted(session, 'console.log("waiting");\nawait new Promise((resolve) => setTimeout(resolve, 120_000));', /waiting/);
+    await running.printed;
     await session.interrupt();
-    const interrupted = await running;
+    const interrupted = await running.done;
     assert.equal(interrupted.reply.status, 'error');
     const error = interrupted.outputs.find((o) => o.output_type === 'error') as any;
     assert.equal(error?.ename, 'KernelInterrupted');
@@ -182,18 +188,11 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.equal((after.outputs[0] as any).data['text/plain'], "[ 'SIGINT' ]");
 
     // Synchronous code: Node breaks it (vm breakOnSigint) and the callbacks still run, once.
-    let syncStarted!: () => void;
-    const syncCellStarted = new Promise<void>((resolve) => (syncStarted = resolve));
-    const busy = session.execute('console.log("busy loop started");\nconst t0 = Date.now(); while (Date.now() - t0 < 60_000) {}', {
-      timeoutMs: 60_000,
-      onIOPub: (msg) => {
-        if (msg.header.msg_type === 'stream' && /busy loop started/.test((msg.content as any).text)) syncStarted();
-      },
-    });
+    const busy = executeUntilPrinted(session, 'console.log("busy loop started");\nconst t0 = Date.now(); while (Date.now() - t0 < 60_000) {}', /busy loop started/);
     // Interrupt once the loop runs (an interrupt during type checking only lands when the cell ends).
-    await syncCellStarted;
+    await busy.printed;
     await session.interrupt();
-    const busyResult = await busy;
+    const busyResult = await busy.done;
     assert.equal((busyResult.outputs.find((o) => o.output_type === 'error') as any)?.ename, 'KernelInterrupted');
     const afterSync = await session.execute('interruptsSeen');
     assert.equal((afterSync.outputs[0] as any).data['text/plain'], "[ 'SIGINT', 'SIGINT' ]");
@@ -211,18 +210,11 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.deepEqual(aborted.map((r) => r.reply.status), ['aborted', 'aborted']);
     assert.deepEqual(aborted.map((r) => r.outputs), [[], []], 'aborted cells produce no output');
 
-    let started!: () => void;
-    const cellStarted = new Promise<void>((resolve) => (started = resolve));
-    const long = session.execute('console.log("sleeping");\nawait new Promise((r) => setTimeout(r, 120_000));', {
-      timeoutMs: 60_000,
-      onIOPub: (msg) => {
-        if (msg.header.msg_type === 'stream' && /sleeping/.test((msg.content as any).text)) started();
-      },
-    });
+    const long = executeUntilPrinted(session, 'console.log("sleeping");\nawait new Promise((r) => setTimeout(r, 120_000));', /sleeping/);
     const queuedBehindInterrupt = [session.execute('queuedRan.push("q3");'), session.execute('queuedRan.push("q4");')];
-    await cellStarted;
+    await long.printed;
     await session.interrupt();
-    const [interrupted, ...abortedAfterInterrupt] = await Promise.all([long, ...queuedBehindInterrupt]);
+    const [interrupted, ...abortedAfterInterrupt] = await Promise.all([long.done, ...queuedBehindInterrupt]);
     assert.equal((interrupted.outputs.find((o) => o.output_type === 'error') as any)?.ename, 'KernelInterrupted');
     assert.deepEqual(abortedAfterInterrupt.map((r) => r.reply.status), ['aborted', 'aborted']);
 

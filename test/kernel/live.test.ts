@@ -38,6 +38,9 @@ test('LiveFigure shows plotly JSON with an HTML fallback that loads plotly.js fr
     assert.ok(!/plotly\.js v\d/.test(html), 'plotly.js is not inlined');
     assert.match(html, /'nbextensions\/hpcdl\/plotly\.min\.js'|"nbextensions\/hpcdl\/plotly\.min\.js"/);
     assert.match(html, /data-base-url/);
+    // The script is valid JavaScript (it runs in the browser, where a syntax error shows nothing).
+    const script = html.split('<script type="text/javascript">')[1].split('</script>')[0];
+    assert.doesNotThrow(() => new Function(script), 'the figure script parses');
     // Every URL in the output is relative to the Jupyter server: no scheme, no host.
     assert.deepEqual(html.match(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]*/gi) ?? [], []);
     const figures = channel.sent.filter((s) => PLOTLY_MIME in s.content.data);
