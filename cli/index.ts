@@ -13,6 +13,7 @@ import { isUsageError } from './args';
 import { benchCommand } from './bench';
 import { dispatch, fromFunction, help, invocation, PROGRAM, type Command } from './command';
 import { packageVersion } from '../src/package-info';
+import { clusterCommand } from './cluster';
 import { controllerCommand } from './controller';
 import { dataCommand } from './data';
 import { demoCommand } from './demo';
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, Command> = {
   bench: benchCommand,
   search: fromFunction('hyperparameter search on cluster engines (live table, HTML report)', () => require('./search').searchCommand),
   controller: controllerCommand,
+  cluster: clusterCommand,
   engine: engineCommand,
   kernel: kernelCommand,
 };

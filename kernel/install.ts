@@ -12,13 +12,19 @@ import path from 'node:path';
 import { KERNEL_DISPLAY_NAME } from './constants';
 import { hpcdlPackageRoot, hpcdlVersion } from './package-root';
 import { UsageError } from '../src/command-line';
+import { PLOTLY_NBEXTENSION_PATH } from '../src/plots/live-plotly';
 
 export interface KernelInstallOptions {
   /** Where to install: the user's Jupyter data dir, a prefix, or the Python env running Jupyter. */
   location: { kind: 'user' } | { kind: 'prefix'; prefix: string } | { kind: 'sys-prefix'; python?: string };
   name?: string;
   displayName?: string;
-  /** Defaults to the running node binary. */
+  /**
+   * The node the kernel spec starts: defaults to the running node binary (an
+   * absolute path). A bare name (`node`) is looked up on PATH when Jupyter
+   * starts the kernel (node from `module load nodejs` in the server's
+   * environment); a path can be a wrapper script that loads the module first.
+   */
   nodePath?: string;
   /** Defaults to the package this code belongs to. */
   packageRoot?: string;
@@ -27,6 +33,8 @@ export interface KernelInstallOptions {
 export interface InstalledKernel {
   name: string;
   specDir: string;
+  /** plotly.js for the figures' HTML fallback, served by Jupyter at <base>/nbextensions/hpcdl/plotly.min.js. */
+  plotlyFile: string;
   kernelJson: KernelSpecJson;
 }
 
@@ -40,13 +48,16 @@ export interface KernelSpecJson {
 }
 
 const DEFAULT_NAME = 'hpcdl';
-const USAGE = `Usage: hpcdl kernel install [--user | --prefix P | --sys-prefix [--python PY]] [--name N] [--display-name D]
+const USAGE = `Usage: hpcdl kernel install [--user | --prefix P | --sys-prefix [--python PY]] [--name N] [--display-name D] [--node NODE]
 
 Registers the "${KERNEL_DISPLAY_NAME}" Jupyter kernel (default name "${DEFAULT_NAME}").
   --user          into the per-user Jupyter data dir (default)
   --prefix P      into P/share/jupyter/kernels (e.g. --prefix /usr/local for all users)
   --sys-prefix    into the sys.prefix of the Python that runs Jupyter (e.g. the JupyterHub env);
                   that Python is found from the 'jupyter' command on PATH, or given with --python
+  --node NODE     what the kernel spec runs node with (default: this node, ${process.execPath});
+                  a bare name such as 'node' is found on the Jupyter server's PATH at kernel start
+                  (e.g. after 'module load nodejs'), a path may be a wrapper script
 `;
 
 export function parseKernelInstallArgs(argv: string[]): KernelInstallOptions {
@@ -69,6 +80,11 @@ export function parseKernelInstallArgs(argv: string[]): KernelInstallOptions {
       case '--python': python = take(); break;
       case '--name': options.name = take(); break;
       case '--display-name': options.displayName = take(); break;
+      case '--node': {
+        const node = take();
+        options.nodePath = node.includes('/') ? path.resolve(node) : node;
+        break;
+      }
       default: throw new UsageError(arg.startsWith('-') ? `unknown option ${arg}` : `unexpected argument ${JSON.stringify(arg)}`);
     }
   }
@@ -118,6 +134,17 @@ export function kernelsDir(location: KernelInstallOptions['location']): string {
   }
 }
 
+/**
+ * `--sys-prefix` without `--python` follows the `jupyter` on PATH; on a
+ * system Python that is /usr, i.e. /usr/share/jupyter: every user's Jupyter
+ * sees the kernel, which is rarely what was meant on a shared login node.
+ */
+export function systemPrefixWarning(location: KernelInstallOptions['location'], kernels: string): string | null {
+  if (location.kind !== 'sys-prefix' || location.python !== undefined) return null;
+  if (!/^\/usr\/(local\/)?share\/jupyter\//.test(kernels)) return null;
+  return `hpcdl kernel install: warning: --sys-prefix without --python writes to ${kernels} (the Python of the 'jupyter' on PATH), seen by every user; for a JupyterHub environment pass --python <its python>, for yourself use --user`;
+}
+
 export function installKernel(options: KernelInstallOptions): InstalledKernel {
   const name = options.name ?? DEFAULT_NAME;
   const root = options.packageRoot ?? hpcdlPackageRoot();
@@ -125,7 +152,10 @@ export function installKernel(options: KernelInstallOptions): InstalledKernel {
   if (!fs.existsSync(launcher)) {
     throw new Error(`${launcher} does not exist; build the package first (npm run build)`);
   }
-  const specDir = path.join(kernelsDir(options.location), name);
+  const kernels = kernelsDir(options.location);
+  const warning = systemPrefixWarning(options.location, kernels);
+  if (warning) process.stderr.write(warning + '\n');
+  const specDir = path.join(kernels, name);
   const modulesDir = path.join(specDir, 'node_modules');
   fs.mkdirSync(modulesDir, { recursive: true });
   const link = path.join(modulesDir, 'hpcdl');
@@ -141,7 +171,22 @@ export function installKernel(options: KernelInstallOptions): InstalledKernel {
     metadata: { hpcdl: { version: hpcdlVersion(root), packageRoot: root } },
   };
   fs.writeFileSync(path.join(specDir, 'kernel.json'), JSON.stringify(kernelJson, null, 2) + '\n');
-  return { name, specDir, kernelJson };
+  const plotlyFile = installPlotly(path.dirname(path.dirname(specDir)), root);
+  return { name, specDir, kernelJson, plotlyFile };
+}
+
+/**
+ * Links the package's plotly.min.js into `<dataDir>/nbextensions/hpcdl/`, the
+ * path the figures' HTML loads it from (src/plots/live-plotly.ts), so
+ * notebooks do not carry plotly.js in their outputs.
+ */
+function installPlotly(dataDir: string, root: string): string {
+  const target = path.join(dataDir, ...PLOTLY_NBEXTENSION_PATH);
+  const source = require.resolve('plotly.js-dist-min/plotly.min.js', { paths: [root] });
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.rmSync(target, { force: true });
+  fs.symlinkSync(source, target, 'file');
+  return target;
 }
 
 export async function kernelInstallMain(argv: string[]): Promise<number> {

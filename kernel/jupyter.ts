@@ -32,6 +32,16 @@ HPCDL_JUPYTER_APP) with the given arguments, e.g.
   hpcdl kernel jupyter --ip 127.0.0.1 --port 8888 --no-browser
 `;
 
+/**
+ * Jupyter refuses to start as root without --allow-root, which is how many
+ * containers and test machines run: pass it, and say so.
+ */
+export function withAllowRootIfRoot(argv: string[], uid = process.getuid?.()): string[] {
+  if (uid !== 0 || argv.includes('--allow-root')) return argv;
+  process.stderr.write('kernel jupyter: warning: running as root; passing --allow-root to Jupyter (anyone who can reach the server runs code as root)\n');
+  return [...argv, '--allow-root'];
+}
+
 export async function kernelJupyterMain(argv: string[]): Promise<number> {
   if (argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(USAGE);
@@ -52,7 +62,8 @@ export async function kernelJupyterMain(argv: string[]): Promise<number> {
     process.stderr.write(`hpcdl kernel jupyter: error: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}\n`);
     return 1;
   }
-  const child = spawn(frontend, argv, { stdio: 'inherit' });
+  const args = withAllowRootIfRoot(argv);
+  const child = spawn(frontend, args, { stdio: 'inherit' });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const onInt = forward('SIGINT');
   const onTerm = forward('SIGTERM');

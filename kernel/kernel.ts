@@ -331,6 +331,24 @@ export class HpcdlKernel {
     }
   }
 
+  /**
+   * The server that started us is gone: cancel what the cells run (interrupt
+   * callbacks, e.g. the cluster clients' cancel-all, bounded by
+   * INTERRUPT_GRACE_MS) and exit; clusters a cell started stop with the
+   * process (their exit handlers kill the controller and engines).
+   */
+  async exitOrphaned(reason: string): Promise<never> {
+    this.log(`${reason}; shutting down`);
+    const callbacks = runInterruptCallbacks('parent exited').catch(() => undefined);
+    await Promise.race([callbacks, new Promise((r) => setTimeout(r, INTERRUPT_GRACE_MS))]);
+    this.cells.close();
+    for (const s of Object.values(this.sockets)) {
+      s.linger = 0;
+      s.close();
+    }
+    process.exit(0);
+  }
+
   private async shutdown(socket: ZmqSocket, msg: Msg): Promise<void> {
     const restart = msg.content.restart === true;
     await this.reply(socket, msg, 'shutdown_reply', { status: 'ok', restart });

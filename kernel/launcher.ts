@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HpcdlKernel } from './kernel';
 import { installModuleOverlay } from './module-overlay';
+import { watchParent } from './parent-watch';
 import { hpcdlPackageRoot, hpcdlVersion } from './package-root';
 import { loadTslab } from './tslab';
 import type { ConnectionInfo } from './wire';
@@ -43,6 +44,7 @@ export async function launchKernel(argv: string[]): Promise<void> {
   process.on('uncaughtException', (error) => console.error('Uncaught exception:', error));
   process.on('unhandledRejection', (reason) => console.error('Unhandled promise rejection:', reason));
   await kernel.start();
+  watchParent((reason) => void kernel.exitOrphaned(reason));
 }
 
 if (require.main === module) {

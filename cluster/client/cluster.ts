@@ -35,6 +35,7 @@ import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './han
 import { addInterruptible, installSigint, interruptAllClients, removeInterruptible } from './interrupt';
 import type { ConnectOptions, StartOptions } from './options';
 import { OutputPrinter } from './output';
+import { removeClusterFiles } from './local/leftovers';
 import type { TaskOptions, TaskSubmitter } from './submitter';
 import { BalancedView, DirectView, EngineView } from './views';
 import type { SearchOptions } from '../search/types';
@@ -77,6 +78,8 @@ export class Cluster {
   private connection: ControllerConnection | null = null;
   /** set when this client started the cluster */
   private startedController: StartedController | null = null;
+  /** what the controller and engines this client started write under ~/.hpcdl/clusters */
+  private startedFiles: { workDir: string; connectionFile: string } | null = null;
   private supervisor: EngineSupervisor | null = null;
   private launcherId: string | null = null;
   private launchedCount = 0;
@@ -124,6 +127,7 @@ export class Cluster {
     try {
       cluster = new Cluster(readConnectionFile(started.file), started.file, { ...opts, profileDir: started.profileDir });
       cluster.startedController = started.controller;
+      cluster.startedFiles = { workDir: started.workDir, connectionFile: started.file };
       cluster.installExitHandler();
       await cluster.open(started.controller.dial);
       cluster.log(dashboardLine(cluster.clusterId, cluster.dashboardUrl));
@@ -545,6 +549,8 @@ export class Cluster {
     conn?.close();
     if (this.supervisor) await this.supervisor.stop();
     await this.startedController?.stop();
+    // A cluster closed by its client will not be resumed: its logs, journal and connection file go too.
+    if (this.startedFiles) removeClusterFiles(this.startedFiles.workDir, this.startedFiles.connectionFile);
     if (this.exitHandler) process.removeListener('exit', this.exitHandler);
     for (const id of [...this.tasks.keys()]) this.resolveCancelled(id, 'the client closed');
   }

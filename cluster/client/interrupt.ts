@@ -3,7 +3,7 @@
  * (a script's Ctrl-C) and the hpcdl kernel's interrupt registry (a notebook
  * interrupt). Either cancels the clients' outstanding remote tasks.
  */
-import { INTERRUPT_REGISTRY_KEY } from '../../src/notebook-hooks';
+import { currentDisplayChannel, INTERRUPT_REGISTRY_KEY } from '../../src/notebook-hooks';
 
 /** What an interrupt needs from a connected client. */
 export interface Interruptible {
@@ -54,6 +54,8 @@ export function installSigint(client: Interruptible, log: (line: string) => void
   const handler = (): void => {
     const n = client.outstanding.length;
     const othersListen = process.listenerCount('SIGINT') > 1;
+    // In the hpcdl kernel its interrupt registry cancels (and says so) once for every client.
+    if (othersListen && currentDisplayChannel() !== null) return;
     if (n > 0) log(`hpcdl: interrupted; cancelling ${n} remote task(s)`);
     const cancelled = client.interruptAll().catch(() => 0);
     if (othersListen) return; // a kernel or app handles SIGINT itself; we only cancel our tasks

@@ -213,7 +213,7 @@ export class Engine {
     this.engineId = reply.engine_id;
     this.heartbeatMs = reply.heartbeat_ms > 0 ? reply.heartbeat_ms : 1000;
     this.peer!.established();
-    this.log(`${this.prefix()} ${again ? 're-registered' : 'registered'} with controller ${this.opts.connection.url} (cluster ${reply.cluster_id}, ${this.opts.slots} slots)`);
+    this.log(`${this.prefix()} ${again ? 're-registered' : 'registered'} with controller ${this.opts.connection.url} (cluster ${reply.cluster_id}, ${this.opts.slots} slot${this.opts.slots === 1 ? '' : 's'})`);
     this.startHeartbeat();
     this.ledger.resend(again);
     this.firstRegistered();

@@ -24,6 +24,7 @@ export class StudyDisplay {
   readonly curves: LiveFigure;
   private readonly lastEpoch = new Map<number, number>();
   private readonly lastMetric = new Map<number, number>();
+  private ended = false;
 
   constructor(
     private readonly study: Study,
@@ -33,7 +34,7 @@ export class StudyDisplay {
     this.progress = new ProgressBar({ total: study.options.trials, label: this.label() });
     this.table = new LiveTable({ key: 'trial', title: opts.title ?? 'trials', columns: ['trial', 'state', 'engine', 'epoch', ...params, opts.metric, 'value', 'attempts'] });
     this.curves = new LiveFigure(trialCurvesFigure(study.trials, { metric: opts.metric, direction: opts.direction }));
-    for (const t of study.trials) if (t.state !== 'pending') this.table.upsert(this.row(t));
+    for (const t of study.trials) this.table.upsert(this.row(t));
     this.progress.update(this.finished(), { label: this.label() });
   }
 
@@ -50,7 +51,14 @@ export class StudyDisplay {
     if (event.kind !== 'report') this.progress.update(this.finished(), { label: this.label() });
   }
 
+  /**
+   * The search is over: a trial still 'running' or 'pending' was cancelled
+   * (the journal keeps it 'running' so a resume re-queues it; the table says
+   * what happened in this run).
+   */
   close(): void {
+    this.ended = true;
+    for (const t of this.study.trials) this.table.upsert(this.row(t));
     this.curves.update(trialCurvesFigure(this.study.trials, { metric: this.opts.metric, direction: this.opts.direction }));
     this.progress.update(this.finished(), { label: this.label() });
     this.progress.close();
@@ -61,7 +69,7 @@ export class StudyDisplay {
   private row(t: Trial): TableRow {
     const row: TableRow = {
       trial: t.id,
-      state: t.state,
+      state: this.stateOf(t),
       engine: t.engine ?? null,
       epoch: this.lastEpoch.get(t.id) ?? t.reports[t.reports.length - 1]?.step ?? null,
       [this.opts.metric]: this.lastMetric.get(t.id) ?? t.reports[t.reports.length - 1]?.value ?? null,
@@ -70,6 +78,13 @@ export class StudyDisplay {
     };
     for (const [k, v] of Object.entries(t.params)) row[k] = v;
     return row;
+  }
+
+  /** 'pending' reads 'queued' (asked for, waiting for an engine); after close, unfinished trials read 'cancelled'. */
+  private stateOf(t: Trial): string {
+    if (t.state !== 'pending' && t.state !== 'running') return t.state;
+    if (this.ended) return 'cancelled';
+    return t.state === 'pending' ? 'queued' : 'running';
   }
 
   private finished(): number {

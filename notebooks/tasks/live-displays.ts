@@ -28,7 +28,7 @@ export interface CurveEvent {
 export interface LiveTrainingCurvesOptions extends LiveOutputOptions {
   title?: string;
   xAxis?: string;
-  /** Metric subplots in this order (others are appended as they appear). Default: loss, then what arrives. */
+  /** The metric subplots, in this order; other metrics are not drawn. Default: loss, then whatever arrives. */
   metrics?: string[];
 }
 
@@ -48,15 +48,20 @@ export class LiveTrainingCurves {
   private readonly title: string;
   private readonly xAxis: string;
 
+  /** Only these metrics are drawn when `metrics` was given. */
+  private readonly onlyMetrics: Set<string> | null;
+
   constructor(options: LiveTrainingCurvesOptions = {}) {
     this.title = options.title ?? 'training curves';
     this.xAxis = options.xAxis ?? 'step';
     this.metricOrder = [...(options.metrics ?? ['loss'])];
+    this.onlyMetrics = options.metrics ? new Set(options.metrics) : null;
     this.live = new LiveFigure(this.render(), options);
   }
 
-  /** Adds one point to the curve of (name, metric, split). */
+  /** Adds one point to the curve of (name, metric, split); a metric not asked for is ignored. */
   add(name: string, metric: string, x: number, y: number, split: 'train' | 'validation' = 'train'): this {
+    if (this.onlyMetrics && !this.onlyMetrics.has(metric)) return this;
     const key = `${name}\u0000${metric}\u0000${split}`;
     let s = this.series.get(key);
     if (!s) {
@@ -313,4 +318,58 @@ export interface TrialRow {
 /** A live table of trials (one row per trial, merged on `trial`). */
 export function liveTrialTable(columns: string[], options: LiveOutputOptions & { title?: string } = {}): LiveTable {
   return new LiveTable({ ...options, key: 'trial', columns: ['trial', ...columns.filter((c) => c !== 'trial')] });
+}
+
+/** A learning rate as people write it: 3e-4, 1e-3, 2.5e-2 (not 0.0003000). */
+export function formatLearningRate(lr: number): string {
+  return Number(lr.toPrecision(3)).toExponential();
+}
+
+/** What ScanTable needs of a map handle: one task per trial, in order, and reports. */
+export interface ScanHandle {
+  readonly tasks: readonly { readonly status: string; readonly engineId: number | null; onStatus(listener: (status: string) => void): unknown }[];
+  onReport(listener: (data: Record<string, unknown>, engineId: number | null) => void): unknown;
+}
+
+/**
+ * The trial table of a learning-rate scan: every trial shown from the start
+ * ('queued'), its state following its task ('running', 'done', 'error',
+ * 'cancelled' — an interrupted or cancelled scan does not leave rows
+ * 'running'), and the latest step, loss and validation AUC from its reports.
+ */
+export class ScanTable {
+  readonly table: LiveTable;
+
+  constructor(private readonly trials: readonly { trial: number; learningRate: number }[], options: LiveOutputOptions & { title?: string } = {}) {
+    this.table = new LiveTable({ ...options, key: 'trial', columns: ['trial', 'learning rate', 'engine', 'state', 'step', 'loss', 'val AUC'] });
+    for (const t of trials) this.table.upsert({ trial: t.trial, 'learning rate': formatLearningRate(t.learningRate), state: 'queued' });
+  }
+
+  /** Follows the handle of `cluster.balanced().map(task, trials)` (tasks in the order of `trials`). */
+  follow(handle: ScanHandle): this {
+    handle.tasks.forEach((task, i) => {
+      const trial = this.trials[i].trial;
+      const show = (status: string) => this.table.upsert({ trial, state: ScanTable.stateName(status), ...(task.engineId !== null ? { engine: task.engineId } : {}) });
+      show(task.status);
+      task.onStatus(show);
+    });
+    handle.onReport((data, engineId) => {
+      if (typeof data.trial !== 'number') return;
+      const row: TrialRow = { trial: data.trial, ...(engineId !== null ? { engine: engineId } : {}) };
+      if (typeof data.step === 'number') row.step = data.step;
+      if (data.type === 'step' && typeof data.loss === 'number') row.loss = data.loss;
+      if (data.type === 'validation' && typeof data.auc === 'number') row['val AUC'] = data.auc;
+      this.table.upsert(row);
+    });
+    return this;
+  }
+
+  close(): void {
+    this.table.close();
+  }
+
+  /** Task states as the table shows them: submitted/waiting/queued read 'queued'. */
+  static stateName(status: string): string {
+    return status === 'submitted' || status === 'waiting' ? 'queued' : status;
+  }
 }

@@ -39,7 +39,12 @@ export function notebookSettings(env: NodeJS.ProcessEnv = process.env): Notebook
     dataDir: path.resolve(env.HPCDL_DATA || path.join(workDir, `data-${size}-${events}`)),
     events,
     epochs: quick ? 2 : base.num_epochs,
-    overrides: quick ? { display_interval: 5 } : {},
+    // The config's trainsamples (what the summary prints) is the synthetic training split: events
+    // minus synthesize()'s default 10% validation and 10% test.
+    overrides: {
+      ...(quick ? { display_interval: 5 } : {}),
+      ...(env.HPCDL_DATA ? {} : { trainsamples: events - 2 * Math.round(events * 0.1) }),
+    },
   };
 }
 

@@ -127,7 +127,8 @@ export class LiveTable extends LiveOutput {
 
   private format(value: TableCell): string {
     if (value === undefined || value === null) return '';
-    if (typeof value === 'number' && !Number.isInteger(value)) return value.toPrecision(this.precision);
+    // `precision` significant digits without padding zeros: 3e-4 → 0.0003 (not 0.0003000), 0.91234 → 0.9123
+    if (typeof value === 'number' && !Number.isInteger(value)) return String(Number(value.toPrecision(this.precision)));
     return String(value);
   }
 

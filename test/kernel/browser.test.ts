@@ -2,7 +2,9 @@
  * The classic notebook web UI (Debian nbclassic) in headless Chromium
  * (Debian chromium, driven by playwright-core): run a cell that updates a
  * LiveFigure and see the plot change while the cell runs, rendered by the
- * HTML fallback with plotly.js from the package (no request leaves 127.0.0.1).
+ * HTML fallback with plotly.js from the package (no request leaves 127.0.0.1);
+ * and a saved notebook with three figures stays small and renders again when
+ * reopened with no kernel and no network.
  * A screenshot is kept in $HPCDL_TEST_ARTIFACTS (default: <tmp>/hpcdl-artifacts).
  */
 import assert from 'node:assert/strict';
@@ -10,8 +12,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { ContentsManager } from '@jupyterlab/services';
 import { chromium, type Browser } from 'playwright-core';
-import { installTestKernel, makeNotebook, startJupyterServer, type JupyterServer, type TestKernel } from '../support/jupyter';
+import { executeNotebook, installTestKernel, makeNotebook, startJupyterServer, type JupyterServer, type TestKernel } from '../support/jupyter';
 import { skipIfMissing } from '../support/skips';
 
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => fs.existsSync(p));
@@ -82,4 +85,64 @@ test('a LiveFigure updates in place in the notebook UI while the cell runs', { s
   await page.screenshot({ path: shot, fullPage: true });
   t.diagnostic(`screenshot: ${shot}`);
   assert.ok(fs.statSync(shot).size > 10_000);
+});
+
+test('a saved notebook with three figures stays small and renders when reopened without the kernel, offline', { skip: CHROMIUM ? false : 'Debian chromium not installed', timeout: 180_000 }, async (t) => {
+  const notebook = makeNotebook([
+    'import { displayFigure, LiveFigure } from "hpcdl";\nconst xs = Array.from({ length: 50 }, (_, i) => i);\n' +
+      'displayFigure({ data: [{ type: "scatter", x: xs, y: xs.map((x) => Math.sin(x / 5)) }], layout: { title: "one" } });',
+    'displayFigure({ data: [{ type: "bar", x: ["a", "b", "c"], y: [3, 1, 2] }], layout: { title: "two" } });\n' +
+      'const live = new LiveFigure({ data: [{ type: "scatter", y: [] as number[] }], layout: { title: "three" } });\n' +
+      'for (let i = 0; i < 20; i++) { live.update((f) => { (f.data[0] as any).y.push(i * i); }); await new Promise((r) => setTimeout(r, 20)); }',
+  ]);
+  // Its own server and kernel installation: reopened, the notebook must find no kernel of its
+  // language (the classic UI starts any kernel of the same language instead of a missing one).
+  const reopenKernel = installTestKernel('hpcdl-reopentest');
+  const own = await startJupyterServer({ kernelPrefixes: [reopenKernel.prefix], app: 'notebook' });
+  t.after(async () => {
+    await own.stop();
+    reopenKernel.remove();
+  });
+  fs.writeFileSync(path.join(own.rootDir, 'three.ipynb'), JSON.stringify(notebook));
+  const run = await executeNotebook(own, 'three.ipynb', { kernelName: reopenKernel.name });
+  assert.deepEqual(run.failedCells, []);
+  // Saved as the notebook UI saves cells it ran (marked trusted), so the server signs it and
+  // scripts in its HTML outputs run when it is reopened.
+  const contents = new ContentsManager({ serverSettings: own.settings });
+  const model = await contents.get('three.ipynb', { type: 'notebook', content: true });
+  for (const cell of model.content.cells) if (cell.cell_type === 'code') cell.metadata.trusted = true;
+  await contents.save('three.ipynb', { type: 'notebook', format: 'json', content: model.content });
+  contents.dispose();
+  const savedFile = path.join(own.rootDir, 'three.ipynb');
+  const saved = JSON.parse(fs.readFileSync(savedFile, 'utf8'));
+  const figureOutputs = saved.cells.flatMap((c: any) => c.outputs).filter((o: any) => 'application/vnd.plotly.v1+json' in (o.data ?? {}));
+  assert.equal(figureOutputs.length, 3, 'three figures saved');
+  const bytes = fs.statSync(savedFile).size;
+  t.diagnostic(`saved notebook with three figures: ${bytes} bytes`);
+  // plotly.js alone is 4.8 MB; the notebook holds only the figures' data and scripts.
+  assert.ok(bytes < 60_000, `saved notebook is ${bytes} bytes`);
+
+  // No kernel: the spec is gone (its plotly.js in nbextensions stays), so opening starts none.
+  fs.rmSync(path.join(reopenKernel.prefix, 'share', 'jupyter', 'kernels'), { recursive: true, force: true });
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, serviceWorkers: 'block' });
+  const foreignRequests: string[] = [];
+  // Offline: only the Jupyter server on 127.0.0.1 answers.
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(own.url) || url.startsWith('data:')) return route.continue();
+    foreignRequests.push(url);
+    return route.abort('internetdisconnected');
+  });
+  const page = await context.newPage();
+  await page.goto(`${own.url}/notebooks/three.ipynb?token=${own.token}`);
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('.hpcdl-figure')).filter((d: any) => Array.isArray(d.data) && d.querySelector('svg')).length === 3, null, { timeout: 120_000 });
+  const drawn = await page.evaluate(() => (Array.from(document.querySelectorAll('.hpcdl-figure')) as any[]).map((d) => d.data[0].y.length));
+  assert.deepEqual(drawn, [50, 3, 20], 'each figure drawn with its saved data');
+  const kernels = await (await fetch(`${own.url}/api/kernels?token=${own.token}`)).json();
+  assert.deepEqual(kernels, [], 'no kernel runs');
+  assert.deepEqual(foreignRequests, [], 'no request left 127.0.0.1');
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'kernel-reopened-notebook.png'), fullPage: true });
+  await context.close();
 });

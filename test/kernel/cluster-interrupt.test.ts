@@ -61,6 +61,8 @@ test('interrupting a cell cancels the running remote tasks it started', async ()
     { timeoutMs: 30_000 },
   );
   assert.equal(textOf(status.outputs), "'cancelled,cancelled'", JSON.stringify(status.outputs));
+  const cancelMessages = (textOf(result.outputs) + textOf(status.outputs)).match(/hpcdl: interrupted; cancel/g) ?? [];
+  assert.equal(cancelMessages.length, 1, `one cancel message per interrupt:\n${textOf(result.outputs)}`);
 
   const again = await session.execute('await cluster.balanced().apply((x: number) => x + 1, 41)', { timeoutMs: 60_000 });
   assert.equal(textOf(again.outputs), '42', 'the cluster still runs tasks after the interrupt');

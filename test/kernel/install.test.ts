@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { kernelsDir, parseKernelInstallArgs, userJupyterDataDir } from '../../kernel/install';
+import { kernelsDir, parseKernelInstallArgs, systemPrefixWarning, userJupyterDataDir } from '../../kernel/install';
+import { withAllowRootIfRoot } from '../../kernel/jupyter';
 import { interruptCallbackCount, interruptSignal, onInterrupt, runInterruptCallbacks } from '../../src/notebook-hooks';
 import { globToRegExp, History } from '../../kernel/history';
 import { installTestKernel, REPO_ROOT } from '../support/jupyter';
@@ -19,6 +20,35 @@ test('parses the install locations and rejects bad arguments', () => {
   assert.throws(() => parseKernelInstallArgs(['--prefix']), /--prefix needs a value/);
   assert.throws(() => parseKernelInstallArgs(['--name', 'a b']), /--name must use/);
   assert.throws(() => parseKernelInstallArgs(['--frobnicate']), /unknown option --frobnicate/);
+});
+
+test('--node: a bare name stays a PATH lookup (module load nodejs), a path becomes absolute', () => {
+  assert.equal(parseKernelInstallArgs(['--node', 'node']).nodePath, 'node');
+  assert.equal(parseKernelInstallArgs(['--node=./bin/node-wrapper']).nodePath, path.resolve('bin/node-wrapper'));
+  assert.throws(() => parseKernelInstallArgs(['--node']), /--node needs a value/);
+});
+
+test('--sys-prefix without --python warns before writing into /usr/share/jupyter', () => {
+  const warning = systemPrefixWarning({ kind: 'sys-prefix' }, '/usr/share/jupyter/kernels');
+  assert.match(warning ?? '', /^hpcdl kernel install: warning: --sys-prefix without --python writes to \/usr\/share\/jupyter\/kernels .*--python/);
+  assert.equal(warning?.includes('\n'), false, 'one line');
+  assert.equal(systemPrefixWarning({ kind: 'sys-prefix', python: '/usr/bin/python3' }, '/usr/share/jupyter/kernels'), null, 'asked for explicitly');
+  assert.equal(systemPrefixWarning({ kind: 'sys-prefix' }, '/opt/hub/share/jupyter/kernels'), null, 'a virtual environment');
+  assert.equal(systemPrefixWarning({ kind: 'prefix', prefix: '/usr' }, '/usr/share/jupyter/kernels'), null);
+});
+
+test('kernel jupyter passes --allow-root (with a warning) only when running as root', () => {
+  assert.deepEqual(withAllowRootIfRoot(['--no-browser'], 1000), ['--no-browser']);
+  assert.deepEqual(withAllowRootIfRoot(['--allow-root'], 0), ['--allow-root']);
+  const written: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => (written.push(chunk), true)) as typeof process.stderr.write;
+  try {
+    assert.deepEqual(withAllowRootIfRoot(['--no-browser'], 0), ['--no-browser', '--allow-root']);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.match(written.join(''), /warning: running as root; passing --allow-root/);
 });
 
 test('kernel spec directories follow Jupyter conventions', () => {
@@ -48,6 +78,9 @@ test('install writes kernel.json with absolute node and launcher, and the hpcdl 
     const link = path.join(kernel.specDir, 'node_modules', 'hpcdl');
     assert.equal(fs.realpathSync(link), fs.realpathSync(REPO_ROOT));
     assert.deepEqual(spec.env.NODE_PATH.split(':'), [path.join(kernel.specDir, 'node_modules'), path.join(REPO_ROOT, 'node_modules')]);
+    // plotly.js for the figures' HTML, where the Jupyter server serves nbextensions of this data dir
+    const plotly = path.join(kernel.prefix, 'share', 'jupyter', 'nbextensions', 'hpcdl', 'plotly.min.js');
+    assert.match(fs.readFileSync(plotly, 'utf8').slice(0, 200), /plotly\.js v\d/);
   } finally {
     kernel.remove();
   }

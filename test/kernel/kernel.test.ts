@@ -49,6 +49,26 @@ function streamText(record: ExecutionRecord, name: 'stdout' | 'stderr'): string 
     .join('');
 }
 
+/** Absolute (scheme://host) and protocol-relative (//host) URLs in an HTML output. */
+function externalReferences(html: string): string[] {
+  const absolute = html.match(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>)]*/gi) ?? [];
+  const protocolRelative = [...html.matchAll(/(?:src|href|url)\s*[=(:]\s*['"]?(\/\/[^\s'"<>)]+)/gi)].map((m) => m[1]);
+  return [...absolute, ...protocolRelative];
+}
+
+/** Executes `code`; `printed` resolves once its stdout shows `marker` (so an interrupt lands while it runs). */
+function executeUntilPrinted(session: KernelSession, code: string, marker: RegExp): { printed: Promise<void>; done: Promise<ExecutionRecord> } {
+  let seen!: () => void;
+  const printed = new Promise<void>((resolve) => (seen = resolve));
+  const done = session.execute(code, {
+    timeoutMs: 60_000,
+    onIOPub: (msg) => {
+      if (msg.header.msg_type === 'stream' && marker.test((msg.content as any).text)) seen();
+    },
+  });
+  return { printed, done };
+}
+
 function messagesOfType(record: ExecutionRecord, type: string) {
   return record.messages.filter((m) => m.header.msg_type === type);
 }
@@ -156,17 +176,10 @@ describe('hpcdl kernel in jupyter-server', () => {
     );
     assert.equal(setup.reply.status, 'ok', JSON.stringify(setup.outputs));
 
-    let started!: () => void;
-    const cellStarted = new Promise<void>((resolve) => (started = resolve));
-    const running = session.execute('console.log("waiting");\nawait new Promise((resolve) => setTimeout(resolve, 120_000));', {
-      timeoutMs: 60_000,
-      onIOPub: (msg) => {
-        if (msg.header.msg_type === 'stream' && /waiting/.test((msg.content as any).text)) started();
-      },
-    });
-    await cellStarted;
+    const running = executeUntilPrinted(session, 'console.log("waiting");\nawait new Promise((resolve) => setTimeout(resolve, 120_000));', /waiting/);
+    await running.printed;
     await session.interrupt();
-    const interrupted = await running;
+    const interrupted = await running.done;
     assert.equal(interrupted.reply.status, 'error');
     const error = interrupted.outputs.find((o) => o.output_type === 'error') as any;
     assert.equal(error?.ename, 'KernelInterrupted');
@@ -176,21 +189,39 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.equal((after.outputs[0] as any).data['text/plain'], "[ 'SIGINT' ]");
 
     // Synchronous code: Node breaks it (vm breakOnSigint) and the callbacks still run, once.
-    let syncStarted!: () => void;
-    const syncCellStarted = new Promise<void>((resolve) => (syncStarted = resolve));
-    const busy = session.execute('console.log("busy loop started");\nconst t0 = Date.now(); while (Date.now() - t0 < 60_000) {}', {
-      timeoutMs: 60_000,
-      onIOPub: (msg) => {
-        if (msg.header.msg_type === 'stream' && /busy loop started/.test((msg.content as any).text)) syncStarted();
-      },
-    });
+    const busy = executeUntilPrinted(session, 'console.log("busy loop started");\nconst t0 = Date.now(); while (Date.now() - t0 < 60_000) {}', /busy loop started/);
     // Interrupt once the loop runs (an interrupt during type checking only lands when the cell ends).
-    await syncCellStarted;
+    await busy.printed;
     await session.interrupt();
-    const busyResult = await busy;
+    const busyResult = await busy.done;
     assert.equal((busyResult.outputs.find((o) => o.output_type === 'error') as any)?.ename, 'KernelInterrupted');
     const afterSync = await session.execute('interruptsSeen');
     assert.equal((afterSync.outputs[0] as any).data['text/plain'], "[ 'SIGINT', 'SIGINT' ]");
+  });
+
+  test('cells queued behind a failing or interrupted cell are aborted, not run; later cells run', async () => {
+    const setup = await session.execute('let queuedRan: string[] = [];');
+    assert.equal(setup.reply.status, 'ok', JSON.stringify(setup.outputs));
+    // Three requests sent at once, without awaiting replies (as "Run All" does). The first
+    // waits 1 s so the other two reach the kernel's queue before it fails.
+    const failing = session.execute('await new Promise((r) => setTimeout(r, 1000));\nthrow new Error("first cell fails");');
+    const queued = [session.execute('queuedRan.push("q1");'), session.execute('queuedRan.push("q2");')];
+    const [failed, ...aborted] = await Promise.all([failing, ...queued]);
+    assert.equal(failed.reply.status, 'error');
+    assert.deepEqual(aborted.map((r) => r.reply.status), ['aborted', 'aborted']);
+    assert.deepEqual(aborted.map((r) => r.outputs), [[], []], 'aborted cells produce no output');
+
+    const long = executeUntilPrinted(session, 'console.log("sleeping");\nawait new Promise((r) => setTimeout(r, 120_000));', /sleeping/);
+    const queuedBehindInterrupt = [session.execute('queuedRan.push("q3");'), session.execute('queuedRan.push("q4");')];
+    await long.printed;
+    await session.interrupt();
+    const [interrupted, ...abortedAfterInterrupt] = await Promise.all([long.done, ...queuedBehindInterrupt]);
+    assert.equal((interrupted.outputs.find((o) => o.output_type === 'error') as any)?.ename, 'KernelInterrupted');
+    assert.deepEqual(abortedAfterInterrupt.map((r) => r.reply.status), ['aborted', 'aborted']);
+
+    const after = await session.execute('queuedRan.push("after");\nqueuedRan');
+    assert.equal(after.reply.status, 'ok', 'a cell sent after the aborts runs');
+    assert.equal((after.outputs[0] as any).data['text/plain'], "[ 'after' ]", 'none of the queued cells ran');
   });
 
   test('interrupt: a training loop given interruptSignal() stops within a step, inside the interrupted cell', { skip: skipIfMissing(!hpcdlMainBuilt && 'dist/src/index.js not built (npm run build)') }, async () => {
@@ -270,7 +301,7 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.equal(trace.y.length, 201);
     assert.equal(trace.y[200], 400);
     assert.match(saved.data['text/html'], /window\.Plotly\.react/);
-    assert.ok(!/cdn\./i.test(saved.data['text/html']), 'no CDN');
+    assert.deepEqual(externalReferences(saved.data['text/html']), [], 'no CDN or other external host: every URL is relative to the Jupyter server');
 
     const paced = await session.execute(
       'const fig2 = new LiveFigure({ data: [{ type: "scatter", y: [] as number[] }], layout: {} }, { maxUpdatesPerSecond: 10 });\n' +
@@ -356,7 +387,7 @@ describe('notebook execution through the contents API', () => {
     const texts = outputs.map((o) => multilineText((o.output as any).data?.['text/plain'])).join('\n');
     assert.match(texts, /epochs \[#+\] 5\/5 \(100%\)/);
     assert.match(texts, /trials\ntrial +epoch +loss/);
-    assert.match(texts, /1 +5 +0\.2000/);
+    assert.match(texts, /1 +5 +0\.2$/m);
     assert.equal(multilineText((saved.cells[2].outputs![0] as any).text), 'done\n');
   });
 });

@@ -4,63 +4,99 @@ import { test } from 'node:test';
 import { MIME_BUNDLE, runCellEndHooks, type DisplayChannel, type DisplayContent } from '../../src/notebook-hooks';
 import { LiveFigure, LiveTable, PLOTLY_MIME, ProgressBar } from '../../src/plots/live';
 
-function recorder(): DisplayChannel & { sent: { content: DisplayContent; update: boolean }[] } {
-  const sent: { content: DisplayContent; update: boolean }[] = [];
-  return { sent, publish: (content, update) => sent.push({ content, update }) };
+function recorder(): DisplayChannel & { sent: { content: DisplayContent; update: boolean; at: number }[] } {
+  const sent: { content: DisplayContent; update: boolean; at: number }[] = [];
+  return { sent, publish: (content, update) => sent.push({ content, update, at: performance.now() }) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LOADER_SHOWN = Symbol.for('hpcdl.plots.plotlyLoaderShown');
 
-test('LiveFigure shows plotly JSON with an offline HTML fallback and coalesces bursts', () => {
-  const channel = recorder();
-  const fig = new LiveFigure({ data: [{ y: [1] }], layout: { title: { text: 'loss' } } }, { channel });
-  // The first figure of the process is preceded by the plotly.js loader, inlined from plotly.js-dist-min.
-  const loader = String(channel.sent[0].content.data['text/html']);
-  assert.ok(!(PLOTLY_MIME in channel.sent[0].content.data));
-  assert.match(loader, /plotly\.js v\d/);
-  assert.match(loader, /hpcdl-plotly-ready/);
-  assert.ok(!/<script[^>]+src=/.test(loader), 'no external script');
-  const figures = channel.sent.filter((s) => PLOTLY_MIME in s.content.data);
-  assert.equal(figures.length, 1);
-  assert.equal(figures[0].update, false);
-  assert.match(String(figures[0].content.data['text/plain']), /Figure "loss": 1 traces, 1 points/);
-  for (let i = 0; i < 100; i++) fig.update((f) => void (f.data[0] as { y: number[] }).y.push(i));
-  // A burst right after show() is held back by the throttle...
-  const afterBurst = channel.sent.length;
-  runCellEndHooks(() => assert.fail('flush failed'));
-  // ...and flushed once when the cell ends.
-  assert.equal(channel.sent.length, afterBurst + 1);
-  const last = channel.sent[channel.sent.length - 1];
-  assert.equal(last.update, true);
-  assert.equal(last.content.transient?.display_id, fig.displayId);
-  assert.equal(((last.content.data[PLOTLY_MIME] as { data: { y: number[] }[] }).data[0].y).length, 101);
-  fig.close();
+/** Runs `body` with HPCDL_PLOTLY_INLINE set as given and the once-per-process loader flag cleared. */
+function withInlineSetting<T>(inline: string | undefined, body: () => T): T {
+  const saved = process.env.HPCDL_PLOTLY_INLINE;
+  const holder = globalThis as unknown as Record<symbol, unknown>;
+  delete holder[LOADER_SHOWN];
+  if (inline === undefined) delete process.env.HPCDL_PLOTLY_INLINE;
+  else process.env.HPCDL_PLOTLY_INLINE = inline;
+  try {
+    return body();
+  } finally {
+    if (saved === undefined) delete process.env.HPCDL_PLOTLY_INLINE;
+    else process.env.HPCDL_PLOTLY_INLINE = saved;
+    delete holder[LOADER_SHOWN];
+  }
+}
+
+test('LiveFigure shows plotly JSON with an HTML fallback that loads plotly.js from the local nbextensions path, and coalesces bursts', () => {
+  withInlineSetting(undefined, () => {
+    const channel = recorder();
+    const fig = new LiveFigure({ data: [{ y: [1] }], layout: { title: { text: 'loss' } } }, { channel });
+    assert.equal(channel.sent.length, 1, 'one output: the figure, no inline plotly.js loader');
+    const html = String(channel.sent[0].content.data['text/html']);
+    assert.ok(html.length < 5_000, `the figure HTML stays small (${html.length} chars)`);
+    assert.ok(!/plotly\.js v\d/.test(html), 'plotly.js is not inlined');
+    assert.match(html, /'nbextensions\/hpcdl\/plotly\.min\.js'|"nbextensions\/hpcdl\/plotly\.min\.js"/);
+    assert.match(html, /data-base-url/);
+    // The script is valid JavaScript (it runs in the browser, where a syntax error shows nothing).
+    const script = html.split('<script type="text/javascript">')[1].split('</script>')[0];
+    assert.doesNotThrow(() => new Function(script), 'the figure script parses');
+    // Every URL in the output is relative to the Jupyter server: no scheme, no host.
+    assert.deepEqual(html.match(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]*/gi) ?? [], []);
+    const figures = channel.sent.filter((s) => PLOTLY_MIME in s.content.data);
+    assert.equal(figures.length, 1);
+    assert.equal(figures[0].update, false);
+    assert.match(String(figures[0].content.data['text/plain']), /Figure "loss": 1 traces, 1 points/);
+    for (let i = 0; i < 100; i++) fig.update((f) => void (f.data[0] as { y: number[] }).y.push(i));
+    // A burst right after show() is held back by the throttle...
+    const afterBurst = channel.sent.length;
+    runCellEndHooks(() => assert.fail('flush failed'));
+    // ...and flushed once when the cell ends.
+    assert.equal(channel.sent.length, afterBurst + 1);
+    const last = channel.sent[channel.sent.length - 1];
+    assert.equal(last.update, true);
+    assert.equal(last.content.transient?.display_id, fig.displayId);
+    assert.equal(((last.content.data[PLOTLY_MIME] as { data: { y: number[] }[] }).data[0].y).length, 101);
+    fig.close();
+  });
 });
 
-test('the plotly loader is displayed once per process, before the first figure', () => {
-  const channel = recorder();
-  new LiveFigure({ data: [] }, { channel });
-  new LiveFigure({ data: [] }, { channel });
-  const loaders = channel.sent.filter((s) => String(s.content.data['text/html']).includes('hpcdl-plotly-ready') && !(PLOTLY_MIME in s.content.data));
-  // The first test in this file already showed it, so here it must not appear again.
-  assert.equal(loaders.length, 0);
-  assert.equal(channel.sent.length, 2);
+test('HPCDL_PLOTLY_INLINE=1: plotly.js is inlined once per process, before the first figure', () => {
+  withInlineSetting('1', () => {
+    const channel = recorder();
+    new LiveFigure({ data: [] }, { channel });
+    new LiveFigure({ data: [] }, { channel });
+    const isLoader = (s: { content: DisplayContent }) => !(PLOTLY_MIME in s.content.data) && /plotly\.js v\d/.test(String(s.content.data['text/html']));
+    assert.deepEqual(channel.sent.map(isLoader), [true, false, false], 'loader, figure, figure');
+    assert.match(String(channel.sent[0].content.data['text/html']), /hpcdl-plotly-ready/);
+    assert.ok(!/<script[^>]+src=/.test(String(channel.sent[0].content.data['text/html'])), 'no external script');
+  });
 });
 
-test('LiveFigure sends paced updates at most at the configured rate, final state last', async () => {
+test('LiveFigure sends paced updates at the configured rate while updates keep coming, final state last', async () => {
+  const rate = 20; // messages per second: one per 50 ms
   const channel = recorder();
-  const fig = new LiveFigure({ data: [{ y: [] as number[] }] }, { channel, maxUpdatesPerSecond: 20 });
-  for (let i = 0; i < 10; i++) {
+  const fig = new LiveFigure({ data: [{ y: [] as number[] }] }, { channel, maxUpdatesPerSecond: rate });
+  const updates = 100;
+  for (let i = 0; i < updates; i++) {
     fig.update((f) => void (f.data[0] as { y: number[] }).y.push(i));
     await sleep(10);
   }
   fig.close();
-  const stamps = channel.sent.map((s) => s.update);
-  assert.equal(stamps[0], false);
-  assert.ok(stamps.slice(1).every(Boolean));
-  assert.ok(channel.sent.length < 11, `updates were coalesced (${channel.sent.length} messages for 10 updates)`);
+  assert.equal(channel.sent[0].update, false);
+  assert.ok(channel.sent.slice(1).every((s) => s.update));
+  const gaps = channel.sent.slice(1).map((s, i) => s.at - channel.sent[i].at);
+  // close() flushes at once, so the last gap may be short; every paced one is at least 1/rate (timers fire late, never early).
+  const paced = gaps.slice(0, -1);
+  const minGap = Math.min(...paced);
+  assert.ok(minGap >= 1000 / rate - 2, `at most ${rate} messages/s: smallest gap ${minGap.toFixed(1)} ms (gaps ${paced.map((g) => g.toFixed(0))})`);
+  const spanS = (channel.sent[channel.sent.length - 1].at - channel.sent[0].at) / 1000;
+  const measured = (channel.sent.length - 1) / spanS;
+  assert.ok(measured <= rate * 1.05, `measured ${measured.toFixed(1)} messages/s > ${rate}`);
+  // Updates kept flowing at ~100/s for ~1 s: the throttle sends while they come, not only at the end.
+  assert.ok(paced.length >= 5, `paced updates while the cell ran: ${paced.length} in ${spanS.toFixed(2)} s`);
   const final = channel.sent[channel.sent.length - 1].content.data[PLOTLY_MIME] as { data: { y: number[] }[] };
-  assert.deepEqual(final.data[0].y, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(final.data[0].y, Array.from({ length: updates }, (_, i) => i));
 });
 
 test('outside a kernel nothing is published but state is kept', () => {
@@ -76,13 +112,14 @@ test('LiveTable upserts rows by key and renders HTML and aligned text', () => {
   const channel = recorder();
   const table = new LiveTable({ channel, key: 'trial', title: 'scan' });
   table.upsert({ trial: 1, lr: 0.001, status: 'running' });
-  table.upsert({ trial: 2, lr: 0.01, status: 'running' });
+  table.upsert({ trial: 2, lr: 3e-4, status: 'running' });
   table.upsert({ trial: 1, status: 'done', auc: 0.91234567 });
   table.close();
   const last = channel.sent[channel.sent.length - 1].content.data;
   assert.equal(
     last['text/plain'],
-    ['scan', 'trial  lr        status   auc', '-----  --------  -------  ------', '1      0.001000  done     0.9123', '2      0.01000   running'].join('\n'),
+    // significant digits without padding zeros: 3e-4 reads 0.0003, not 0.0003000
+    ['scan', 'trial  lr      status   auc', '-----  ------  -------  ------', '1      0.001   done     0.9123', '2      0.0003  running'].join('\n'),
   );
   assert.match(String(last['text/html']), /<caption>scan<\/caption><thead><tr><th>trial<\/th><th>lr<\/th><th>status<\/th><th>auc<\/th>/);
   assert.throws(() => table.upsert({ lr: 1 }), /no "trial" key column/);

@@ -27,6 +27,8 @@ import {
 import { textOf, copyNotebookTree, displayTexts, plotlyFigures, runNotebook, streamText, type PlotlyFigureJson } from './support';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'notebooks');
+/** Test AUC the quick-mode driver notebook must reach (see the measurement where it is checked). */
+const TRAINED_AUC_FLOOR = 0.8;
 const only = (process.env.HPCDL_NOTEBOOKS ?? '').split(',').filter(Boolean);
 const wanted = (name: string) => only.length === 0 || only.some((o) => name.includes(o));
 
@@ -94,7 +96,10 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     const steps = Number(/trained (\d+) steps in [\d.]+ s/.exec(nb.stdout)?.[1]);
     assert.ok(steps >= 20 && steps <= 30, `quick mode: 800 training events, batch 64, 2 epochs: ${steps} steps`);
     const auc = Number(/test AUC \(weighted\): ([\d.]+)/.exec(nb.stdout)?.[1]);
-    assert.ok(auc >= 0 && auc <= 1, `test AUC line with a value in [0, 1]: ${auc}`);
+    // Measured in quick mode (2026-12-04): trained 0.955; the notebook run with learning rate 0
+    // (batch-norm statistics still move) 0.690; the network untrained, 8 seeds, 0.34-0.64 on these
+    // 100 test events. 0.8 leaves room on both sides (the synthetic generator may change).
+    assert.ok(auc >= TRAINED_AUC_FLOOR && auc <= 1, `test AUC ${auc} below ${TRAINED_AUC_FLOOR}: the notebook's training did not learn`);
     assert.match(nb.stdout, /standard cuts: background efficiency [\d.e-]+, signal efficiency [\d.e-]+/);
     assert.match(nb.stdout, /CNN signal efficiency at background efficiency [\d.e-]+: [\d.e-]+/);
 
@@ -145,16 +150,18 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     const scan = nb.figures.find((f) => titleOf(f) === 'learning-rate scan');
     assert.ok(scan, 'scan figure');
     const trialCurves = scan.data.filter((t) => t.yaxis === 'y' && !/validation/.test(String(t.name)));
-    assert.deepEqual(trialCurves.map((t) => t.name).sort(), ['lr 0.0003', 'lr 0.001', 'lr 0.003'], 'one loss curve per trial');
+    assert.deepEqual(trialCurves.map((t) => t.name).sort(), ['lr 1e-3', 'lr 3e-3', 'lr 3e-4'], 'one loss curve per trial, learning rates written as 3e-4');
+    assert.deepEqual([...new Set(scan.data.map((t) => t.yaxis))].sort(), ['y', 'y2'], 'only the metrics asked for (loss, AUC) are plotted');
     for (const t of trialCurves) {
       const lr = String(t.name).slice(3);
-      const steps = Number(new RegExp(`trial \\d: lr ${lr.replace('.', '\\.')}, engine \\d+, (\\d+) steps`).exec(nb.stdout)?.[1]);
+      const steps = Number(new RegExp(`trial \\d: lr ${lr}, engine \\d+, (\\d+) steps`).exec(nb.stdout)?.[1]);
       assert.ok(steps > 0, `result line of ${t.name}`);
       assert.equal(t.x.length, steps, `${t.name}: every step reported and drawn`);
     }
     const table = displayTexts(nb.outputs).find((t) => /learning rate/.test(t));
     assert.ok(table, 'trial table');
     assert.equal((table.match(/\bdone\b/g) ?? []).length, 3, `every trial done in the saved table:\n${table}`);
+    for (const lr of ['3e-3', '1e-3', '3e-4']) assert.match(table, new RegExp(`^\\d+ +${lr} `, 'm'), `learning rate ${lr} in the table:\n${table}`);
   });
 
   test('hpo_search.ipynb: GP search with ASHA on 2 engines, live trial table and curves, best/worst, histogram, parallel coordinates, test ROC against the default config', { skip: !wanted('hpo_search') }, async () => {
