@@ -55,6 +55,8 @@ const CASES: Case[] = [
   { command: ['search'], valueFlag: '--engines', missingRequired: { args: [], names: /--config .*--objective/ } },
   { command: ['controller'], valueFlag: '--port', missingRequired: { args: ['--resume'], names: /--resume needs --cluster-id/ } },
   { command: ['engine'], valueFlag: '--connect', missingRequired: { args: [], names: /--connect FILE\|ID is required/ } },
+  { command: ['cluster', 'list'], valueFlag: '--profile-dir' },
+  { command: ['cluster', 'prune'], valueFlag: '--profile-dir' },
   { command: ['kernel', 'install'], valueFlag: '--prefix', missingRequired: { args: ['--python', '/usr/bin/python3'], names: /--python only applies to --sys-prefix/ } },
 ];
 
