@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster, RemoteTaskError, TaskGroupError } from '../../cluster';
 import { alive } from '../support/pids';
+import { queryGpus } from '../../cluster/engine/resources';
 
 const TASKS = path.join(__dirname, 'support', 'engine-tasks.ts');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
@@ -111,7 +112,7 @@ test('cancel() stops a running task on its engine; the engine takes the next tas
   assert.equal(await cluster.engine(engineId).apply((x: number) => x + 1, 1), 2);
 });
 
-test('resource samples stream at about 1 Hz with per-core CPU and no GPUs on this machine', async () => {
+test('resource samples stream at about 1 Hz with per-core CPU and the GPUs nvidia-smi lists on this machine', async () => {
   const samples: { engineId: number | null; sample: Record<string, any> }[] = [];
   const stop = cluster.onResources((sample, engineId) => samples.push({ engineId, sample }));
   const t0 = Date.now();
@@ -131,7 +132,8 @@ test('resource samples stream at about 1 Hz with per-core CPU and no GPUs on thi
   }
   const s = samples[samples.length - 1].sample;
   assert.equal(s.cpu.cores.length, os.cpus().length);
-  assert.deepEqual(s.gpus, []);
+  // derived from the machine: none without nvidia-smi, every GPU of the node it lists on a GPU node
+  assert.deepEqual(s.gpus.map((g: { index: number }) => g.index), (await queryGpus()).gpus.map((g) => g.index));
   assert.ok(s.memory.total_bytes > 0);
   assert.deepEqual(new Set(samples.map((x) => x.engineId)).size >= 1, true);
 });
