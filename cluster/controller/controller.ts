@@ -30,6 +30,7 @@ import {
   connectionFilePath,
   generateKey,
   readConnectionFile,
+  trustedDirectory,
   writeConnectionFile,
   type ConnectionInfo,
   type EngineSummary,
@@ -129,6 +130,7 @@ export class Controller {
       throw new Error(`--cluster-id must be 1-64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(clusterId)})`);
     }
     const file = connectionFilePath(clusterId, options.profileDir);
+    trustedDirectory(path.dirname(file), 'profile directory');
     let key = generateKey();
     let port = options.port ?? 0;
     if (options.resume) {
@@ -150,8 +152,13 @@ export class Controller {
     const { bind, advertise } = chooseBindAddress(this.options.ip, this.ctx.log);
     const api = dashboardApi(this.statusSources, this.dashboardToken);
     this.server = http.createServer((req, res) => handleDashboardRequest(req, res, api));
-    this.wss = new WebSocketServer({ server: this.server, maxPayload: this.ctx.opts.maxMessageBytes + 1024 * 1024, perMessageDeflate: false });
-    this.wss.on('connection', (ws, req) => this.connections.accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    this.wss = new WebSocketServer({
+      server: this.server,
+      maxPayload: this.ctx.opts.maxMessageBytes + 1024 * 1024,
+      perMessageDeflate: false,
+      verifyClient: (info, done) => this.verifyUpgrade(info.req, done),
+    });
+    this.wss.on('connection', (ws, req) => this.connections.accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket));
     await listen(this.server, port, bind);
     this.port = (this.server.address() as { port: number }).port;
     const host = advertise.includes(':') ? `[${advertise}]` : advertise;
@@ -162,6 +169,18 @@ export class Controller {
     this.watchdog.unref();
     if (this.ctx.opts.resume) this.startResumeGrace();
     this.ctx.log(`listening on ${this.url} (dashboard ${this.dashboardUrl}); connection file ${this.connectionFile}`);
+  }
+
+  /**
+   * A browser sends an Origin header with every WebSocket it opens, hpcdl's
+   * peers send none: refusing upgrades that carry one keeps web pages (which
+   * any site could make a user's browser open) off the protocol port.
+   */
+  private verifyUpgrade(req: http.IncomingMessage, done: (ok: boolean, code?: number, message?: string) => void): void {
+    const origin = req.headers.origin;
+    if (origin === undefined) return done(true);
+    this.connections.peerLine(`refusing a WebSocket from ${req.socket.remoteAddress}:${req.socket.remotePort} with Origin ${JSON.stringify(String(origin)).slice(0, 80)}: browser pages may not open the protocol port`);
+    done(false, 403, 'browser origins may not open the hpcdl protocol port');
   }
 
   private openJournal(file: string): void {

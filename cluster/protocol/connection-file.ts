@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROTOCOL_VERSION } from './envelope';
+import { checkTrusted, trustedDirectory } from './file-trust';
 
 /** `<profile>/clusters/<cluster_id>.json`, mode 0600, written by the controller. */
 export interface ConnectionInfo {
@@ -43,10 +44,12 @@ export function readConnectionFile(fileOrId: string, profileDir?: string): Conne
   const file = resolveConnectionFile(fileOrId, profileDir);
   let text: string;
   try {
+    checkTrusted(file, 'connection file');
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`connection file ${file} does not exist (is the controller running? start one with \`hpcdl controller\`)`);
+    if (code === undefined) throw err;
     throw new Error(`cannot read connection file ${file}: ${(err as Error).message}`);
   }
   let raw: any;
@@ -71,9 +74,9 @@ export function readConnectionFile(fileOrId: string, profileDir?: string): Conne
   };
 }
 
-/** Write a connection file atomically with mode 0600 (directory 0700). */
+/** Write a connection file atomically with mode 0600 (directory 0700; an existing directory another user could write is refused). */
 export function writeConnectionFile(file: string, info: ConnectionInfo): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  trustedDirectory(path.dirname(file), 'connection file directory');
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
   fs.chmodSync(tmp, 0o600);

@@ -16,12 +16,14 @@
  *
  * The signature covers bytes [0, 8) and everything from offset 40 on, i.e. the
  * frame table and every frame including the binary buffers, so a tampered
- * payload is detected, not only a tampered header.
+ * payload is detected, not only a tampered header. Signed with a connection's
+ * ChannelKey (after the handshake, ./handshake.ts) it also covers the frame's
+ * sequence number in that direction, which is counted, not sent.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { type Message } from './envelope';
 import { ProtocolError } from './errors';
-import { sign, type Key } from './signing';
+import { advance, sign, type SigningKey } from './signing';
 import { checkContent, checkEnvelope } from './validation';
 
 const FRAMING_VERSION = 1;
@@ -49,7 +51,7 @@ export interface CodecOptions {
 }
 
 /** Encode and sign a message. Throws ProtocolError('too_large') above the size limit. */
-export function encodeMessage(msg: Message, key: Key, opts: CodecOptions = {}): Buffer {
+export function encodeMessage(msg: Message, key: SigningKey, opts: CodecOptions = {}): Buffer {
   const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
   const json = envelopeJson(msg);
   const buffers = msg.buffers ?? [];
@@ -81,6 +83,7 @@ export function encodeMessage(msg: Message, key: Key, opts: CodecOptions = {}): 
   }
   out.fill(0, end, total);
   sign(key, out, PREFIX_BYTES).copy(out, 8);
+  advance(key);
   return out;
 }
 
@@ -178,7 +181,7 @@ export function decodeLocal(frame: LocalFrame): Message {
  * wrong HMAC), version (incompatible protocol major version), unknown_type.
  * The signature is checked before any JSON is parsed.
  */
-export function decodeMessage(raw: Uint8Array | ArrayBuffer | Buffer[], key: Key, opts: CodecOptions = {}): Message {
+export function decodeMessage(raw: Uint8Array | ArrayBuffer | Buffer[], key: SigningKey, opts: CodecOptions = {}): Message {
   const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
   const data = toBuffer(raw);
   if (data.length > maxBytes) throw new ProtocolError('too_large', `message is ${data.length} bytes; the limit is ${maxBytes}`);
@@ -210,11 +213,14 @@ function readPrefix(data: Buffer): number {
   return frameCount;
 }
 
-function verifySignature(data: Buffer, key: Key): void {
+function verifySignature(data: Buffer, key: SigningKey): void {
   const signature = data.subarray(8, 8 + SIGNATURE_BYTES);
   if (signature.every((b) => b === 0)) throw new ProtocolError('signature', 'message is not signed');
   const expected = sign(key, data, PREFIX_BYTES);
-  if (!timingSafeEqual(signature, expected)) throw new ProtocolError('signature', 'message signature does not match (wrong key or tampered message)');
+  if (!timingSafeEqual(signature, expected)) {
+    throw new ProtocolError('signature', 'message signature does not match (wrong key, tampered, replayed, or from another connection)');
+  }
+  advance(key);
 }
 
 function sliceFrames(data: Buffer, frameCount: number): Buffer[] {
