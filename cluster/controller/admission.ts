@@ -35,6 +35,8 @@ export interface Pending {
   /** admission order */
   readonly order: number;
   timer: NodeJS.Timeout | null;
+  /** closed for breaking a rule: anything more it sends is ignored */
+  refused: boolean;
   raw: net.Socket | null;
   onRaw: ((chunk: Buffer) => void) | null;
 }
@@ -44,8 +46,8 @@ export class Admission {
   private readonly byHost = new Map<string, Pending[]>();
   private count = 0;
   private admitted = 0;
-  /** connections closed for breaking a pre-authentication rule, by rule */
-  readonly closed = { bytes: 0, deadline: 0, evicted: 0 };
+  /** connections closed before they authenticated, by why (bytes, deadline, evicted, origin, and the first frame's ProtocolError reason) */
+  readonly refusals: Record<string, number> = {};
 
   constructor(
     private readonly limits: AdmissionLimits,
@@ -59,24 +61,20 @@ export class Admission {
 
   /** A new connection from `host` (`address` = host:port names it); `raw` is its TCP socket when it has one. */
   admit(ws: MessageSocket, host: string, address: string, raw: net.Socket | null): Pending {
-    const p: Pending = { ws, host, address, bytes: 0, order: this.admitted++, timer: null, raw, onRaw: null };
+    const p: Pending = { ws, host, address, bytes: 0, order: this.admitted++, timer: null, refused: false, raw, onRaw: null };
     const list = this.byHost.get(host) ?? [];
     this.byHost.set(host, list);
     if (list.length >= this.limits.perAddress) this.evict(list[0], `more than ${this.limits.perAddress} unauthenticated connections from ${host}`);
     if (this.count >= this.limits.total) this.evictOldest();
     list.push(p);
     this.count += 1;
-    p.timer = setTimeout(() => {
-      this.closed.deadline += 1;
-      this.close(p, `did not authenticate within ${this.limits.deadlineMs / 1000} s`);
-    }, this.limits.deadlineMs);
+    p.timer = setTimeout(() => this.close(p, 'deadline', `did not authenticate within ${this.limits.deadlineMs / 1000} s`), this.limits.deadlineMs);
     p.timer.unref();
     if (raw) {
       p.onRaw = (chunk) => {
         p.bytes += chunk.length;
         if (p.bytes > this.limits.preAuthBytes) {
-          this.closed.bytes += 1;
-          this.close(p, `sent more than ${this.limits.preAuthBytes} bytes before authenticating`);
+          this.close(p, 'bytes', `sent more than ${this.limits.preAuthBytes} bytes before authenticating`);
           raw.destroy();
         }
       };
@@ -106,12 +104,19 @@ export class Admission {
   }
 
   private evict(p: Pending, why: string): void {
-    this.closed.evicted += 1;
-    this.close(p, why);
+    this.close(p, 'evicted', why);
   }
 
-  /** Close a connection that broke a rule: once, logged through `refuse`. */
-  close(p: Pending, why: string, code: number = CLOSE_CODES.unauthenticated): void {
+  /** Count a connection refused before it was admitted (e.g. a browser Origin). */
+  countRefusal(kind: string): void {
+    this.refusals[kind] = (this.refusals[kind] ?? 0) + 1;
+  }
+
+  /** Close a connection that broke a rule (`kind` counts it): once, logged through `refuse`. */
+  close(p: Pending, kind: string, why: string, code: number = CLOSE_CODES.unauthenticated): void {
+    if (p.refused) return;
+    p.refused = true;
+    this.countRefusal(kind);
     this.release(p);
     this.refuse(p.address, why);
     try {
@@ -119,7 +124,8 @@ export class Admission {
     } catch {
       // already closing
     }
-    // A peer that does not answer the close handshake is not waited for.
+    // The close frame goes out, then the TCP connection ends: a peer that does not answer the close handshake is not waited for.
+    p.raw?.end();
     setTimeout(() => p.ws.terminate(), 1000).unref();
   }
 }

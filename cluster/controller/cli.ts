@@ -19,6 +19,9 @@ const USAGE = `usage: hpcdl controller [options]
   --client-grace-ms N  keep a disconnected client's session (subscriptions) N ms for a
                        reconnect, then forget it (default 60000)
   --no-journal         run without a journal (no --resume possible)
+  --max-message-bytes N  largest message an authenticated engine or client may send
+                       (default 268435456 = 256 MiB, or $HPCDL_MAX_MESSAGE_BYTES)
+  --auth-timeout-ms N  close a connection that has not authenticated within N ms (default 10000)
   -h, --help           this text`;
 
 export function parseControllerArgs(argv: string[]): ControllerOptions & { help?: boolean } {
@@ -51,6 +54,8 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--keep-finished': opts.keepFinished = int(flag); break;
       case '--client-grace-ms': opts.clientGraceMs = int(flag); break;
       case '--no-journal': opts.journal = false; break;
+      case '--max-message-bytes': opts.maxMessageBytes = int(flag); break;
+      case '--auth-timeout-ms': opts.authTimeoutMs = int(flag); break;
       case '-h': case '--help': opts.help = true; break;
       default: throw new Error(`unknown option ${flag}\n${USAGE}`);
     }

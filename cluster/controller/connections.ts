@@ -110,6 +110,7 @@ export class Connections {
   /** The first frame of a WebSocket peer: its answer to the challenge, or the connection is closed. */
   private onAnswer(peer: Peer, pending: Pending, challenge: string, data: Received, isBinary: boolean): void {
     this.bytesReceived += receivedBytes(data);
+    if (pending.refused) return;
     try {
       if (!isBinary) throw new ProtocolError('malformed', 'text WebSocket frame (protocol messages are binary)');
       const bytes = receivedBytes(data);
@@ -118,9 +119,9 @@ export class Connections {
     } catch (err) {
       const reason = err instanceof ProtocolError ? err.reason : 'malformed';
       const detail = (err as Error).message;
-      if (reason === 'signature') this.admission.close(pending, 'bad key', CLOSE_CODES.authError);
-      else if (reason === 'version') this.admission.close(pending, detail, CLOSE_CODES.versionMismatch);
-      else this.admission.close(pending, `${reason}: ${detail}`);
+      if (reason === 'signature') this.admission.close(pending, reason, 'bad key', CLOSE_CODES.authError);
+      else if (reason === 'version') this.admission.close(pending, reason, detail, CLOSE_CODES.versionMismatch);
+      else this.admission.close(pending, reason, `${reason}: ${detail}`);
       return;
     }
     this.admission.release(pending);

@@ -41,6 +41,7 @@ import { handleDashboardRequest } from '../dashboard';
 import { chooseBindAddress } from './bind-address';
 import { ClientSessions } from './client-sessions';
 import { Connections } from './connections';
+import { DEFAULT_ADMISSION } from './admission';
 import { DispatchLoop } from './dispatch';
 import { EngineRegistry } from './engine-registry';
 import { EngineSessions } from './engine-sessions';
@@ -109,7 +110,7 @@ export class Controller {
       statusReply: (ids) => statusReply(this.statusSources, ids),
       shutdown: () => this.resolveShutdown(),
     });
-    this.connections = new Connections(this.ctx, key, this.engineSide, clientSide, this.dispatch);
+    this.connections = new Connections(this.ctx, key, this.engineSide, clientSide, this.dispatch, { ...DEFAULT_ADMISSION, deadlineMs: this.ctx.opts.authTimeoutMs });
     this.statusSources = {
       ctx: this.ctx,
       url: () => this.url,
@@ -179,6 +180,7 @@ export class Controller {
   private verifyUpgrade(req: http.IncomingMessage, done: (ok: boolean, code?: number, message?: string) => void): void {
     const origin = req.headers.origin;
     if (origin === undefined) return done(true);
+    this.connections.admission.countRefusal('origin');
     this.connections.peerLine(`refusing a WebSocket from ${req.socket.remoteAddress}:${req.socket.remotePort} with Origin ${JSON.stringify(String(origin)).slice(0, 80)}: browser pages may not open the protocol port`);
     done(false, 403, 'browser origins may not open the hpcdl protocol port');
   }

@@ -1,5 +1,6 @@
 /** Controller settings and their defaults. */
 import { MAX_MESSAGE_BYTES } from '../protocol';
+import { HANDSHAKE_TIMEOUT_MS } from '../transport/challenge-auth';
 
 export interface ControllerOptions {
   /** address to bind; default 127.0.0.1, or the node's primary interface inside a Slurm job */
@@ -33,7 +34,10 @@ export interface ControllerOptions {
   clientGraceMs?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
   timeoutGraceMs?: number;
+  /** largest message an authenticated peer may send (bytes, default MAX_MESSAGE_BYTES: 256 MiB or $HPCDL_MAX_MESSAGE_BYTES) */
   maxMessageBytes?: number;
+  /** a connection that has not answered its challenge within this long is closed (ms, default 10000) */
+  authTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -54,5 +58,6 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     clientGraceMs: options.clientGraceMs ?? 60_000,
     keepFinished: options.keepFinished ?? 1_000_000,
     maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
+    authTimeoutMs: options.authTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
   };
 }

@@ -39,6 +39,7 @@ export function controllerStatus(s: StatusSources): Record<string, unknown> {
     queue: { plain: s.scheduler.queuedPlain, constrained: s.scheduler.queuedConstrained },
     journal: journal ? { file: s.journalFile, records: journal.records, bytes: journal.bytes } : null,
     bad_messages: wire.badMessages,
+    unauthenticated: { open: wire.admission.unauthenticated, refused: { ...wire.admission.refusals } },
     wire: { frames_received: wire.framesReceived, messages_received: wire.messagesReceived, frames_sent: wire.framesSent, bytes_received: wire.bytesReceived },
     memory: { rss: mem.rss, heap_used: mem.heapUsed },
   };
