@@ -15,7 +15,7 @@ import { readConnectionFile, writeConnectionFile, CLOSE_CODES, type ConnectionIn
 import { LightClient } from '../../bench/support/cluster-peers';
 import { tempDir } from './support/controller-harness';
 import { removeDir, startController, startEngine, waitFor, type Proc } from './support/processes';
-import { clientFrame, closeCode, frameHeader, rawUpgrade, recordingProxy, rssMb, unmasked, watchRss, type RawConnection } from './support/wire-attacks';
+import { destroyRawConnections, clientFrame, closeCode, frameHeader, rawUpgrade, recordingProxy, rssMb, unmasked, watchRss, type RawConnection } from './support/wire-attacks';
 
 /** Growth of the controller's RSS allowed over one attack (it holds ~8 KiB per unauthenticated connection; 4 frames of 250 MB held 1.5 GB before). */
 const RSS_BOUND_MB = 64;
@@ -48,6 +48,7 @@ before(async () => {
 });
 
 after(async () => {
+  destroyRawConnections();
   client?.close();
   await Promise.all([engine?.kill('SIGTERM'), controller?.kill('SIGTERM')]);
   removeDir(dir);

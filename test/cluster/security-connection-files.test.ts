@@ -83,8 +83,9 @@ test('hpcdl controller refuses a profile directory every user can write', async 
     fs.mkdirSync(path.join(dir, 'clusters'), { mode: 0o700 });
     fs.chmodSync(path.join(dir, 'clusters'), 0o777);
     const proc = hpcdl(['controller', '--profile-dir', dir, '--cluster-id', 'open']);
-    const code = await proc.exited;
-    assert.equal(code, 1);
+    const code = await Promise.race([proc.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 30000))]);
+    if (code === 'still running') await proc.kill('SIGKILL');
+    assert.equal(code, 1, proc.output());
     assert.match(proc.output(), /refusing profile directory .*clusters: .*is writable by every user \(mode 0777\); chmod go-w/);
     assert.equal(fs.existsSync(path.join(dir, 'clusters', 'open.json')), false, 'no connection file written there');
   } finally {

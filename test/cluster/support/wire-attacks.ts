@@ -48,10 +48,20 @@ export interface RawConnection {
   isClosed(): boolean;
 }
 
+const opened = new Set<net.Socket>();
+
+/** Destroy every raw connection still open (a test that failed may leave some; they would keep the process alive). */
+export function destroyRawConnections(): void {
+  for (const s of opened) s.destroy();
+  opened.clear();
+}
+
 /** A TCP connection that performs a WebSocket upgrade by hand (no ws client: nothing buffers or checks what the test sends). */
 export function rawUpgrade(port: number, headers: Record<string, string> = {}): Promise<RawConnection> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
+    opened.add(socket);
+    socket.once('close', () => opened.delete(socket));
     let head = Buffer.alloc(0);
     let body: Buffer[] = [];
     let done = false;
