@@ -21,6 +21,8 @@ const USAGE = `usage: hpcdl controller [options]
   --no-journal         run without a journal (no --resume possible)
   --max-message-bytes N  largest message an authenticated engine or client may send
                        (default 268435456 = 256 MiB, or $HPCDL_MAX_MESSAGE_BYTES)
+  --tls / --no-tls     wss:// with a per-cluster certificate pinned in the connection file
+                       (default: on when binding anything but loopback)
   --auth-timeout-ms N  close a connection that has not authenticated within N ms (default 10000)
   -h, --help           this text`;
 
@@ -56,6 +58,8 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--no-journal': opts.journal = false; break;
       case '--max-message-bytes': opts.maxMessageBytes = int(flag); break;
       case '--auth-timeout-ms': opts.authTimeoutMs = int(flag); break;
+      case '--tls': opts.tls = true; break;
+      case '--no-tls': opts.tls = false; break;
       case '-h': case '--help': opts.help = true; break;
       default: throw new Error(`unknown option ${flag}\n${USAGE}`);
     }

@@ -21,6 +21,7 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { createHmac, randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
@@ -39,6 +40,7 @@ import { inProcessPair } from '../transport/in-process';
 import type { MessageSocket } from '../transport/socket';
 import { handleDashboardRequest } from '../dashboard';
 import { chooseBindAddress } from './bind-address';
+import { makeCertificate, tlsByDefault, type ClusterCertificate } from './certificate';
 import { ClientSessions } from './client-sessions';
 import { Connections } from './connections';
 import { DEFAULT_ADMISSION } from './admission';
@@ -83,6 +85,10 @@ export class Controller {
   private readonly statusSources: StatusSources;
   private readonly dashboardToken: string;
   private server: http.Server | null = null;
+  /** the TLS certificate served (null: plain ws://) */
+  private certificate: ClusterCertificate | null = null;
+  /** a resumed controller serves its predecessor's certificate, which engines and clients have pinned */
+  private previousCertificate: ClusterCertificate | null = null;
   private wss: WebSocketServer | null = null;
   private watchdog: NodeJS.Timeout | null = null;
 
@@ -134,16 +140,19 @@ export class Controller {
     trustedDirectory(path.dirname(file), 'profile directory');
     let key = generateKey();
     let port = options.port ?? 0;
+    let resumedCertificate: ClusterCertificate | null = null;
     if (options.resume) {
       const previous = readConnectionFile(file);
       if (isPidAlive(previous.pid)) throw new Error(`cluster ${clusterId} is still served by controller pid ${previous.pid} (${file})`);
       key = previous.key;
       clusterId = previous.cluster_id;
+      if (previous.tls_cert && previous.tls_key && previous.tls_fingerprint) resumedCertificate = { cert: previous.tls_cert, key: previous.tls_key, fingerprint: previous.tls_fingerprint };
       if (options.port === undefined) port = Number(new URL(previous.url).port);
     } else {
       refuseIfRunning(clusterId, file);
     }
     const controller = new Controller(options, clusterId, key);
+    controller.previousCertificate = resumedCertificate;
     await controller.open(port);
     return controller;
   }
@@ -152,7 +161,10 @@ export class Controller {
     if (this.journalFile) this.openJournal(this.journalFile);
     const { bind, advertise } = chooseBindAddress(this.options.ip, this.ctx.log);
     const api = dashboardApi(this.statusSources, this.dashboardToken);
-    this.server = http.createServer((req, res) => handleDashboardRequest(req, res, api));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void handleDashboardRequest(req, res, api);
+    // A resumed controller keeps TLS (engines and clients reconnect to the wss:// url they know) unless told otherwise.
+    if (this.options.tls ?? (this.previousCertificate !== null || tlsByDefault(bind))) this.certificate = this.previousCertificate ?? makeCertificate(`hpcdl-${this.clusterId}`);
+    this.server = this.certificate ? https.createServer({ cert: this.certificate.cert, key: this.certificate.key }, handler) : http.createServer(handler);
     this.wss = new WebSocketServer({
       server: this.server,
       maxPayload: this.ctx.opts.maxMessageBytes + 1024 * 1024,
@@ -163,8 +175,9 @@ export class Controller {
     await listen(this.server, port, bind);
     this.port = (this.server.address() as { port: number }).port;
     const host = advertise.includes(':') ? `[${advertise}]` : advertise;
-    this.url = `ws://${host}:${this.port}`;
-    this.dashboardUrl = `http://${host}:${this.port}/?token=${this.dashboardToken}`;
+    const secure = this.certificate ? 's' : '';
+    this.url = `ws${secure}://${host}:${this.port}`;
+    this.dashboardUrl = `http${secure}://${host}:${this.port}/?token=${this.dashboardToken}`;
     writeConnectionFile(this.connectionFile, this.connectionInfo());
     this.watchdog = setInterval(() => this.engineSide.checkHeartbeats(), this.engineSide.heartbeatCheckMs);
     this.watchdog.unref();
@@ -205,6 +218,7 @@ export class Controller {
       pid: process.pid,
       dashboard_url: this.dashboardUrl,
       created: new Date().toISOString(),
+      ...(this.certificate ? { tls_cert: this.certificate.cert, tls_fingerprint: this.certificate.fingerprint, tls_key: this.certificate.key } : {}),
     };
   }
 

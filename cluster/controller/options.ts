@@ -36,12 +36,14 @@ export interface ControllerOptions {
   timeoutGraceMs?: number;
   /** largest message an authenticated peer may send (bytes, default MAX_MESSAGE_BYTES: 256 MiB or $HPCDL_MAX_MESSAGE_BYTES) */
   maxMessageBytes?: number;
+  /** wss:// with a certificate made at start and pinned in the connection file (default: on unless bound to loopback) */
+  tls?: boolean;
   /** a connection that has not answered its challenge within this long is closed (ms, default 10000) */
   authTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
-export type ResolvedOptions = Required<Omit<ControllerOptions, 'ip' | 'port' | 'clusterId' | 'profileDir' | 'log'>>;
+export type ResolvedOptions = Required<Omit<ControllerOptions, 'ip' | 'port' | 'clusterId' | 'profileDir' | 'log' | 'tls'>>;
 
 export function resolveOptions(options: ControllerOptions): ResolvedOptions {
   return {

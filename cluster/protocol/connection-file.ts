@@ -22,6 +22,12 @@ export interface ConnectionInfo {
   /** http://host:port/ dashboard and REST API (same server as the WebSocket) */
   dashboard_url: string;
   created: string;
+  /** with a wss:// url: the controller's self-signed certificate (PEM), the only one engines and clients accept */
+  tls_cert?: string;
+  /** its SHA-256 fingerprint ("AB:CD:…"), checked on every connection */
+  tls_fingerprint?: string;
+  /** its private key (PEM): a controller resumed with --resume serves the same certificate */
+  tls_key?: string;
 }
 
 /** The hpcdl profile directory: explicit dir, else $HPCDL_HOME, else ~/.hpcdl. */
@@ -62,6 +68,14 @@ export function readConnectionFile(fileOrId: string, profileDir?: string): Conne
     if (typeof raw?.[field] !== 'string' || raw[field] === '') throw new Error(`connection file ${file}: ${field} is missing or not a string`);
   }
   if (!/^wss?:\/\//.test(raw.url)) throw new Error(`connection file ${file}: url must start with ws:// or wss://, got ${JSON.stringify(raw.url)}`);
+  const tls: Partial<ConnectionInfo> = {};
+  if (raw.url.startsWith('wss://')) {
+    for (const field of ['tls_cert', 'tls_fingerprint'] as const) {
+      if (typeof raw[field] !== 'string' || raw[field] === '') throw new Error(`connection file ${file}: ${field} is missing (a wss:// url needs the pinned certificate)`);
+      tls[field] = raw[field];
+    }
+    if (typeof raw.tls_key === 'string') tls.tls_key = raw.tls_key;
+  }
   return {
     url: raw.url,
     cluster_id: raw.cluster_id,
@@ -71,6 +85,7 @@ export function readConnectionFile(fileOrId: string, profileDir?: string): Conne
     pid: Number(raw.pid ?? 0),
     dashboard_url: String(raw.dashboard_url ?? raw.url.replace(/^ws/, 'http')),
     created: String(raw.created ?? ''),
+    ...tls,
   };
 }
 

@@ -42,6 +42,14 @@ import { SOCKET_STATE, sendMessage, type MessageSocket } from './socket';
  */
 export const SEND_ALONE_BYTES = 1024 * 1024;
 
+const TLS_PIN_MISMATCH = 'HPCDL_TLS_PIN_MISMATCH';
+
+/** A TLS failure no retry can fix: another certificate than the pinned one, or one that does not verify against it. */
+function isTlsRefusal(error: Error | null): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code ?? '';
+  return code === TLS_PIN_MISMATCH || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'ERR_SSL_WRONG_VERSION_NUMBER';
+}
+
 export interface PeerReconnect {
   /** give up after the other side has been unreachable this long (ms); read at each close */
   giveUpAfterMs: number | (() => number);
@@ -72,6 +80,8 @@ export interface PeerOptions {
   log?: (line: string) => void;
   /** largest message accepted or sent (bytes, default MAX_MESSAGE_BYTES) */
   maxBytes?: number;
+  /** a wss:// url: the certificate pinned in the connection file; no other is accepted */
+  tls?: { cert: string; fingerprint: string };
 }
 
 /** Why the socket closed, as the owner sees it before any retry. */
@@ -240,6 +250,23 @@ export class Peer {
     this.socket?.terminate();
   }
 
+  /**
+   * TLS options that trust the pinned certificate only: it is its own CA (it
+   * is self-signed), and its fingerprint must match whatever name it carries.
+   */
+  private pinned(): Record<string, unknown> {
+    const tls = this.opts.tls;
+    if (!tls) return {};
+    return {
+      ca: tls.cert,
+      // tls.connect's hook (ws's typings describe another signature)
+      checkServerIdentity: (_host: string, cert: { fingerprint256: string }): Error | undefined => {
+        if (cert.fingerprint256 === tls.fingerprint) return undefined;
+        return Object.assign(new Error(`its TLS certificate (sha256 ${cert.fingerprint256}) is not the one pinned in the connection file (${tls.fingerprint})`), { code: TLS_PIN_MISMATCH });
+      },
+    };
+  }
+
   private sendKey(): SigningKey {
     return this.channel?.send ?? this.opts.key;
   }
@@ -257,7 +284,7 @@ export class Peer {
       accepted ??
       (this.opts.dial
         ? this.opts.dial()
-        : (new WebSocket(this.opts.url!, { maxPayload: this.opts.maxBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 }) as unknown as MessageSocket));
+        : (new WebSocket(this.opts.url!, { maxPayload: this.opts.maxBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000, ...this.pinned() } as WebSocket.ClientOptions) as unknown as MessageSocket));
     this.socket = socket;
     let lastError: Error | null = null;
     const onOpen = (): void => {
@@ -350,7 +377,7 @@ export class Peer {
     this.batcher?.clear();
     this.batcher = null;
     this.stopHeartbeat();
-    const refused = code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch;
+    const refused = code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch || isTlsRefusal(error);
     const why = error ? `cannot reach ${this.opts.name} (${error.message})` : describeClose(this.opts.url ?? this.opts.name, code, reason);
     const byUs = this.closed;
     if (refused || !this.opts.reconnect || this.opts.socket) this.closed = true;

@@ -156,8 +156,8 @@ export function unmasked(frame: Buffer): Buffer {
   return out;
 }
 
-/** A TCP proxy to 127.0.0.1:`target` that records what each client sends. */
-export async function recordingProxy(target: number): Promise<{ port: number; connections: ProxiedConnection[]; close(): void }> {
+/** A TCP proxy to 127.0.0.1:`target` that records what each client sends (`frames: false`: bytes as they come, e.g. TLS). */
+export async function recordingProxy(target: number, opts: { frames?: boolean } = {}): Promise<{ port: number; connections: ProxiedConnection[]; close(): void }> {
   const connections: ProxiedConnection[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -169,6 +169,7 @@ export async function recordingProxy(target: number): Promise<{ port: number; co
     let upgraded = false;
     client.on('data', (d: Buffer) => {
       conn.stream.push(Buffer.from(d));
+      if (opts.frames === false) return void upstream.write(d);
       pending = Buffer.concat([pending, d]);
       if (!upgraded) {
         const end = pending.indexOf('\r\n\r\n');
