@@ -17,8 +17,9 @@
  * The signature covers bytes [0, 8) and everything from offset 40 on, i.e. the
  * frame table and every frame including the binary buffers, so a tampered
  * payload is detected, not only a tampered header. Signed with a connection's
- * ChannelKey (after the handshake, ./handshake.ts) it also covers the frame's
- * sequence number in that direction, which is counted, not sent.
+ * ChannelKey (after the handshake, ./handshake.ts) it covers the frame's
+ * sequence number in that direction (counted, not sent) in place of bytes
+ * [0, 6), which are constants checked byte for byte.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { type Message } from './envelope';
@@ -207,6 +208,8 @@ function readPrefix(data: Buffer): number {
   if (data.readUInt8(4) !== FRAMING_VERSION) {
     throw new ProtocolError('version', `framing version ${data.readUInt8(4)} is not supported (expected ${FRAMING_VERSION})`);
   }
+  // A channel key's signature does not cover bytes [0, 6) (signing.ts ChannelKey): they must be exactly these.
+  if (data.readUInt8(5) !== 0) throw new ProtocolError('malformed', `flags byte is ${data.readUInt8(5)}, not 0`);
   const frameCount = data.readUInt16LE(6);
   if (frameCount < ENVELOPE_FRAMES) throw new ProtocolError('malformed', `message has ${frameCount} frames; at least ${ENVELOPE_FRAMES} are required`);
   if (PREFIX_BYTES + 4 * frameCount > data.length) throw new ProtocolError('malformed', `frame table of ${frameCount} entries runs past the end of the message`);

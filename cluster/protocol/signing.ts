@@ -47,6 +47,13 @@ export function proofMatches(expected: Buffer, got: unknown): boolean {
  * sides' nonces, and the sequence number of the next frame in that direction.
  * Each frame's HMAC covers its sequence number (not sent: both sides count), so
  * a frame replayed, reordered or moved to another connection fails the check.
+ *
+ * The sequence number takes the place of the constant first six bytes of the
+ * frame (magic, version, flags, which the receiver checks byte for byte) in
+ * what is hashed, so the hashed input is no longer than with the cluster key:
+ * 8 more bytes would cost a whole extra SHA-256 block for one message size in
+ * eight (measured: +12% encode+decode time for a 272-byte task_result). Six
+ * bytes count 2^48 frames per connection.
  */
 export class ChannelKey {
   /** sequence number of the next frame signed or verified with this key */
@@ -58,11 +65,14 @@ export class ChannelKey {
     this.small = hmacKeyState(bytes);
   }
 
-  /** the current sequence number as 8 bytes (uint64 LE) */
-  seqField(): Buffer {
-    this.seqBytes.writeUInt32LE(this.seq >>> 0, 0);
-    this.seqBytes.writeUInt32LE(Math.floor(this.seq / 0x1_0000_0000), 4);
-    return this.seqBytes;
+  /** What is hashed instead of the frame's first 8 bytes: the sequence number (uint48 LE), then the frame's bytes [6, 8) (its frame count). */
+  prefixField(frame: Uint8Array): Buffer {
+    const b = this.seqBytes;
+    b.writeUInt32LE(this.seq >>> 0, 0);
+    b.writeUInt16LE(Math.floor(this.seq / 0x1_0000_0000) & 0xffff, 4);
+    b[6] = frame[6];
+    b[7] = frame[7];
+    return b;
   }
 }
 
@@ -90,17 +100,18 @@ function smallKeyState(key: string | Uint8Array): HmacKeyState | null {
 }
 
 /**
- * HMAC over the fixed prefix [0, 8), the sequence number (channel keys only)
- * and everything from the frame table on (the signature slot itself is skipped).
+ * HMAC over the fixed prefix [0, 8) (with a channel key: the sequence number
+ * and the frame count, see ChannelKey) and everything from the frame table on
+ * (the signature slot itself is skipped).
  */
 export function sign(key: SigningKey, data: Uint8Array, tableStart: number): Buffer {
   const prefix = data.subarray(0, 8);
   const rest = data.subarray(tableStart);
   const small = data.length <= SMALL_MESSAGE_BYTES;
   if (key instanceof ChannelKey) {
-    const seq = key.seqField();
-    if (small) return hmacSha256(key.small, [prefix, seq, rest]);
-    return createHmac('sha256', key.bytes).update(prefix).update(seq).update(rest).digest();
+    const first = key.prefixField(data);
+    if (small) return hmacSha256(key.small, [first, rest]);
+    return createHmac('sha256', key.bytes).update(first).update(rest).digest();
   }
   const state = small ? smallKeyState(key) : null;
   if (state) return hmacSha256(state, [prefix, rest]);
