@@ -100,9 +100,12 @@ async function pump(conn: RawConnection, total: number): Promise<number> {
   return sent;
 }
 
+async function status(): Promise<Record<string, any>> {
+  return fetch(info.dashboard_url.replace('/?', '/api/status?')).then((r) => r.json());
+}
+
 async function refused(): Promise<Record<string, number>> {
-  const status = await fetch(info.dashboard_url.replace('/?', '/api/status?')).then((r) => r.json());
-  return status.unauthenticated.refused;
+  return (await status()).unauthenticated.refused;
 }
 
 async function refusedMore(kind: string, since: Record<string, number>): Promise<number> {
@@ -222,8 +225,7 @@ test('replay of a real client\'s and a real engine\'s captured connections is re
   assert.equal(await refusedMore('replay', since), 2, 'both replays refused as replays (an auth answering another connection\'s challenge)');
   assert.equal((controller.output().match(/client \S+ connected/g) ?? []).length, connectsBefore, 'no replayed client session');
   assert.equal((controller.output().match(/registered from/g) ?? []).length, registersBefore, 'no replayed engine registration');
-  const status = await fetch(info.dashboard_url.replace('/?', '/api/status?')).then((r) => r.json());
-  assert.equal(status.engines.alive, 1, 'the dead engine is not kept alive by replayed heartbeats');
+  assert.equal((await status()).engines.alive, 1, 'the dead engine is not kept alive by replayed heartbeats');
 });
 
 test('a captured frame injected again into its own connection, or into another client\'s, is dropped; both clients keep working', async () => {
@@ -237,19 +239,14 @@ test('a captured frame injected again into its own connection, or into another c
   const [connA, connB] = proxy.connections;
   const submitA = connA.frames.find((f) => unmasked(f).includes('submit_request'));
   assert.ok(submitA, 'captured a submit_request frame of client A');
-  const dropsBefore = (controller.output().match(/dropped message from .*\(signature\)/g) ?? []).length;
+  const badBefore = (await status()).bad_messages as number;
 
   connA.inject(submitA);
   connB.inject(submitA);
-  await waitFor(
-    () => (controller.output().match(/dropped message from .*\(signature\)/g) ?? []).length >= dropsBefore + 2,
-    5000,
-    'both injected frames to be dropped',
-    controller.output,
-  );
-  const out = controller.output();
-  assert.match(out, new RegExp(`dropped message from 127\\.0\\.0\\.1:${connA.upstreamPort()} \\(signature\\)`));
-  assert.match(out, new RegExp(`dropped message from 127\\.0\\.0\\.1:${connB.upstreamPort()} \\(signature\\)`));
+  // Counted, not read from the log: peer log lines are rate-limited and earlier attacks used them up.
+  const deadline = Date.now() + 5000;
+  while (((await status()).bad_messages as number) < badBefore + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await status()).bad_messages, badBefore + 2, 'both injected frames dropped (signature: a used sequence number, another connection\'s key)');
   await roundTrip(a);
   await roundTrip(b);
 });
