@@ -17,8 +17,8 @@ export { newNonce, challengeProof, proofMatches, type ChallengeRole } from '../p
 /** the accepting side gives a new connection this long to authenticate (loopback handshakes take ~1 ms) */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** An unauthenticated rank link gets no more than this per frame (a hello is a few hundred bytes). */
-export const MAX_HANDSHAKE_FRAME_BYTES = 64 * 1024;
+/** An unauthenticated rank link gets no more than this per frame (a hello is a few hundred bytes); its header is checked before any payload is read. */
+export const MAX_HANDSHAKE_FRAME_BYTES = 8 * 1024;
 
 /**
  * Bytes a WebSocket peer may send before it has authenticated: its auth frame
