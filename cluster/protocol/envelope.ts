@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { ContentMap } from './content';
 import { ProtocolError } from './errors';
 
-export const PROTOCOL_VERSION = '1.0';
+/** 2.0: every WebSocket connection starts with the challenge handshake (./handshake.ts); a 1.x peer is refused as a version mismatch. */
+export const PROTOCOL_VERSION = '2.0';
 
 export const ENGINE_TO_CONTROLLER = [
   'register_request',
