@@ -193,6 +193,11 @@ export class LightEngine {
     this.peer?.sendRaw(data);
   }
 
+  /** Send any message (even one no checked sender would build) signed with this connection's key: what a faulty peer that holds the key sends. */
+  sendSigned(msg: Message): void {
+    this.peer?.sendNow(msg);
+  }
+
   close(): void {
     this.peer?.close();
   }
@@ -334,6 +339,11 @@ export class LightClient {
 
   sendRaw(data: Buffer | string): void {
     this.peer?.sendRaw(data);
+  }
+
+  /** Send any message (even one no checked sender would build) signed with this connection's key: what a faulty peer that holds the key sends. */
+  sendSigned(msg: Message): void {
+    this.peer?.sendNow(msg);
   }
 
   close(): void {

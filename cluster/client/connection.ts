@@ -80,6 +80,7 @@ export class ControllerConnection {
         key: info.key,
         name: `the controller at ${info.url}`,
         ...(opts.dial ? { dial: opts.dial } : { url: info.url }),
+        ...(info.tls_cert && info.tls_fingerprint ? { tls: { cert: info.tls_cert, fingerprint: info.tls_fingerprint } } : {}),
         session: this.session,
         reconnect: { giveUpAfterMs: () => (this.everConnected ? (opts.reconnectTimeoutMs ?? 120_000) : (opts.connectTimeoutMs ?? 15_000)) },
         logPrefix: () => 'hpcdl client:',
@@ -178,7 +179,7 @@ export class ControllerConnection {
   private onClose(close: PeerClose): void {
     this.failPending(new Error(`connection to the controller at ${this.url} closed`));
     if (close.byUs) return;
-    if (close.refused) return this.fatal(describeClose(this.url, close.code, close.reason));
+    if (close.refused) return this.fatal(close.error ? close.why : describeClose(this.url, close.code, close.reason));
     const gone = this.opts.controllerGone?.();
     if (gone) {
       this.peer.close();

@@ -28,6 +28,11 @@ const USAGE = `Usage: hpcdl controller [options]
   --engine-losses N    engines that may die under one running task before it fails
                        with EngineLost (default 3; each loss reruns it elsewhere)
   --no-journal         run without a journal (no --resume possible)
+  --max-message-bytes N  largest message an authenticated engine or client may send
+                       (default 268435456 = 256 MiB, or $HPCDL_MAX_MESSAGE_BYTES)
+  --tls / --no-tls     wss:// with a per-cluster certificate pinned in the connection file
+                       (default: on when binding anything but loopback)
+  --auth-timeout-ms N  close a connection that has not authenticated within N ms (default 10000)
   -h, --help           this text`;
 
 export function parseControllerArgs(argv: string[]): ControllerOptions & { help?: boolean } {
@@ -64,6 +69,10 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--result-memory-mb': opts.resultMemoryMb = int(flag); break;
       case '--journal-compact-mb': opts.journalCompactMb = int(flag); break;
       case '--no-journal': opts.journal = false; break;
+      case '--max-message-bytes': opts.maxMessageBytes = int(flag); break;
+      case '--auth-timeout-ms': opts.authTimeoutMs = int(flag); break;
+      case '--tls': opts.tls = true; break;
+      case '--no-tls': opts.tls = false; break;
       case '-h': case '--help': opts.help = true; break;
       default: throw new Error(`unknown option ${flag}`);
     }

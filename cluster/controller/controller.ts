@@ -21,6 +21,7 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { createHmac, randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
@@ -30,6 +31,7 @@ import {
   connectionFilePath,
   generateKey,
   readConnectionFile,
+  trustedDirectory,
   writeConnectionFile,
   type ConnectionInfo,
   type EngineSummary,
@@ -38,8 +40,10 @@ import { inProcessPair } from '../transport/in-process';
 import type { MessageSocket } from '../transport/socket';
 import { Dashboard, type SearchSnapshot } from '../dashboard';
 import { chooseBindAddress } from './bind-address';
+import { makeCertificate, tlsByDefault, type ClusterCertificate } from './certificate';
 import { ClientSessions } from './client-sessions';
 import { Connections } from './connections';
+import { DEFAULT_ADMISSION } from './admission';
 import { DispatchLoop } from './dispatch';
 import { EngineRegistry } from './engine-registry';
 import { EngineSessions } from './engine-sessions';
@@ -91,6 +95,10 @@ export class Controller {
   private readonly controls: DashboardControls;
   private dashboard: Dashboard | null = null;
   private server: http.Server | null = null;
+  /** the TLS certificate served (null: plain ws://) */
+  private certificate: ClusterCertificate | null = null;
+  /** a resumed controller serves its predecessor's certificate, which engines and clients have pinned */
+  private previousCertificate: ClusterCertificate | null = null;
   private wss: WebSocketServer | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   /** engine ids alive when the controller this one resumes from stopped (from its journal) */
@@ -122,7 +130,7 @@ export class Controller {
       statusReply: (ids) => statusReply(this.statusSources, ids),
       shutdown: () => this.resolveShutdown(),
     }));
-    this.connections = new Connections(this.ctx, key, this.engineSide, clientSide, this.dispatch);
+    this.connections = new Connections(this.ctx, key, this.engineSide, clientSide, this.dispatch, { ...DEFAULT_ADMISSION, deadlineMs: this.ctx.opts.authTimeoutMs });
     this.statusSources = {
       ctx: this.ctx,
       url: () => this.url,
@@ -144,18 +152,22 @@ export class Controller {
       throw new Error(`--cluster-id must be 1-64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(clusterId)})`);
     }
     const file = connectionFilePath(clusterId, options.profileDir);
+    trustedDirectory(path.dirname(file), 'profile directory');
     let key = generateKey();
     let port = options.port ?? 0;
+    let resumedCertificate: ClusterCertificate | null = null;
     if (options.resume) {
       const previous = readConnectionFile(file);
       if (isProcessRunning(previous.pid)) throw new Error(`cluster ${clusterId} is still served by controller pid ${previous.pid} (${file})`);
       key = previous.key;
       clusterId = previous.cluster_id;
+      if (previous.tls_cert && previous.tls_key && previous.tls_fingerprint) resumedCertificate = { cert: previous.tls_cert, key: previous.tls_key, fingerprint: previous.tls_fingerprint };
       if (options.port === undefined) port = Number(new URL(previous.url).port);
     } else {
       refuseIfRunning(clusterId, file);
     }
     const controller = new Controller(options, clusterId, key);
+    controller.previousCertificate = resumedCertificate;
     await controller.open(port);
     return controller;
   }
@@ -172,20 +184,42 @@ export class Controller {
         if (event.event !== 'registered') this.controls.engineGone(event.engine_id);
       },
     };
-    this.server = http.createServer((req, res) => dashboard.handle(req, res));
-    this.wss = new WebSocketServer({ server: this.server, maxPayload: this.ctx.opts.maxMessageBytes + 1024 * 1024, perMessageDeflate: false });
-    this.wss.on('connection', (ws, req) => this.connections.accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => dashboard.handle(req, res);
+    // A resumed controller keeps TLS (engines and clients reconnect to the wss:// url they know) unless told otherwise.
+    if (this.options.tls ?? (this.previousCertificate !== null || tlsByDefault(bind))) this.certificate = this.previousCertificate ?? makeCertificate(`hpcdl-${this.clusterId}`);
+    this.server = this.certificate ? https.createServer({ cert: this.certificate.cert, key: this.certificate.key }, handler) : http.createServer(handler);
+    this.wss = new WebSocketServer({
+      server: this.server,
+      maxPayload: this.ctx.opts.maxMessageBytes + 1024 * 1024,
+      perMessageDeflate: false,
+      verifyClient: (info, done) => this.verifyUpgrade(info.req, done),
+    });
+    this.wss.on('connection', (ws, req) => this.connections.accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket));
     await listen(this.server, port, bind);
     this.port = (this.server.address() as { port: number }).port;
     const host = advertise.includes(':') ? `[${advertise}]` : advertise;
-    this.url = `ws://${host}:${this.port}`;
-    this.dashboardUrl = `http://${host}:${this.port}/?token=${this.dashboardToken}`;
+    const secure = this.certificate ? 's' : '';
+    this.url = `ws${secure}://${host}:${this.port}`;
+    this.dashboardUrl = `http${secure}://${host}:${this.port}/?token=${this.dashboardToken}`;
     writeConnectionFile(this.connectionFile, this.connectionInfo());
     this.watchdog = setInterval(() => this.engineSide.checkHeartbeats(), this.engineSide.heartbeatCheckMs);
     this.watchdog.unref();
     if (this.ctx.opts.resume) this.startResumeGrace();
     // the dashboard link carries the token: it goes to the connection file, never to the log
-    this.ctx.log(`listening on ${this.url} (dashboard http://${host}:${this.port}/, token in the connection file); connection file ${this.connectionFile}`);
+    this.ctx.log(`listening on ${this.url} (dashboard http${this.certificate ? 's' : ''}://${host}:${this.port}/, token in the connection file); connection file ${this.connectionFile}`);
+  }
+
+  /**
+   * A browser sends an Origin header with every WebSocket it opens, hpcdl's
+   * peers send none: refusing upgrades that carry one keeps web pages (which
+   * any site could make a user's browser open) off the protocol port.
+   */
+  private verifyUpgrade(req: http.IncomingMessage, done: (ok: boolean, code?: number, message?: string) => void): void {
+    const origin = req.headers.origin;
+    if (origin === undefined) return done(true);
+    this.connections.admission.countRefusal('origin');
+    this.connections.peerLine(`refusing a WebSocket from ${req.socket.remoteAddress}:${req.socket.remotePort} with Origin ${JSON.stringify(String(origin)).slice(0, 80)}: browser pages may not open the protocol port`);
+    done(false, 403, 'browser origins may not open the hpcdl protocol port');
   }
 
   private openJournal(file: string): void {
@@ -216,6 +250,7 @@ export class Controller {
       pid: process.pid,
       dashboard_url: this.dashboardUrl,
       created: new Date().toISOString(),
+      ...(this.certificate ? { tls_cert: this.certificate.cert, tls_fingerprint: this.certificate.fingerprint, tls_key: this.certificate.key } : {}),
     };
   }
 

@@ -1,5 +1,6 @@
 /** Controller settings and their defaults. */
 import { MAX_MESSAGE_BYTES } from '../protocol';
+import { HANDSHAKE_TIMEOUT_MS } from '../transport/challenge-auth';
 
 export interface ControllerOptions {
   /** address to bind; default 127.0.0.1, or the node's primary interface inside a Slurm job */
@@ -50,11 +51,16 @@ export interface ControllerOptions {
   journalCompactMb?: number;
   /** grace after a task's own timeout before the controller gives up on the engine (ms, default 2000) */
   timeoutGraceMs?: number;
+  /** largest message an authenticated peer may send (bytes, default MAX_MESSAGE_BYTES: 256 MiB or $HPCDL_MAX_MESSAGE_BYTES) */
   maxMessageBytes?: number;
+  /** wss:// with a certificate made at start and pinned in the connection file (default: on unless bound to loopback) */
+  tls?: boolean;
+  /** a connection that has not answered its challenge within this long is closed (ms, default 10000) */
+  authTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
-export type ResolvedOptions = Required<Omit<ControllerOptions, 'ip' | 'port' | 'clusterId' | 'profileDir' | 'log'>>;
+export type ResolvedOptions = Required<Omit<ControllerOptions, 'ip' | 'port' | 'clusterId' | 'profileDir' | 'log' | 'tls'>>;
 
 export function resolveOptions(options: ControllerOptions): ResolvedOptions {
   return {
@@ -75,5 +81,6 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     resultMemoryMb: options.resultMemoryMb ?? 256,
     journalCompactMb: options.journalCompactMb ?? 64,
     maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
+    authTimeoutMs: options.authTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
   };
 }

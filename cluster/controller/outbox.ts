@@ -4,7 +4,7 @@
  * or sooner once MAX_BATCH_ITEMS are queued.
  */
 import { sendMessage, type MessageSocket } from '../transport/socket';
-import { BatchBuilder, MAX_BATCH_ITEMS, type Key, type ContentMap, type MessageType } from '../protocol';
+import { BatchBuilder, MAX_BATCH_ITEMS, type SigningKey, type ContentMap, type MessageType } from '../protocol';
 
 export class Outbox {
   private readonly batch = new BatchBuilder();
@@ -14,12 +14,17 @@ export class Outbox {
 
   constructor(
     private readonly ws: MessageSocket,
-    private readonly key: Key,
+    private key: SigningKey,
     private readonly session: string,
     private readonly onError: (err: Error) => void,
     /** called when the first item is queued, so the owner can flush at the end of its current turn */
     private readonly onDirty?: (outbox: Outbox) => void,
   ) {}
+
+  /** Sign with the connection's own key from now on (after its handshake). */
+  setKey(key: SigningKey): void {
+    this.key = key;
+  }
 
   /** `buffers` are this item's own; packed refs in `content` index into them from 0. */
   push<T extends MessageType>(type: T, content: ContentMap[T], buffers?: Uint8Array[], parentId?: string): void {

@@ -38,6 +38,7 @@ export function controllerStatus(s: StatusSources): Record<string, unknown> {
     queue: { plain: s.scheduler.queuedPlain, constrained: s.scheduler.queuedConstrained },
     journal: journal ? { file: s.journalFile, records: journal.records, bytes: journal.bytes, compactions: journal.compactions } : null,
     bad_messages: wire.badMessages,
+    unauthenticated: { open: wire.admission.unauthenticated, refused: { ...wire.admission.refusals } },
     wire: { frames_received: wire.framesReceived, messages_received: wire.messagesReceived, frames_sent: wire.framesSent, bytes_received: wire.bytesReceived },
     memory: { rss: mem.rss, heap_used: mem.heapUsed },
     results: { held_bytes: s.ctx.results.heldBytes, spilled: s.ctx.results.spilledCount, evicted: s.ctx.results.evictedCount },

@@ -1,6 +1,6 @@
 /** The controller's in-memory records of tasks, engines, clients and connections. */
 import type { MessageSocket } from '../transport/socket';
-import type { PackedRef, ResourceSample, SubscribeTopic, TaskErrorInfo, TaskResultStatus, TaskState, TaskSubmission } from '../protocol';
+import type { WireChannel, PackedRef, ResourceSample, SubscribeTopic, TaskErrorInfo, TaskResultStatus, TaskState, TaskSubmission } from '../protocol';
 import type { Journal } from './journal';
 import type { ResolvedOptions } from './options';
 import type { Outbox } from './outbox';
@@ -74,6 +74,8 @@ export interface Peer {
   address: string;
   role: 'unknown' | 'engine' | 'client';
   authenticated: boolean;
+  /** the connection's keys after the challenge handshake (null in-process) */
+  channel: WireChannel | null;
   outbox: Outbox;
   engine: EngineInfo | null;
   client: ClientInfo | null;

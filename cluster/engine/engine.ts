@@ -134,6 +134,7 @@ export class Engine {
         key: this.opts.connection.key,
         name: `controller at ${url}`,
         url,
+        ...(this.opts.connection.tls_cert && this.opts.connection.tls_fingerprint ? { tls: { cert: this.opts.connection.tls_cert, fingerprint: this.opts.connection.tls_fingerprint } } : {}),
         reconnect: { giveUpAfterMs: this.opts.reconnectTimeoutMs ?? 120_000, maxDelayMs: 3000, holdsProcess: true },
         logPrefix: () => this.prefix(),
         log: this.log,
@@ -175,7 +176,7 @@ export class Engine {
     if (close.byUs || this.stopping) return;
     const url = this.opts.connection.url;
     if (close.refused) {
-      const message = `${this.prefix()} ${describeClose(url, close.code, close.reason)}`;
+      const message = `${this.prefix()} ${close.error ? close.why : describeClose(url, close.code, close.reason)}`;
       this.log(message);
       void this.stop({ code: 4, reason: 'refused', message });
       return;

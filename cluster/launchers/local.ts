@@ -67,7 +67,7 @@ export class LocalLauncher implements EngineLauncher {
     const ctx = this.ctx!;
     const { command, args } = hpcdlProcessCommand('engine', ['--connect', ctx.connectionFile, '--slots', String(ctx.slots), ...(ctx.engineArgs ?? [])]);
     const logFile = path.join(ctx.workDir, `engine-${slot}.log`);
-    const log = fs.createWriteStream(logFile, { flags: 'a' });
+    const log = fs.createWriteStream(logFile, { flags: 'a', mode: 0o600 });
     const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group: an interrupt of the client's group (a Jupyter kernel) must not stop engines

@@ -92,7 +92,7 @@ export class SrunLauncher implements EngineLauncher {
       ...engineCommandLine(ctx, replacementSlot >= 0 ? replacementSlot : undefined),
     ];
     const tailKey = Math.max(replacementSlot, 0);
-    const logFile = fs.createWriteStream(path.join(ctx.workDir, `srun-step-${this.steps.length}.log`), { flags: 'a' });
+    const logFile = fs.createWriteStream(path.join(ctx.workDir, `srun-step-${this.steps.length}.log`), { flags: 'a', mode: 0o600 });
     const child = spawn(this.opts.srun ?? 'srun', args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group: srun passes a client-group SIGINT on to the engines

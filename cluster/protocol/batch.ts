@@ -2,7 +2,7 @@
 import type { BatchItem, ContentMap } from './content';
 import { isMessageOf, makeMessage, type Envelope, type Message, type MessageType } from './envelope';
 import { decodeLocal, decodeMessage, encodeLocal, encodeMessage, isLocalFrame, type CodecOptions, type LocalFrame, type Received } from './framing';
-import type { Key } from './signing';
+import type { SigningKey } from './signing';
 
 /**
  * Most messages in one batch: every sender (MessageBatcher here, the
@@ -89,7 +89,7 @@ export function expandBatch(msg: Message): Message[] {
 }
 
 /** decodeMessage (or decodeLocal) followed by expandBatch: what most receivers want. */
-export function decodeMessages(raw: Received, key: Key, opts: CodecOptions = {}): Message[] {
+export function decodeMessages(raw: Received, key: SigningKey, opts: CodecOptions = {}): Message[] {
   return expandBatch(isLocalFrame(raw) ? decodeLocal(raw) : decodeMessage(raw, key, opts));
 }
 
@@ -103,7 +103,7 @@ export class MessageBatcher {
   private scheduled = false;
 
   constructor(
-    private readonly key: Key,
+    private readonly key: SigningKey,
     private readonly send: (data: Buffer) => void,
     /** `sendLocal`: the peer is in this process and gets LocalFrames instead (see framing.ts) */
     private readonly opts: { maxItems?: number; session?: string; maxBytes?: number; sendLocal?: (frame: LocalFrame) => void } = {},

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROTOCOL_VERSION } from './envelope';
+import { checkTrusted, trustedDirectory } from './file-trust';
 
 /** `<profile>/clusters/<cluster_id>.json`, mode 0600, written by the controller. */
 export interface ConnectionInfo {
@@ -21,6 +22,12 @@ export interface ConnectionInfo {
   /** http://host:port/ dashboard and REST API (same server as the WebSocket) */
   dashboard_url: string;
   created: string;
+  /** with a wss:// url: the controller's self-signed certificate (PEM), the only one engines and clients accept */
+  tls_cert?: string;
+  /** its SHA-256 fingerprint ("AB:CD:…"), checked on every connection */
+  tls_fingerprint?: string;
+  /** its private key (PEM): a controller resumed with --resume serves the same certificate */
+  tls_key?: string;
 }
 
 /** The hpcdl profile directory: explicit dir, else $HPCDL_HOME, else ~/.hpcdl. */
@@ -43,10 +50,12 @@ export function readConnectionFile(fileOrId: string, profileDir?: string): Conne
   const file = resolveConnectionFile(fileOrId, profileDir);
   let text: string;
   try {
+    checkTrusted(file, 'connection file');
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`connection file ${file} does not exist (is the controller running? start one with \`hpcdl controller\`)`);
+    if (code === undefined) throw err;
     throw new Error(`cannot read connection file ${file}: ${(err as Error).message}`);
   }
   let raw: any;
@@ -59,6 +68,14 @@ export function readConnectionFile(fileOrId: string, profileDir?: string): Conne
     if (typeof raw?.[field] !== 'string' || raw[field] === '') throw new Error(`connection file ${file}: ${field} is missing or not a string`);
   }
   if (!/^wss?:\/\//.test(raw.url)) throw new Error(`connection file ${file}: url must start with ws:// or wss://, got ${JSON.stringify(raw.url)}`);
+  const tls: Partial<ConnectionInfo> = {};
+  if (raw.url.startsWith('wss://')) {
+    for (const field of ['tls_cert', 'tls_fingerprint'] as const) {
+      if (typeof raw[field] !== 'string' || raw[field] === '') throw new Error(`connection file ${file}: ${field} is missing (a wss:// url needs the pinned certificate)`);
+      tls[field] = raw[field];
+    }
+    if (typeof raw.tls_key === 'string') tls.tls_key = raw.tls_key;
+  }
   return {
     url: raw.url,
     cluster_id: raw.cluster_id,
@@ -68,12 +85,13 @@ export function readConnectionFile(fileOrId: string, profileDir?: string): Conne
     pid: Number(raw.pid ?? 0),
     dashboard_url: String(raw.dashboard_url ?? raw.url.replace(/^ws/, 'http')),
     created: String(raw.created ?? ''),
+    ...tls,
   };
 }
 
-/** Write a connection file atomically with mode 0600 (directory 0700). */
+/** Write a connection file atomically with mode 0600 (directory 0700; an existing directory another user could write is refused). */
 export function writeConnectionFile(file: string, info: ConnectionInfo): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  trustedDirectory(path.dirname(file), 'connection file directory');
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
   fs.chmodSync(tmp, 0o600);

@@ -299,8 +299,18 @@ export interface BatchContent {
   items: BatchItem[];
 }
 
+/** `auth`, the dialer's first message, signed with the cluster key: its own nonce and the acceptor's challenge echoed. */
+export interface AuthContent {
+  /** the dialer's nonce (64 hex characters) */
+  nonce: string;
+  /** the acceptor's challenge nonce of this connection (64 hex characters) */
+  challenge: string;
+}
+
 /** The content type of every message type. */
 export interface ContentMap {
+  // handshake, dialer → acceptor
+  auth: AuthContent;
   // engine → controller
   register_request: RegisterRequest;
   heartbeat: Heartbeat;

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { ContentMap } from './content';
 import { ProtocolError } from './errors';
 
-export const PROTOCOL_VERSION = '1.0';
+/** 2.0: every WebSocket connection starts with the challenge handshake (./handshake.ts); a 1.x peer is refused as a version mismatch. */
+export const PROTOCOL_VERSION = '2.0';
 
 export const ENGINE_TO_CONTROLLER = [
   'register_request',
@@ -51,12 +52,16 @@ export const CONTROLLER_TO_CLIENT = [
   'error',
 ] as const;
 
+/** The dialer's answer to the acceptor's challenge, the first message of every WebSocket connection (./handshake.ts). */
+export const HANDSHAKE = ['auth'] as const;
+
 /** Every message type on the wire. `batch` wraps several messages in one frame set. */
 export const MESSAGE_TYPES = [
-  ...new Set([...ENGINE_TO_CONTROLLER, ...CONTROLLER_TO_ENGINE, ...CLIENT_TO_CONTROLLER, ...CONTROLLER_TO_CLIENT, 'batch' as const]),
+  ...new Set([...HANDSHAKE, ...ENGINE_TO_CONTROLLER, ...CONTROLLER_TO_ENGINE, ...CLIENT_TO_CONTROLLER, ...CONTROLLER_TO_CLIENT, 'batch' as const]),
 ] as const;
 
 export type MessageType =
+  | (typeof HANDSHAKE)[number]
   | (typeof ENGINE_TO_CONTROLLER)[number]
   | (typeof CONTROLLER_TO_ENGINE)[number]
   | (typeof CLIENT_TO_CONTROLLER)[number]

@@ -16,12 +16,15 @@
  *
  * The signature covers bytes [0, 8) and everything from offset 40 on, i.e. the
  * frame table and every frame including the binary buffers, so a tampered
- * payload is detected, not only a tampered header.
+ * payload is detected, not only a tampered header. Signed with a connection's
+ * ChannelKey (after the handshake, ./handshake.ts) it covers the frame's
+ * sequence number in that direction (counted, not sent) in place of bytes
+ * [0, 6), which are constants checked byte for byte.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { type Message } from './envelope';
 import { ProtocolError } from './errors';
-import { sign, type Key } from './signing';
+import { advance, sign, type SigningKey } from './signing';
 import { checkContent, checkEnvelope } from './validation';
 
 const FRAMING_VERSION = 1;
@@ -49,7 +52,7 @@ export interface CodecOptions {
 }
 
 /** Encode and sign a message. Throws ProtocolError('too_large') above the size limit. */
-export function encodeMessage(msg: Message, key: Key, opts: CodecOptions = {}): Buffer {
+export function encodeMessage(msg: Message, key: SigningKey, opts: CodecOptions = {}): Buffer {
   const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
   const json = envelopeJson(msg);
   const buffers = msg.buffers ?? [];
@@ -81,6 +84,7 @@ export function encodeMessage(msg: Message, key: Key, opts: CodecOptions = {}): 
   }
   out.fill(0, end, total);
   sign(key, out, PREFIX_BYTES).copy(out, 8);
+  advance(key);
   return out;
 }
 
@@ -178,7 +182,7 @@ export function decodeLocal(frame: LocalFrame): Message {
  * wrong HMAC), version (incompatible protocol major version), unknown_type.
  * The signature is checked before any JSON is parsed.
  */
-export function decodeMessage(raw: Uint8Array | ArrayBuffer | Buffer[], key: Key, opts: CodecOptions = {}): Message {
+export function decodeMessage(raw: Uint8Array | ArrayBuffer | Buffer[], key: SigningKey, opts: CodecOptions = {}): Message {
   const maxBytes = opts.maxBytes ?? MAX_MESSAGE_BYTES;
   const data = toBuffer(raw);
   if (data.length > maxBytes) throw new ProtocolError('too_large', `message is ${data.length} bytes; the limit is ${maxBytes}`);
@@ -204,17 +208,22 @@ function readPrefix(data: Buffer): number {
   if (data.readUInt8(4) !== FRAMING_VERSION) {
     throw new ProtocolError('version', `framing version ${data.readUInt8(4)} is not supported (expected ${FRAMING_VERSION})`);
   }
+  // A channel key's signature does not cover bytes [0, 6) (signing.ts ChannelKey): they must be exactly these.
+  if (data.readUInt8(5) !== 0) throw new ProtocolError('malformed', `flags byte is ${data.readUInt8(5)}, not 0`);
   const frameCount = data.readUInt16LE(6);
   if (frameCount < ENVELOPE_FRAMES) throw new ProtocolError('malformed', `message has ${frameCount} frames; at least ${ENVELOPE_FRAMES} are required`);
   if (PREFIX_BYTES + 4 * frameCount > data.length) throw new ProtocolError('malformed', `frame table of ${frameCount} entries runs past the end of the message`);
   return frameCount;
 }
 
-function verifySignature(data: Buffer, key: Key): void {
+function verifySignature(data: Buffer, key: SigningKey): void {
   const signature = data.subarray(8, 8 + SIGNATURE_BYTES);
   if (signature.every((b) => b === 0)) throw new ProtocolError('signature', 'message is not signed');
   const expected = sign(key, data, PREFIX_BYTES);
-  if (!timingSafeEqual(signature, expected)) throw new ProtocolError('signature', 'message signature does not match (wrong key or tampered message)');
+  if (!timingSafeEqual(signature, expected)) {
+    throw new ProtocolError('signature', 'message signature does not match (wrong key, tampered, replayed, or from another connection)');
+  }
+  advance(key);
 }
 
 function sliceFrames(data: Buffer, frameCount: number): Buffer[] {

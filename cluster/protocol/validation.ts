@@ -34,6 +34,7 @@ type FieldCheck = [field: string, kind: 'string' | 'number' | 'array' | 'object'
 
 /** Required content fields per type; anything not listed accepts any object. */
 const REQUIRED_FIELDS: Partial<Record<MessageType, FieldCheck[]>> = {
+  auth: [['nonce', 'string'], ['challenge', 'string']],
   register_request: [['host', 'string'], ['pid', 'number'], ['slots', 'number'], ['resources', 'object'], ['engine_uuid', 'string']],
   register_reply: [['engine_id', 'number'], ['heartbeat_ms', 'number'], ['cluster_id', 'string']],
   task_request: [['task_id', 'string'], ['kind', 'string'], ['args', 'object']],

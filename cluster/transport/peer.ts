@@ -2,7 +2,9 @@
  * One connection to another hpcdl process, for every role: the client and the
  * engine to the controller, the test and bench peers, engine-to-engine links.
  * It owns the socket's life (dial by URL or by a function, or wrap a socket a
- * server accepted), decoding with drop-and-log of bad frames, batching of
+ * server accepted), the challenge handshake (../protocol/handshake.ts: the
+ * dialer answers the acceptor's challenge, then both sign with per-connection
+ * keys over sequence numbers), decoding with drop-and-log of bad frames, batching of
  * outgoing messages, optional reconnection with backoff and an optional
  * heartbeat that notices a silent other side. What the messages mean (the
  * handshake, replies, give-up wording) stays with the owner.
@@ -12,14 +14,22 @@ import {
   CLOSE_CODES,
   MAX_MESSAGE_BYTES,
   MessageBatcher,
+  ProtocolError,
+  acceptAnswer,
+  answerChallenge,
+  decodeChallenge,
   decodeMessages,
   describeClose,
+  encodeChallenge,
+  newNonce,
   receivedBytes,
-  type Key,
+  type SigningKey,
   type Message,
   type Received,
+  type WireChannel,
 } from '../protocol';
 import { Backoff } from './backoff';
+import { HANDSHAKE_TIMEOUT_MS, PRE_AUTH_BYTES } from './challenge-auth';
 import { droppedLine } from './drop-log';
 import { Liveness } from './liveness';
 import { SOCKET_STATE, sendMessage, type MessageSocket } from './socket';
@@ -31,6 +41,14 @@ import { SOCKET_STATE, sendMessage, type MessageSocket } from './socket';
  * every message of its batch instead of only itself.
  */
 export const SEND_ALONE_BYTES = 1024 * 1024;
+
+const TLS_PIN_MISMATCH = 'HPCDL_TLS_PIN_MISMATCH';
+
+/** A TLS failure no retry can fix: another certificate than the pinned one, or one that does not verify against it. */
+function isTlsRefusal(error: Error | null): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code ?? '';
+  return code === TLS_PIN_MISMATCH || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'ERR_SSL_WRONG_VERSION_NUMBER';
+}
 
 export interface PeerReconnect {
   /** give up after the other side has been unreachable this long (ms); read at each close */
@@ -44,7 +62,8 @@ export interface PeerReconnect {
 }
 
 export interface PeerOptions {
-  key: Key;
+  /** the cluster key (the handshake proves it; frames are then signed with keys derived from it) */
+  key: string | Uint8Array;
   /** names the other side in log lines and errors, e.g. "the controller at ws://…" */
   name: string;
   /** how to reach the other side: exactly one of url, dial, socket */
@@ -61,6 +80,8 @@ export interface PeerOptions {
   log?: (line: string) => void;
   /** largest message accepted or sent (bytes, default MAX_MESSAGE_BYTES) */
   maxBytes?: number;
+  /** a wss:// url: the certificate pinned in the connection file; no other is accepted */
+  tls?: { cert: string; fingerprint: string };
 }
 
 /** Why the socket closed, as the owner sees it before any retry. */
@@ -109,6 +130,13 @@ export class Peer {
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly liveness = new Liveness();
   private readonly log: (line: string) => void;
+  /** the per-connection keys once the handshake is done (null before, and on an in-process socket) */
+  private channel: WireChannel | null = null;
+  /** the handshake is done (or not needed): messages flow */
+  private ready = false;
+  /** acceptor side: this connection's challenge nonce */
+  private challenge: string | null = null;
+  private handshakeTimer: NodeJS.Timeout | null = null;
   /** bytes of every frame received (the wire counter that shows what passes through this peer) */
   bytesReceived = 0;
 
@@ -126,9 +154,9 @@ export class Peer {
     return this.opts.name;
   }
 
-  /** The socket is open (messages can be sent now). */
+  /** The socket is open and authenticated (messages can be sent now). */
   get isOpen(): boolean {
-    return this.socket?.readyState === SOCKET_STATE.OPEN;
+    return this.ready && this.socket?.readyState === SOCKET_STATE.OPEN;
   }
 
   /** Closed for good: by close(), a refusal, or giving up. */
@@ -163,9 +191,9 @@ export class Peer {
   /** Send one message on its own frame now, after what is queued (a handshake the other side checks the key on; a request whose msg_id must be the parent of the reply). Throws when not open or too large. */
   sendNow(msg: Message): void {
     const socket = this.socket;
-    if (!socket || socket.readyState !== SOCKET_STATE.OPEN) throw new Error(`not connected to ${this.opts.name}`);
+    if (!socket || socket.readyState !== SOCKET_STATE.OPEN || !this.ready) throw new Error(`not connected to ${this.opts.name}`);
     this.batcher?.flush();
-    sendMessage(socket, msg, this.opts.key, { maxBytes: this.opts.maxBytes });
+    sendMessage(socket, msg, this.sendKey(), { maxBytes: this.opts.maxBytes });
   }
 
   /** Raw bytes, bypassing the codec (tests of bad input). */
@@ -222,6 +250,27 @@ export class Peer {
     this.socket?.terminate();
   }
 
+  /**
+   * TLS options that trust the pinned certificate only: it is its own CA (it
+   * is self-signed), and its fingerprint must match whatever name it carries.
+   */
+  private pinned(): Record<string, unknown> {
+    const tls = this.opts.tls;
+    if (!tls) return {};
+    return {
+      ca: tls.cert,
+      // tls.connect's hook (ws's typings describe another signature)
+      checkServerIdentity: (_host: string, cert: { fingerprint256: string }): Error | undefined => {
+        if (cert.fingerprint256 === tls.fingerprint) return undefined;
+        return Object.assign(new Error(`its TLS certificate (sha256 ${cert.fingerprint256}) is not the one pinned in the connection file (${tls.fingerprint})`), { code: TLS_PIN_MISMATCH });
+      },
+    };
+  }
+
+  private sendKey(): SigningKey {
+    return this.channel?.send ?? this.opts.key;
+  }
+
   private stopRetry(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
@@ -235,20 +284,22 @@ export class Peer {
       accepted ??
       (this.opts.dial
         ? this.opts.dial()
-        : (new WebSocket(this.opts.url!, { maxPayload: this.opts.maxBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000 }) as unknown as MessageSocket));
+        : (new WebSocket(this.opts.url!, { maxPayload: this.opts.maxBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000, ...this.pinned() } as WebSocket.ClientOptions) as unknown as MessageSocket));
     this.socket = socket;
     let lastError: Error | null = null;
     const onOpen = (): void => {
-      this.batcher = new MessageBatcher(this.opts.key, (data) => socket.send(data), {
-        session: this.opts.session,
-        maxBytes: this.opts.maxBytes,
-        sendLocal: socket.sendLocal?.bind(socket),
-      });
-      this.liveness.heard();
-      this.opened += 1;
-      this.events.onOpen?.(this.opened > 1);
+      this.ready = false;
+      this.channel = null;
+      // Same process: nothing crosses a process boundary, frames are not signed (../protocol/framing.ts LocalFrame).
+      if (socket.sendLocal) return this.becomeReady(socket);
+      this.handshakeTimer = setTimeout(() => this.handshakeFailed(socket, `no handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`, CLOSE_CODES.unauthenticated), HANDSHAKE_TIMEOUT_MS);
+      this.handshakeTimer.unref?.();
+      if (accepted) {
+        this.challenge = newNonce();
+        socket.send(encodeChallenge(this.challenge), { binary: true });
+      }
     };
-    socket.on('message', (data: Received) => this.onData(data));
+    socket.on('message', (data: Received) => (this.ready ? this.onData(data) : this.onHandshake(socket, data)));
     socket.on('error', (err) => {
       lastError = err;
     });
@@ -257,12 +308,59 @@ export class Peer {
     else socket.on('open', onOpen);
   }
 
+  /** The handshake is done (or not needed): batching starts, the owner is told the connection is open. */
+  private becomeReady(socket: MessageSocket): void {
+    this.clearHandshakeTimer();
+    this.ready = true;
+    this.batcher = new MessageBatcher(this.sendKey(), (data) => socket.send(data), {
+      session: this.opts.session,
+      maxBytes: this.opts.maxBytes,
+      sendLocal: socket.sendLocal?.bind(socket),
+    });
+    this.liveness.heard();
+    this.opened += 1;
+    this.events.onOpen?.(this.opened > 1);
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+  }
+
+  /** The first frame: the dialer gets the challenge and answers it; the acceptor checks the answer. */
+  private onHandshake(socket: MessageSocket, data: Received): void {
+    if (socket !== this.socket) return;
+    this.bytesReceived += receivedBytes(data);
+    try {
+      if (this.challenge === null) {
+        const { frame, channel } = answerChallenge(this.opts.key, newNonce(), decodeChallenge(data));
+        socket.send(frame, { binary: true });
+        this.channel = channel;
+      } else {
+        if (receivedBytes(data) > PRE_AUTH_BYTES) throw new ProtocolError('too_large', `first frame of ${receivedBytes(data)} bytes; at most ${PRE_AUTH_BYTES} before authentication`);
+        this.channel = acceptAnswer(data, this.opts.key, this.challenge, PRE_AUTH_BYTES);
+      }
+    } catch (err) {
+      const reason = err instanceof ProtocolError ? err.reason : 'malformed';
+      const code = reason === 'signature' ? CLOSE_CODES.authError : reason === 'version' ? CLOSE_CODES.versionMismatch : CLOSE_CODES.unauthenticated;
+      return this.handshakeFailed(socket, (err as Error).message, code);
+    }
+    this.becomeReady(socket);
+  }
+
+  private handshakeFailed(socket: MessageSocket, why: string, code: number): void {
+    this.clearHandshakeTimer();
+    this.log(droppedLine(this.opts.logPrefix?.() ?? 'hpcdl:', 'the connection', this.opts.name, `handshake failed: ${why}`));
+    if (socket.readyState === SOCKET_STATE.OPEN) socket.close(code, code === CLOSE_CODES.authError ? 'bad key' : why.slice(0, 120));
+    else socket.terminate();
+  }
+
   private onData(data: Received): void {
     this.liveness.heard();
     this.bytesReceived += receivedBytes(data);
     let messages: Message[];
     try {
-      messages = decodeMessages(data, this.opts.key, { maxBytes: this.opts.maxBytes });
+      messages = decodeMessages(data, this.channel?.receive ?? this.opts.key, { maxBytes: this.opts.maxBytes });
     } catch (err) {
       this.log(droppedLine(this.opts.logPrefix?.() ?? 'hpcdl:', 'a message', this.opts.name, (err as Error).message));
       return;
@@ -272,10 +370,14 @@ export class Peer {
 
   private onClose(socket: MessageSocket, code: number, reason: string, error: Error | null): void {
     if (socket !== this.socket) return;
+    this.clearHandshakeTimer();
+    this.ready = false;
+    this.channel = null;
+    this.challenge = null;
     this.batcher?.clear();
     this.batcher = null;
     this.stopHeartbeat();
-    const refused = code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch;
+    const refused = code === CLOSE_CODES.authError || code === CLOSE_CODES.versionMismatch || isTlsRefusal(error);
     const why = error ? `cannot reach ${this.opts.name} (${error.message})` : describeClose(this.opts.url ?? this.opts.name, code, reason);
     const byUs = this.closed;
     if (refused || !this.opts.reconnect || this.opts.socket) this.closed = true;

@@ -5,7 +5,7 @@
  * protocol's unsigned same-process form) instead of bytes when the controller
  * runs in the client's process.
  */
-import { encodeLocal, encodeMessage, type CodecOptions, type Key, type LocalFrame, type Message, type Received } from '../protocol';
+import { encodeLocal, encodeMessage, type CodecOptions, type SigningKey, type LocalFrame, type Message, type Received } from '../protocol';
 
 export interface MessageSocket {
   readonly readyState: number;
@@ -25,7 +25,7 @@ export interface MessageSocket {
 export const SOCKET_STATE = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 
 /** Send one message: signed bytes on a WebSocket, a LocalFrame to an in-process peer. */
-export function sendMessage(socket: MessageSocket, msg: Message, key: Key, opts: CodecOptions = {}): void {
+export function sendMessage(socket: MessageSocket, msg: Message, key: SigningKey, opts: CodecOptions = {}): void {
   if (socket.sendLocal) socket.sendLocal(encodeLocal(msg, opts));
   else socket.send(encodeMessage(msg, key, opts), { binary: true });
 }

@@ -178,9 +178,12 @@ test('bad signature, tampered, malformed, text and unknown-type messages are dro
     tampered[tampered.length - 3] ^= 1;
     const unsigned = encodeMessage(makeMessage('engines_request', {}), info.key);
     unsigned.fill(0, 8, 40);
-    const unknownType = encodeMessage({ ...makeMessage('engines_request', {}), header: { ...makeMessage('engines_request', {}).header, msg_type: 'rm_rf' as any } }, info.key);
-    const oldVersion = encodeMessage({ ...makeMessage('engines_request', {}), header: { ...makeMessage('engines_request', {}).header, version: '0.9' } }, info.key);
-    for (const frame of [wrongKey, tampered, unsigned, Buffer.from('garbage that is not a message at all'), unknownType, oldVersion]) client.sendRaw(frame);
+    // Signed with the connection's own key (a peer that holds the key), so they pass the signature and fail later checks.
+    const unknownType = { ...makeMessage('engines_request', {}), header: { ...makeMessage('engines_request', {}).header, msg_type: 'rm_rf' as any } };
+    const oldVersion = { ...makeMessage('engines_request', {}), header: { ...makeMessage('engines_request', {}).header, version: '0.9' } };
+    for (const frame of [wrongKey, tampered, unsigned, Buffer.from('garbage that is not a message at all')]) client.sendRaw(frame);
+    client.sendSigned(unknownType);
+    client.sendSigned(oldVersion);
     client.sendRaw('{"header": "text frames are not protocol messages"}');
 
     await waitFor(() => (proc.output().match(/dropped message from 127\.0\.0\.1:\d+/g) ?? []).length >= 7, 10000, '7 drops logged', proc.output);
@@ -211,10 +214,10 @@ test('a first message with an incompatible protocol version is refused with a ve
     const ws = new WebSocket(info.url);
     await new Promise((r) => ws.once('open', r));
     const base = makeMessage('connect_request', { client_session: 'old' });
-    ws.send(encodeMessage({ ...base, header: { ...base.header, version: '2.0' } }, info.key));
+    ws.send(encodeMessage({ ...base, header: { ...base.header, version: '9.0' } }, info.key));
     const [code, reason] = await new Promise<[number, string]>((r) => ws.once('close', (c, why) => r([c, why.toString()])));
     assert.equal(code, CLOSE_CODES.versionMismatch);
-    assert.match(describeClose(info.url, code, reason), new RegExp(`protocol version mismatch .*2\\.0.*${PROTOCOL_VERSION.replace('.', '\\.')}`));
+    assert.match(describeClose(info.url, code, reason), new RegExp(`protocol version mismatch .*9\\.0.*${PROTOCOL_VERSION.replace('.', '\\.')}`));
   } finally {
     await stopAll(procs);
     removeDir(dir);

@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Peer } from '../../cluster/transport/peer';
+import { Peer, type PeerClose } from '../../cluster/transport/peer';
 import type { MessageSocket } from '../../cluster/transport/socket';
-import { generateKey, isMessageOf, makeMessage, type Message } from '../../cluster/protocol';
+import { CLOSE_CODES, encodeChallenge, encodeMessage, generateKey, isMessageOf, makeMessage, newNonce, type Message } from '../../cluster/protocol';
 
 async function listen(): Promise<{ server: WebSocketServer; url: string; accepted: Promise<WebSocket> }> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -60,23 +60,39 @@ test('a dialled and an accepted peer exchange batched messages and a 4 MiB buffe
   server.close();
 });
 
-test('a frame signed with another key is logged and dropped; the connection stays up', async () => {
+test('a dialer with another key is refused at the handshake; a frame signed with the cluster key instead of the connection key is dropped', async () => {
   const { server, url, accepted } = await listen();
   const logs: string[] = [];
   const got: Message[] = [];
   const key = generateKey();
-  const client = new Peer({ key, name: `test server at ${url}`, url, log: (l) => logs.push(l), logPrefix: () => '[test]' }, { onMessages: (m) => got.push(...m) });
+  const closes: PeerClose[] = [];
+  const client = new Peer({ key, name: `test server at ${url}`, url, log: (l) => logs.push(l), logPrefix: () => '[test]' }, { onMessages: (m) => got.push(...m), onClose: (c) => closes.push(c) });
   client.start();
   const ws = await accepted;
-  const liar = new Peer({ key: generateKey(), name: 'liar', socket: ws as unknown as MessageSocket }, { onMessages: () => undefined });
+  const serverLogs: string[] = [];
+  const liar = new Peer({ key: generateKey(), name: 'liar', socket: ws as unknown as MessageSocket, log: (l) => serverLogs.push(l) }, { onMessages: () => undefined });
   liar.start();
-  liar.push(makeMessage('heartbeat_reply', {}));
+  await until(() => closes.length === 1, 'the refusal');
+  assert.equal(closes[0].code, CLOSE_CODES.authError);
+  assert.equal(closes[0].refused, true);
+  assert.match(serverLogs.join('\n'), /handshake failed: message signature does not match/);
+  assert.equal(got.length, 0);
+  server.close();
+
+  const second = await listen();
+  const good = new Peer({ key, name: `test server at ${second.url}`, url: second.url, log: (l) => logs.push(l), logPrefix: () => '[test]' }, { onMessages: (m) => got.push(...m) });
+  good.start();
+  const serverPeer = new Peer({ key, name: 'test client', socket: (await second.accepted) as unknown as MessageSocket }, { onMessages: () => undefined });
+  serverPeer.start();
+  await until(() => good.isOpen && serverPeer.isOpen, 'both ends authenticated');
+  serverPeer.sendRaw(encodeMessage(makeMessage('heartbeat_reply', {}), key));
   await until(() => logs.length === 1, 'the drop to be logged');
   assert.match(logs[0], /^\[test\] dropped a message from test server at ws:\/\/127\.0\.0\.1:\d+: .*signature/);
-  assert.equal(got.length, 0);
-  assert.equal(client.isOpen, true);
-  client.close();
-  server.close();
+  serverPeer.push(makeMessage('heartbeat_reply', {}));
+  await until(() => got.length === 1, 'the next properly signed frame to arrive (the dropped one used up no sequence number)');
+  assert.equal(good.isOpen, true);
+  good.close();
+  second.server.close();
 });
 
 test('heartbeat: a silent other side is noticed, the socket dropped and re-dialled', async () => {
@@ -84,7 +100,10 @@ test('heartbeat: a silent other side is noticed, the socket dropped and re-diall
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   let connections = 0;
-  server.on('connection', () => (connections += 1)); // accepts, never answers
+  server.on('connection', (ws) => {
+    connections += 1;
+    ws.send(encodeChallenge(newNonce())); // challenges, then never answers
+  });
   const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
   const silences: number[] = [];
   const opens: boolean[] = [];

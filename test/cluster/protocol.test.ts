@@ -261,13 +261,14 @@ test('too large messages are rejected on encode and decode', () => {
 });
 
 test('wrong protocol version is rejected', () => {
-  rejects(() => decodeMessage(encodeRaw(jsonFrames({ ...validHeader(), version: '2.0' })), KEY), 'version', /2.0/);
+  rejects(() => decodeMessage(encodeRaw(jsonFrames({ ...validHeader(), version: '1.0' })), KEY), 'version', /1\.0/);
+  rejects(() => decodeMessage(encodeRaw(jsonFrames({ ...validHeader(), version: '3.0' })), KEY), 'version', /3\.0/);
   const { version: _omit, ...noVersion } = validHeader();
   rejects(() => decodeMessage(encodeRaw(jsonFrames(noVersion)), KEY), 'version', /missing/);
   const wire = encodeMessage(makeMessage('heartbeat', { running: 0 }), KEY);
   wire.writeUInt8(9, 4);
   rejects(() => decodeMessage(wire, KEY), 'version', /framing version 9/);
-  assert.doesNotThrow(() => decodeMessage(encodeRaw(jsonFrames({ ...validHeader(), version: '1.7' })), KEY));
+  assert.doesNotThrow(() => decodeMessage(encodeRaw(jsonFrames({ ...validHeader(), version: '2.7' })), KEY));
 });
 
 test('batches carry many messages with their own buffers', () => {

@@ -121,6 +121,6 @@ test('an unauthenticated connection announcing a huge frame is dropped, and the 
   const g0 = await zero;
   const [a] = await Promise.all([g0.allreduce(new Float32Array([1])), one.allreduce(new Float32Array([2]))]);
   assert.deepEqual([...a], [3]);
-  assert.ok(logs.some((l) => /dropped a connection from 127\.0\.0\.1:\d+: .*100000000-byte handshake frame \(at most 65536 before authentication\)/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /dropped a connection from 127\.0\.0\.1:\d+: .*100000000-byte handshake frame \(at most 8192 before authentication\)/.test(l)), logs.join('\n'));
   await Promise.all([g0.close(), one.close()]);
 });

@@ -63,7 +63,7 @@ async function startInProcess(o: ControllerStartOptions): Promise<StartedControl
     profileDir: o.profileDir,
     ip: o.ip,
     port: o.port ?? 0,
-    log: (line) => fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`),
+    log: (line) => fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 }),
   });
   return {
     placement: 'in-process',
@@ -81,7 +81,7 @@ async function startChildProcess(o: ControllerStartOptions, file: string): Promi
   if (o.ip) args.push('--ip', o.ip);
   const { command, args: full } = hpcdlProcessCommand('controller', args);
   const logFile = path.join(o.workDir, 'controller.log');
-  const log = fs.openSync(logFile, 'a');
+  const log = fs.openSync(logFile, 'a', 0o600);
   // Own process group: a Jupyter kernel interrupt signals the kernel's whole group, and must not stop the controller.
   const child = spawn(command, full, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, HPCDL_PARENT_PID: String(process.pid) } });
   fs.closeSync(log);
