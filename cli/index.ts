@@ -19,6 +19,7 @@ import { demoCommand } from './demo';
 import { engineCommand } from './engine';
 import { inferCommand } from './infer';
 import { kernelCommand } from './kernel';
+import { slurmCommand } from './slurm';
 import { trainCommand } from './train';
 
 /** The commands, in the order `hpcdl --help` lists them. */
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, Command> = {
   controller: controllerCommand,
   engine: engineCommand,
   kernel: kernelCommand,
+  slurm: slurmCommand,
 };
 
 const top: Command = {

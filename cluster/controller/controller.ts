@@ -53,7 +53,7 @@ import { TaskLifecycle } from './task-lifecycle';
 import { TaskTable } from './task-table';
 import type { ControllerContext, EngineInfo, Task } from './types';
 
-export { chooseBindAddress, primaryAddress } from './bind-address';
+export { chooseBindAddress, interfaceAddress, primaryAddress } from './bind-address';
 export type { ControllerOptions } from './options';
 
 export class Controller {
@@ -147,7 +147,7 @@ export class Controller {
 
   private async open(port: number): Promise<void> {
     if (this.journalFile) this.openJournal(this.journalFile);
-    const { bind, advertise } = chooseBindAddress(this.options.ip, this.ctx.log);
+    const { bind, advertise } = chooseBindAddress(this.options.ip, this.ctx.log, { interfaceName: this.options.interface });
     const api = dashboardApi(this.statusSources, this.dashboardToken);
     this.server = http.createServer((req, res) => handleDashboardRequest(req, res, api));
     this.wss = new WebSocketServer({ server: this.server, maxPayload: this.ctx.opts.maxMessageBytes + 1024 * 1024, perMessageDeflate: false });

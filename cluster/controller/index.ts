@@ -1,4 +1,4 @@
-export { Controller, chooseBindAddress, primaryAddress, type ControllerOptions } from './controller';
+export { Controller, chooseBindAddress, interfaceAddress, primaryAddress, type ControllerOptions } from './controller';
 export { controllerMain, parseControllerArgs } from './cli';
 export { Journal } from './journal';
 export { Scheduler } from './scheduler';
