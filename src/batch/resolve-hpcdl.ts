@@ -2,7 +2,7 @@
  * Preloaded (`node --require`) by the batch scripts make_scripts writes when
  * they run outside the hpcdl checkout or installation: a `require('hpcdl')`,
  * `require('hpcdl/cluster')` or a dependency of hpcdl (`@tensorflow/tfjs-core`)
- * that Node cannot resolve from the script's folder resolves from HPCDL_HOME.
+ * that Node cannot resolve from the script's folder resolves from HPCDL_ROOT.
  * Passed on through NODE_OPTIONS, so engines and their worker threads resolve
  * the same way. Imports nothing of the project.
  */
@@ -12,7 +12,7 @@ import * as path from 'node:path';
 
 type Resolve = (request: string, parent: unknown, isMain: boolean, options?: { paths?: string[] }) => string;
 
-const home = process.env.HPCDL_HOME;
+const home = process.env.HPCDL_ROOT;
 const moduleInternals = Module as unknown as { _resolveFilename: Resolve };
 const original = moduleInternals._resolveFilename;
 

@@ -25,16 +25,17 @@ function findHpcdlLines(name: string, besideFile: string): string[] {
     `[ -e "$here/${besideFile}" ] || fail "cannot find ${besideFile} beside this script (looked in $here); set HPCDL_SCRIPT_DIR to its folder"`,
     'node_bin=${HPCDL_NODE:-$(command -v node || true)}',
     '[ -n "$node_bin" ] || fail "node not found: put node (>= 20) on PATH or set HPCDL_NODE"',
-    '# hpcdl: HPCDL_HOME, else the package Node resolves from this folder, else the hpcdl command on PATH',
-    'if [ -z "${HPCDL_HOME:-}" ]; then',
-    '  HPCDL_HOME=$(cd "$here" && "$node_bin" -e \'try { process.stdout.write(require("path").dirname(require.resolve("hpcdl/package.json"))) } catch {}\')',
+    '# hpcdl: HPCDL_ROOT (its folder; HPCDL_HOME is the profile folder of connection files), else the package',
+    '# Node resolves from this folder, else the hpcdl command on PATH',
+    'if [ -z "${HPCDL_ROOT:-}" ]; then',
+    '  HPCDL_ROOT=$(cd "$here" && "$node_bin" -e \'try { process.stdout.write(require("path").dirname(require.resolve("hpcdl/package.json"))) } catch {}\')',
     'fi',
-    'if [ -z "${HPCDL_HOME:-}" ] && command -v hpcdl >/dev/null; then',
-    '  HPCDL_HOME=$(cd "$(dirname "$(readlink -f "$(command -v hpcdl)")")/../.." && pwd)',
+    'if [ -z "${HPCDL_ROOT:-}" ] && command -v hpcdl >/dev/null; then',
+    '  HPCDL_ROOT=$(cd "$(dirname "$(readlink -f "$(command -v hpcdl)")")/../.." && pwd)',
     'fi',
-    '[ -n "${HPCDL_HOME:-}" ] || fail "hpcdl not found: set HPCDL_HOME to its folder, install it where Node finds it from $here, or put its hpcdl command on PATH"',
-    '[ -f "$HPCDL_HOME/dist/src/index.js" ] || fail "hpcdl at $HPCDL_HOME is not built (run npm run build there), or HPCDL_HOME is wrong"',
-    'export HPCDL_HOME',
+    '[ -n "${HPCDL_ROOT:-}" ] || fail "hpcdl not found: set HPCDL_ROOT to its folder, install it where Node finds it from $here, or put its hpcdl command on PATH"',
+    '[ -f "$HPCDL_ROOT/dist/src/index.js" ] || fail "hpcdl at $HPCDL_ROOT is not built (run npm run build there), or HPCDL_ROOT is wrong"',
+    'export HPCDL_ROOT',
   ];
 }
 
@@ -54,10 +55,10 @@ export function notebookSbatchSource(name: string, label: string, options: strin
     `#   sbatch ${name}.sbatch --epochs 2 --output runs        bash ${name}.sbatch --help`,
     'set -euo pipefail',
     ...findHpcdlLines(name, `${name}.ts`),
-    'tsx_loader=$(cd "$HPCDL_HOME" && "$node_bin" -e \'process.stdout.write(require("url").pathToFileURL(require("path").join(require("path").dirname(require.resolve("tsx/package.json")), "dist/loader.mjs")).href)\') ||',
-    '  fail "tsx not found from $HPCDL_HOME (npm install there)"',
-    '# a script outside the hpcdl folder resolves hpcdl from HPCDL_HOME (engines inherit NODE_OPTIONS)',
-    'export NODE_OPTIONS="--require=$HPCDL_HOME/dist/src/batch/resolve-hpcdl.js${NODE_OPTIONS:+ $NODE_OPTIONS}"',
+    'tsx_loader=$(cd "$HPCDL_ROOT" && "$node_bin" -e \'process.stdout.write(require("url").pathToFileURL(require("path").join(require("path").dirname(require.resolve("tsx/package.json")), "dist/loader.mjs")).href)\') ||',
+    '  fail "tsx not found from $HPCDL_ROOT (npm install there)"',
+    '# a script outside the hpcdl folder resolves hpcdl from HPCDL_ROOT (engines inherit NODE_OPTIONS)',
+    'export NODE_OPTIONS="--require=$HPCDL_ROOT/dist/src/batch/resolve-hpcdl.js${NODE_OPTIONS:+ $NODE_OPTIONS}"',
     ...SRUN_LINES,
     `"\${launch[@]}" "$node_bin" --import "$tsx_loader" "$here/${name}.ts" "$@"`,
     '',
@@ -103,7 +104,7 @@ export function slurmOptions(config: HepConfig): string[] {
  * (configs/x.json) or absolute.
  */
 export function runScriptSource(name: string, configPath: string, config: HepConfig): string {
-  const configArg = path.isAbsolute(configPath) ? JSON.stringify(configPath) : `"$HPCDL_HOME/${configPath}"`;
+  const configArg = path.isAbsolute(configPath) ? JSON.stringify(configPath) : `"$HPCDL_ROOT/${configPath}"`;
   return [
     '#!/bin/bash',
     `#SBATCH -J hpcdl_${name}`,
@@ -117,7 +118,7 @@ export function runScriptSource(name: string, configPath: string, config: HepCon
     `# threads for arch "${config.arch}"`,
     ...threadLines(config.arch),
     ...SRUN_LINES,
-    `"\${launch[@]}" "$node_bin" "$HPCDL_HOME/dist/cli/index.js" train --config ${configArg} "$@"`,
+    `"\${launch[@]}" "$node_bin" "$HPCDL_ROOT/dist/cli/index.js" train --config ${configArg} "$@"`,
     '',
   ].join('\n');
 }
