@@ -5,13 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compressHostlist, expandHostlist } from '../../cluster/collectives/slurm-hostlist';
 import { engineShareEnv, pinToSlurmShare, slurmAllocation } from '../../cluster/launchers/slurm-env';
-import { hpcdl, oneLine } from './support';
+import { hpcdl, oneLine, ROOT } from './support';
+import { Cluster } from '../../cluster/client';
+import { slurmUnavailable, startSlurm } from '../cluster/support/slurm';
 
 const SCONTROL = '/usr/bin/scontrol';
 const noScontrol = fs.existsSync(SCONTROL) ? null : 'scontrol missing (apt-get install slurm-wlm)';
@@ -159,4 +161,39 @@ test('an engine in an srun step is pinned to its share: its GPU, else its cores 
   assert.equal(userSet.HPCDL_TRAIN_THREADS, '3');
   assert.deepEqual(pinToSlurmShare({ SLURM_LOCALID: '0' }, 64), {}, 'outside an allocation nothing changes');
   assert.deepEqual(engineShareEnv(slurmAllocation('x', { SLURM_JOB_ID: '1', SLURM_CPUS_PER_TASK: '5' }), 0, 2, 64), { HPCDL_TRAIN_THREADS: '5', OMP_NUM_THREADS: '5' });
+});
+
+const noSlurm = slurmUnavailable();
+
+test('interactive path on a real Slurm: a controller bound by --interface, engines from srun pinned to their cores, a client connecting by cluster id', { skip: noSlurm ?? false }, async () => {
+  const cli = path.join(ROOT, 'dist', 'cli', 'index.js');
+  assert.ok(fs.existsSync(cli), `${cli} missing (npm run build)`);
+  const slurm = await startSlurm();
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-interactive-'));
+  const env = { ...process.env, ...slurm.env, HPCDL_HOME: profile };
+  const controller = spawn(process.execPath, [cli, 'controller', '--interface', 'lo', '--cluster-id', 'job-interactive'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let engines: ReturnType<typeof spawn> | null = null;
+  let cluster: Cluster | null = null;
+  try {
+    let controllerOut = '';
+    controller.stdout!.on('data', (d) => (controllerOut += d));
+    const deadline = Date.now() + 30_000;
+    while (!/listening on ws:\/\/127\.0\.0\.1:\d+/.test(controllerOut) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(controllerOut, /listening on ws:\/\/127\.0\.0\.1:\d+/, 'the controller binds the address of --interface lo');
+    engines = spawn('/usr/bin/srun', ['-n', '2', '-c', '2', process.execPath, cli, 'engine', '--connect', 'job-interactive'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let engineErr = '';
+    engines.stderr!.on('data', (d) => (engineErr += d));
+    cluster = await Cluster.connect('job-interactive', { profileDir: profile });
+    await cluster.waitForEngines(2, 60_000);
+    const seen = await cluster.all().apply(() => `${process.env.SLURM_PROCID} ${process.env.HPCDL_TRAIN_THREADS} ${process.env.OMP_NUM_THREADS}`);
+    assert.deepEqual([...seen].sort(), ['0 2 2', '1 2 2'], 'each srun task runs one engine with its 2 cores as gradient threads');
+    assert.match(engineErr, /Slurm task [01] \(local [01]\) on .*: HPCDL_TRAIN_THREADS=2 OMP_NUM_THREADS=2/);
+  } finally {
+    await cluster?.close();
+    engines?.kill('SIGTERM');
+    controller.kill('SIGTERM');
+    await Promise.all([engines, controller].map((p) => (p && p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+    await slurm.stop();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
 });
