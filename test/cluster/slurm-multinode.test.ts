@@ -51,7 +51,7 @@ async function runJob(args: string[], timeoutMs: number): Promise<string> {
 
 test('each node has its own host name and address; hpcdl slurm hostnames expands the job node list as scontrol does', { skip: skip ?? false }, () => {
   const out = execFileSync('/usr/bin/srun', ['-N', '2', '-n', '2', 'sh', '-c', `echo "$(hostname) $(ip -4 -o addr show eth0 | awk '{print $4}') $(${process.execPath} ${CLI} slurm hostnames | tr '\\n' ' ')| $(scontrol show hostnames | tr '\\n' ' ')"`], { env: env(), encoding: 'utf8', timeout: 60_000 });
-  const lines = out.trim().split('\n').sort();
+  const lines = out.trim().split('\n').map((l) => l.trimEnd()).sort();
   assert.equal(lines.length, 2, out);
   for (const [i, node] of slurm.nodes.entries()) {
     assert.equal(lines[i], `${node.name} ${node.address}/24 node1 node2 | node1 node2`);
