@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { compressHostlist, expandHostlist } from '../../cluster/collectives/slurm-hostlist';
 import { engineShareEnv, pinToSlurmShare, slurmAllocation } from '../../cluster/launchers/slurm-env';
 import { hpcdl, oneLine, ROOT } from './support';
+import { Rng } from '../../src/data';
 import { Cluster } from '../../cluster/client';
 import { slurmUnavailable, startSlurm } from '../cluster/support/slurm';
 
@@ -43,16 +44,10 @@ function scontrol(env: NodeJS.ProcessEnv, what: 'hostnames' | 'hostlist', arg: s
   return { hosts: r.stdout.split('\n').filter((l) => l !== ''), out: r.stdout };
 }
 
-/** A small seeded generator (mulberry32), so a failing case can be reproduced. */
+/** A seeded generator (hpcdl's own), so a failing case can be reproduced. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 
 function generatedList(r: () => number): string {

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { slurmUnavailable } from './slurm';
+import { slurmConfText, slurmUnavailable } from './slurm';
 
 export interface MultiNodeSlurm {
   dir: string;
@@ -132,32 +132,15 @@ export async function startMultiNodeSlurm(count = 2, cpusPerNode = 4): Promise<M
     const conf = path.join(dir, 'slurm.conf');
     fs.writeFileSync(
       conf,
-      [
-        'ClusterName=hpcdlnodes',
-        `SlurmctldHost=${os.hostname()}(${hostAddress})`,
-        `SlurmctldPort=${await freePort()}`,
-        `SlurmdPort=${await freePort()}`,
-        'AuthType=auth/munge',
-        `AuthInfo=socket=${socket}`,
-        'CredType=cred/munge',
-        `StateSaveLocation=${path.join(dir, 'state')}`,
-        `SlurmdSpoolDir=${path.join(dir, 'spool-%n')}`,
-        `SlurmctldPidFile=${path.join(dir, 'slurmctld.pid')}`,
-        `SlurmdPidFile=${path.join(dir, 'slurmd-%n.pid')}`,
-        `SlurmctldLogFile=${path.join(dir, 'log', 'slurmctld.log')}`,
-        `SlurmdLogFile=${path.join(dir, 'log', 'slurmd-%n.log')}`,
-        'ProctrackType=proctrack/linuxproc',
-        'TaskPlugin=task/none',
-        'SelectType=select/cons_tres',
-        'SelectTypeParameters=CR_Core',
-        'SlurmUser=root',
-        'ReturnToService=2',
-        'MpiDefault=none',
-        'SlurmdParameters=config_overrides',
-        ...nodes.map((n) => `NodeName=${n.name} NodeAddr=${n.address} NodeHostname=${n.name} CPUs=${cpusPerNode} RealMemory=2000 State=UNKNOWN`),
-        'PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP',
-        '',
-      ].join('\n'),
+      slurmConfText({
+        clusterName: 'hpcdlnodes',
+        controller: `${os.hostname()}(${hostAddress})`,
+        ports: [await freePort(), await freePort()],
+        mungeSocket: socket,
+        dir,
+        perNode: true,
+        nodes: nodes.map((n) => `NodeName=${n.name} NodeAddr=${n.address} NodeHostname=${n.name} CPUs=${cpusPerNode} RealMemory=2000 State=UNKNOWN`),
+      }),
     );
     const env = { SLURM_CONF: conf };
     const daemonEnv = { ...process.env, ...env };
