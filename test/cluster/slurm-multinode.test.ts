@@ -63,7 +63,7 @@ test('a notebook script in a 2-node job: the controller advertises its non-loopb
   fs.mkdirSync(nbDir, { recursive: true });
   const notebook = path.join(nbDir, 'two_nodes.ipynb');
   const cells = [
-    "import { Cluster } from 'hpcdl/cluster';\n// the engines' step overlaps the step running this script\nconst cluster = await Cluster.start({ engines: 2, launcher: 'srun', slurm: { extraArgs: ['--overlap', '--ntasks-per-node=1'] } });",
+    "import { Cluster } from 'hpcdl/cluster';\nconst cluster = await Cluster.start({ engines: 2, launcher: 'srun', slurm: { tasksPerNode: 1 } });",
     "console.log(`controller ${cluster.url}`);\nconst hosts = await cluster.all().apply(() => require('node:os').hostname());\nconsole.log(`engine hosts ${[...hosts].sort().join(' ')}`);\nawait cluster.close();",
   ];
   fs.writeFileSync(notebook, JSON.stringify({ cells: cells.map((source) => ({ cell_type: 'code', metadata: {}, source })), metadata: {}, nbformat: 4, nbformat_minor: 5 }));
