@@ -15,7 +15,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseArgs as parseCliArgs } from 'node:util';
+import { UsageError } from '../src/command-line';
+import { benchArgs, positive, positiveList, stringValue } from './support/args';
 
 interface Args {
   rounds: number;
@@ -32,49 +33,37 @@ const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9 };
 
 function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?$/i.exec(s.trim());
-  if (!m) throw new Error(`--sizes: ${JSON.stringify(s)} is not a size such as 18MB`);
+  if (!m) throw new UsageError(`--sizes: ${JSON.stringify(s)} is not a size such as 18MB`);
   return Math.round(Number(m[1]) * UNITS[(m[2] ?? 'B').toUpperCase()]);
 }
 
-const USAGE = 'usage: hpcdl bench allreduce [--ranks 2,4] [--sizes 1MB,18MB,100MB] [--reps R] [--rounds K] [--fp16] [--no-mpi] [--chunk ELEMENTS] [--json]';
+const USAGE = `Usage: hpcdl bench allreduce [--ranks 2,4] [--sizes 1MB,18MB,100MB] [--reps R] [--rounds K] [--fp16] [--no-mpi] [--chunk ELEMENTS] [--json]
+  ring allreduce between engines against mpi4py/OpenMPI on the same sizes`;
 
-function positive(raw: string, what: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what}: ${JSON.stringify(raw)} is not a positive integer`);
-  return n;
-}
-
-function parseArgs(argv: string[]): Args {
-  const { values: v } = parseCliArgs({
-    args: argv,
-    options: {
-      ranks: { type: 'string', default: '2,4' },
-      sizes: { type: 'string', default: '1MB,18MB,100MB' },
-      reps: { type: 'string' },
-      rounds: { type: 'string', default: '3' },
-      fp16: { type: 'boolean', default: false },
-      'no-mpi': { type: 'boolean', default: false },
-      chunk: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (v.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const ranks = v.ranks!.split(',').map((r) => positive(r, '--ranks'));
-  if (ranks.some((n) => n < 2)) throw new Error('--ranks: every group needs at least 2 ranks');
+function parseArgs(argv: string[]): Args | null {
+  const v = benchArgs(argv, {
+    ranks: { type: 'string', default: '2,4' },
+    sizes: { type: 'string', default: '1MB,18MB,100MB' },
+    reps: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    fp16: { type: 'boolean', default: false },
+    'no-mpi': { type: 'boolean', default: false },
+    chunk: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  }, USAGE);
+  if (!v) return null;
+  const ranks = positiveList(stringValue(v, 'ranks'), '--ranks');
+  if (ranks.some((n) => n < 2)) throw new UsageError('--ranks: every group needs at least 2 ranks');
   return {
     ranks,
     // 18MB stands for the HEP-CNN-64 gradient: 4.49 M float32
-    sizes: v.sizes!.split(',').map((s) => (s.trim().toUpperCase() === '18MB' ? 17_960_000 : parseSize(s))),
-    reps: v.reps === undefined ? null : positive(v.reps, '--reps'),
-    rounds: positive(v.rounds!, '--rounds'),
-    fp16: v.fp16!,
+    sizes: stringValue(v, 'sizes').split(',').map((s) => (s.trim().toUpperCase() === '18MB' ? 17_960_000 : parseSize(s))),
+    reps: typeof v.reps === 'string' ? positive(v.reps, '--reps') : null,
+    rounds: positive(stringValue(v, 'rounds'), '--rounds'),
+    fp16: v.fp16 === true,
     mpi: !v['no-mpi'],
-    chunk: v.chunk === undefined ? undefined : positive(v.chunk, '--chunk'),
-    json: v.json!,
+    chunk: typeof v.chunk === 'string' ? positive(v.chunk, '--chunk') : undefined,
+    json: v.json === true,
   };
 }
 
@@ -151,6 +140,7 @@ function fmtBytes(b: number): string {
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const a = parseArgs(argv);
+  if (!a) return 0;
   const rows: Record<string, unknown>[] = [];
   console.log(`allreduce of float32 between local ranks: hpcdl ring (TCP loopback${a.fp16 ? ', fp16 wire' : ''}) vs mpi4py Allreduce (Debian OpenMPI), same run`);
   console.log('ranks  size      hpcdl ms   busbw GB/s   mpi4py ms  busbw GB/s   speed vs MPI');

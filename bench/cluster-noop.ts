@@ -27,7 +27,7 @@ import { Cluster } from '../cluster/client';
 import { readConnectionFile } from '../cluster/protocol';
 import { LightClient } from './support/cluster-peers';
 import { measureFloor } from './support/latency-floor';
-import { numberArg } from './support/args';
+import { benchArgs, positive, stringValue } from './support/args';
 import { packageRoot } from '../src/package-info';
 
 interface Figures {
@@ -39,7 +39,17 @@ interface Figures {
   p99_ms: number;
 }
 
-const arg = numberArg;
+const USAGE = `Usage: hpcdl bench cluster-noop [--tasks 5000] [--repeats 3] [--latency-samples 1000] [--no-floor] [--no-light] [--no-peers]
+  no-op task throughput and round-trip latency: hpcdl against Dask and ipyparallel in one run`;
+
+const FLAGS = {
+  tasks: { type: 'string', default: '5000' },
+  repeats: { type: 'string', default: '3' },
+  'latency-samples': { type: 'string', default: '1000' },
+  'no-floor': { type: 'boolean', default: false },
+  'no-light': { type: 'boolean', default: false },
+  'no-peers': { type: 'boolean', default: false },
+} as const;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -157,9 +167,11 @@ function row(f: Figures): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const tasks = arg(argv, '--tasks', 5000);
-  const repeats = arg(argv, '--repeats', 3);
-  const samples = arg(argv, '--latency-samples', 1000);
+  const flags = benchArgs(argv, FLAGS, USAGE);
+  if (!flags) return 0;
+  const tasks = positive(stringValue(flags, 'tasks'), '--tasks');
+  const repeats = positive(stringValue(flags, 'repeats'), '--repeats');
+  const samples = positive(stringValue(flags, 'latency-samples'), '--latency-samples');
   const peerSamples = Math.min(samples, 200);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-'));
   console.log(`no-op tasks: ${tasks} per map, median of ${repeats} maps; latency: sequential round trips (hpcdl ${samples}, peers ${peerSamples})`);
@@ -170,15 +182,15 @@ export async function main(argv: string[]): Promise<number> {
     console.log(row(hp));
     results.push(hp);
     let floor: { p50_ms: number; p99_ms: number } | null = null;
-    if (!argv.includes('--no-floor')) {
+    if (!flags['no-floor']) {
       floor = await measureFloor(samples);
       console.log(`${'floor (no hpcdl code)'.padEnd(24)} ${''.padStart(9)}          p50 ${floor.p50_ms.toFixed(3).padStart(8)} ms   p99 ${floor.p99_ms.toFixed(3).padStart(8)} ms   (same processes, ws + worker thread + JSON; no signing, scheduling, journal)`);
     }
-    if (!argv.includes('--no-light')) {
+    if (!flags['no-light']) {
       const light = await benchControllerAlone(tasks, repeats, samples, dir);
       console.log(row(light));
     }
-    if (!argv.includes('--no-peers')) {
+    if (!flags['no-peers']) {
       const root = packageRoot();
       for (const script of ['dask_noop.py', 'ipp_noop.py']) {
         const f = benchPython(path.join(root, 'bench', 'peers', script), tasks, repeats, peerSamples);

@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readConnectionFile, type ConnectionInfo } from '../cluster/protocol';
 import { LightClient } from './support/cluster-peers';
+import { benchArgs, positive, stringValue } from './support/args';
 
 export interface ScaleOptions {
   engines: number;
@@ -174,13 +175,17 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleFigures> {
   }
 }
 
-function arg(argv: string[], name: string, dflt: number): number {
-  const i = argv.indexOf(name);
-  return i >= 0 ? Number(argv[i + 1]) : dflt;
-}
+const USAGE = `Usage: hpcdl bench cluster-scale [--engines 1000] [--tasks 100000] [--hosts 4]
+  registration time, throughput and controller memory with many lightweight protocol engines`;
 
 export async function main(argv: string[]): Promise<number> {
-  const opts = { engines: arg(argv, '--engines', 1000), tasks: arg(argv, '--tasks', 100000), hosts: arg(argv, '--hosts', 4) };
+  const flags = benchArgs(argv, { engines: { type: 'string', default: '1000' }, tasks: { type: 'string', default: '100000' }, hosts: { type: 'string', default: '4' } }, USAGE);
+  if (!flags) return 0;
+  const opts = {
+    engines: positive(stringValue(flags, 'engines'), '--engines'),
+    tasks: positive(stringValue(flags, 'tasks'), '--tasks'),
+    hosts: positive(stringValue(flags, 'hosts'), '--hosts'),
+  };
   console.log(`scale: ${opts.engines} lightweight protocol engines in ${opts.hosts} processes, ${opts.tasks}-task map; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
   const f = await runScale({ ...opts, log: (l) => console.log(`  ${l}`) });
   console.log(`registration: ${f.registeredEngines}/${f.engines} engines in ${f.registrationMs} ms (target <= 5000 ms; ${f.registrationWallMs} ms including node start-up of the host processes)`);

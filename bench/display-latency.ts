@@ -28,6 +28,7 @@ import { KernelManager, type Kernel, type KernelMessage, type ServerConnection }
 import { jupyterServerSettings } from '../kernel/server-connection';
 import { installKernel } from '../kernel/install';
 import { hpcdlPackageRoot } from '../kernel/package-root';
+import { benchArgs, positive, stringValue } from './support/args';
 
 const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 const TARGET_MS = 250;
@@ -39,17 +40,23 @@ interface Args {
   rate: number;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { reports: 50, gapMs: 400, burstGapMs: 40, rate: 4 };
-  const flags: Record<string, keyof Args> = { '--reports': 'reports', '--gap-ms': 'gapMs', '--burst-gap-ms': 'burstGapMs', '--rate': 'rate' };
-  for (let i = 0; i < argv.length; i++) {
-    const key = flags[argv[i]];
-    if (!key) throw new Error(`unknown argument ${argv[i]} (expected ${Object.keys(flags).join(', ')})`);
-    const value = Number(argv[++i]);
-    if (!(value > 0)) throw new Error(`${argv[i - 1]} needs a positive number, got ${argv[i]}`);
-    a[key] = value;
-  }
-  return a;
+const USAGE = `Usage: hpcdl bench display-latency [--reports 50] [--gap-ms 400] [--burst-gap-ms 40] [--rate 4]
+  from report() in an engine task to the updated display in a notebook frontend (real jupyter-server)`;
+
+function parseArgs(argv: string[]): Args | null {
+  const flags = benchArgs(argv, {
+    reports: { type: 'string', default: '50' },
+    'gap-ms': { type: 'string', default: '400' },
+    'burst-gap-ms': { type: 'string', default: '40' },
+    rate: { type: 'string', default: '4' },
+  }, USAGE);
+  if (!flags) return null;
+  return {
+    reports: positive(stringValue(flags, 'reports'), '--reports'),
+    gapMs: positive(stringValue(flags, 'gap-ms'), '--gap-ms', false),
+    burstGapMs: positive(stringValue(flags, 'burst-gap-ms'), '--burst-gap-ms', false),
+    rate: positive(stringValue(flags, 'rate'), '--rate', false),
+  };
 }
 
 /** The cells the kernel runs: a local cluster, a LiveFigure fed by report() of an engine task. */
@@ -137,6 +144,7 @@ async function execute(kernel: Kernel.IKernelConnection, code: string, timeoutMs
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
+  if (!args) return 0;
   const root = hpcdlPackageRoot(__dirname);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-bench-display-'));
   let server: { child: ChildProcess; settings: ServerConnection.ISettings } | null = null;

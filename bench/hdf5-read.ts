@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { openEventSource, writeEventFile, EventFile } from '../src/data/index';
+import { benchArgs, positive, stringValue } from './support/args';
 
 interface BenchArgs {
   events: number;
@@ -28,33 +29,29 @@ interface BenchArgs {
   compressed: boolean;
 }
 
-function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { events: 4096, batch: 64, rounds: 3, passes: 3, shuffle: false, compressed: false };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${key} needs a value`);
-      return v;
-    };
-    const int = () => {
-      const v = Number(value());
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${key} must be a positive integer`);
-      return v;
-    };
-    if (key === '--events') a.events = int();
-    else if (key === '--batch') a.batch = int();
-    else if (key === '--rounds') a.rounds = int();
-    else if (key === '--passes') a.passes = int();
-    else if (key === '--file') a.file = value();
-    else if (key === '--shuffle') a.shuffle = true;
-    else if (key === '--compressed') a.compressed = true;
-    else if (key === '--help' || key === '-h') {
-      console.log('usage: hdf5-read [--events N=4096] [--batch B=64] [--rounds R=3] [--passes P=3] [--file F] [--shuffle] [--compressed]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${key}`);
-  }
-  return a;
+const USAGE = `Usage: hpcdl bench hdf5-read [--events 4096] [--batch 64] [--rounds 3] [--passes 3] [--file F] [--shuffle] [--compressed]
+  HDF5 event reading: hpcdl's reader against h5py on the same file`;
+
+function parseArgs(argv: string[]): BenchArgs | null {
+  const flags = benchArgs(argv, {
+    events: { type: 'string', default: '4096' },
+    batch: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
+    passes: { type: 'string', default: '3' },
+    file: { type: 'string' },
+    shuffle: { type: 'boolean', default: false },
+    compressed: { type: 'boolean', default: false },
+  }, USAGE);
+  if (!flags) return null;
+  return {
+    events: positive(stringValue(flags, 'events'), '--events'),
+    batch: positive(stringValue(flags, 'batch'), '--batch'),
+    rounds: positive(stringValue(flags, 'rounds'), '--rounds'),
+    passes: positive(stringValue(flags, 'passes'), '--passes'),
+    file: typeof flags.file === 'string' ? flags.file : undefined,
+    shuffle: flags.shuffle === true,
+    compressed: flags.compressed === true,
+  };
 }
 
 function findPeerScript(): string {
@@ -104,6 +101,7 @@ async function runHpcdl(file: string, batch: number, passes: number, shuffle: bo
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
+  if (!args) return 0;
   const script = findPeerScript();
   const dir = args.file ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-bench-'));
   try {

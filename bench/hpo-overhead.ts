@@ -18,15 +18,14 @@ import { FUNCTIONS } from './support/hpo-functions';
 import { runOptuna } from './hpo-quality';
 import { runIfMain } from './support/bench-main';
 import { median } from '../src/hpo/samplers/sampler';
+import { benchArgs, positive, positiveList, stringValue } from './support/args';
 
 const H6 = FUNCTIONS[1];
 
 interface OverheadResult { sampler: string; finished: number; ms: number[] }
 
-function option(argv: string[], name: string, dflt: string): string {
-  const i = argv.indexOf(name);
-  return i < 0 ? dflt : argv[i + 1] ?? dflt;
-}
+const USAGE = `Usage: hpcdl bench hpo-overhead [--sizes 100,1000] [--repeats 9] [--no-peers]
+  time to propose the next trial after N finished ones: hpcdl's samplers against Optuna's`;
 
 function hpcdlOverhead(algorithm: AlgorithmName, finished: number, repeats: number): OverheadResult {
   const study = new Study({ space: H6.space, algorithm, trials: finished + repeats, seed: 0 });
@@ -47,10 +46,10 @@ function hpcdlOverhead(algorithm: AlgorithmName, finished: number, repeats: numb
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const sizes = option(argv, '--sizes', '100,1000').split(',').map(Number);
-  const repeats = Number(option(argv, '--repeats', '9'));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes needs positive integers separated by commas`);
-  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats needs a positive integer`);
+  const flags = benchArgs(argv, { sizes: { type: 'string', default: '100,1000' }, repeats: { type: 'string', default: '9' }, 'no-peers': { type: 'boolean', default: false } }, USAGE);
+  if (!flags) return 0;
+  const sizes = positiveList(stringValue(flags, 'sizes'), '--sizes');
+  const repeats = positive(stringValue(flags, 'repeats'), '--repeats');
   console.log(`time to propose the next trial of a 6-d float space after N finished trials (median of ${repeats} asks)`);
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const results: OverheadResult[] = [];
@@ -59,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     hpcdlOverhead(algorithm, Math.min(...sizes), 1);
     for (const n of sizes) results.push(hpcdlOverhead(algorithm, n, repeats));
   }
-  if (!argv.includes('--no-peers')) {
+  if (!flags['no-peers']) {
     const o = runOptuna(['overhead', '--sizes', sizes.join(','), '--repeats', String(repeats), '--samplers', 'tpe,random']);
     if (typeof o === 'string') console.log(`peer: ${o}`);
     else {

@@ -23,6 +23,8 @@ import { mannWhitneyU } from './support/mann-whitney';
 import { packageRoot } from '../src/package-info';
 import { runIfMain } from './support/bench-main';
 import { median } from '../src/hpo/samplers/sampler';
+import { benchArgs, positive, positiveList, stringValue } from './support/args';
+import { UsageError } from '../src/command-line';
 
 export interface QualityResult {
   function: string;
@@ -32,19 +34,8 @@ export interface QualityResult {
   seconds: number;
 }
 
-function option(argv: string[], name: string, dflt: string): string {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const v = argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
-  return v;
-}
-
-function positiveInts(s: string, name: string): number[] {
-  const out = s.split(',').map(Number);
-  if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name} needs positive integers separated by commas, got ${JSON.stringify(s)}`);
-  return out.sort((a, b) => a - b);
-}
+const USAGE = `Usage: hpcdl bench hpo-quality [--seeds 20] [--at 20,50] [--functions NAMES] [--samplers gp,tpe] [--no-peers]
+  median simple regret of hpcdl's samplers against Optuna's on standard test functions`;
 
 /** runs /usr/bin/python3 bench/peers/optuna_hpo.py and returns its JSON line, or why not */
 export function runOptuna(args: string[]): { version: string; results: unknown[] } | string {
@@ -85,13 +76,21 @@ function fmt(v: number): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const seeds = positiveInts(option(argv, '--seeds', '20'), '--seeds')[0];
-  const at = positiveInts(option(argv, '--at', '20,50'), '--at');
-  const names = option(argv, '--functions', FUNCTIONS.map((f) => f.name).join(',')).split(',');
-  const samplers = option(argv, '--samplers', 'gp,tpe').split(',') as AlgorithmName[];
+  const flags = benchArgs(argv, {
+    seeds: { type: 'string', default: '20' },
+    at: { type: 'string', default: '20,50' },
+    functions: { type: 'string', default: FUNCTIONS.map((f) => f.name).join(',') },
+    samplers: { type: 'string', default: 'gp,tpe' },
+    'no-peers': { type: 'boolean', default: false },
+  }, USAGE);
+  if (!flags) return 0;
+  const seeds = positive(stringValue(flags, 'seeds'), '--seeds');
+  const at = positiveList(stringValue(flags, 'at'), '--at').sort((a, b) => a - b);
+  const names = stringValue(flags, 'functions').split(',');
+  const samplers = stringValue(flags, 'samplers').split(',') as AlgorithmName[];
   const fns = names.map((n) => {
     const f = FUNCTIONS.find((x) => x.name === n);
-    if (!f) throw new Error(`--functions: unknown function "${n}" (known: ${FUNCTIONS.map((x) => x.name).join(', ')})`);
+    if (!f) throw new UsageError(`--functions: unknown function "${n}" (known: ${FUNCTIONS.map((x) => x.name).join(', ')})`);
     return f;
   });
   console.log(`median simple regret after ${at.join(' and ')} evaluations over ${seeds} seeds (sequential ask/tell; noisy-hartmann3 has N(0, 0.1) noise)`);
@@ -99,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   const results: QualityResult[] = [];
   for (const fn of fns) for (const s of samplers) results.push(runHpcdl(fn, s, seeds, at));
   let peerNote = '';
-  if (!argv.includes('--no-peers')) {
+  if (!flags['no-peers']) {
     const o = runOptuna(['quality', '--seeds', String(seeds), '--at', at.join(','), '--functions', names.join(','), '--samplers', 'tpe,random']);
     if (typeof o === 'string') peerNote = o;
     else {

@@ -24,7 +24,8 @@ import * as path from 'node:path';
 import { Cluster } from '../cluster/client';
 import type { StudyHandle } from '../cluster/search';
 import { defaultConfigPath, synthesize } from '../src';
-import { numberArg } from './support/args';
+import { benchArgs, positive, stringValue } from './support/args';
+import { UsageError } from '../src/command-line';
 
 
 interface Span { start: number; end: number }
@@ -81,13 +82,22 @@ function engineSecondsToTarget(study: StudyHandle, hits: { at: number; auc: numb
   return spans.reduce((a, s) => a + Math.max(0, Math.min(s.end, hit.at) - Math.max(s.start, t0)), 0) / 1000;
 }
 
-async function hepSection(cluster: Cluster, argv: string[], dir: string): Promise<void> {
-  const events = numberArg(argv, '--events', 3000);
-  const epochs = numberArg(argv, '--epochs', 3);
-  const trials = numberArg(argv, '--hep-trials', 10);
-  const ti = argv.indexOf('--targets');
-  const targets = (ti >= 0 ? argv[ti + 1] : '0.9,0.93,0.95,0.96').split(',').map(Number);
-  if (targets.some((t) => !(t > 0 && t < 1))) throw new Error(`--targets needs AUC values in (0, 1), got ${argv[ti + 1]}`);
+const USAGE = `Usage: hpcdl bench hpo-search [--trials 32] [--no-peers] [--no-hep] [--events 3000] [--epochs 3] [--hep-trials 10] [--targets 0.9,0.93,0.95,0.96]
+  cluster.search on 2 engines: engine utilisation against Optuna, ASHA against no pruner on the HEP toy`;
+
+const FLAGS = {
+  trials: { type: 'string', default: '32' },
+  'no-peers': { type: 'boolean', default: false },
+  'no-hep': { type: 'boolean', default: false },
+  events: { type: 'string', default: '3000' },
+  epochs: { type: 'string', default: '3' },
+  'hep-trials': { type: 'string', default: '10' },
+  targets: { type: 'string', default: '0.9,0.93,0.95,0.96' },
+} as const;
+
+interface HepOptions { events: number; epochs: number; trials: number; targets: number[] }
+
+async function hepSection(cluster: Cluster, { events, epochs, trials, targets }: HepOptions, dir: string): Promise<void> {
   const data = path.join(dir, 'data');
   await synthesize({ outDir: data, size: 64, events, seed: 2018, log: () => undefined });
   const space = {
@@ -129,14 +139,26 @@ async function hepSection(cluster: Cluster, argv: string[], dir: string): Promis
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const flags = benchArgs(argv, FLAGS, USAGE);
+  if (!flags) return 0;
+  const raw = stringValue(flags, 'targets');
+  const targets = raw.split(',').map(Number);
+  if (targets.some((t) => !(t > 0 && t < 1))) throw new UsageError(`--targets needs AUC values in (0, 1), got ${JSON.stringify(raw)}`);
+  const hep: HepOptions = {
+    events: positive(stringValue(flags, 'events'), '--events'),
+    epochs: positive(stringValue(flags, 'epochs'), '--epochs'),
+    trials: positive(stringValue(flags, 'hep-trials'), '--hep-trials'),
+    targets,
+  };
+  const trials = positive(stringValue(flags, 'trials'), '--trials');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-bench-hpo-'));
   const cluster = await Cluster.start({ engines: 2, output: 'none', log: () => undefined });
   try {
     console.log(`hpo-search bench on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), 2 engines`);
-    await utilisationSection(cluster, numberArg(argv, '--trials', 32), !argv.includes('--no-peers'), dir);
-    if (!argv.includes('--no-hep')) {
+    await utilisationSection(cluster, trials, !flags['no-peers'], dir);
+    if (!flags['no-hep']) {
       console.log('pruning on the HEP toy (random sampler, same seed):');
-      await hepSection(cluster, argv, dir);
+      await hepSection(cluster, hep, dir);
     }
     return 0;
   } finally {

@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { Cluster } from '../cluster';
 import type { TrainingOutcome } from '../cluster/train';
 import { seedBenchConfig } from './train-throughput';
+import { benchArgs, nonNegative, oneOf, positive, stringValue } from './support/args';
 
 interface Options {
   steps: number;
@@ -29,16 +30,12 @@ interface Options {
   ceiling: boolean;
 }
 
-const USAGE = 'usage: scaling [--steps N (timed, default 6)] [--warmup N (default 2)] [--compression none|fp16] [--rounds N (default 1)] [--ceiling]';
+const USAGE = `Usage: hpcdl bench scaling [--steps 6] [--warmup 2] [--compression none|fp16] [--rounds 1] [--ceiling]
+  data-parallel training on 2 engines against 1: speed-up of HEP-CNN-64 steps (--steps timed, after --warmup)`;
 
 export async function main(argv: string[]): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parse(argv);
-  } catch (err) {
-    console.error(`scaling: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const opts = parse(argv);
+  if (!opts) return 0;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-bench-scaling-'));
   const config = {
     ...seedBenchConfig(64),
@@ -127,28 +124,20 @@ function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(2)} MB`;
 }
 
-function parse(argv: string[]): Options {
-  const opts: Options = { steps: 6, warmup: 2, compression: 'none', rounds: 1, ceiling: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--ceiling') {
-      opts.ceiling = true;
-      continue;
-    }
-    const value = argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    if (flag === '--rounds') {
-      if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`--rounds must be a positive integer, got "${value}"`);
-      opts.rounds = Number(value);
-    } else if (flag === '--steps' || flag === '--warmup') {
-      if (!/^\d+$/.test(value) || (flag === '--steps' && Number(value) < 1)) throw new Error(`${flag} must be a ${flag === '--steps' ? 'positive' : 'non-negative'} integer, got "${value}"`);
-      opts[flag === '--steps' ? 'steps' : 'warmup'] = Number(value);
-    } else if (flag === '--compression') {
-      if (value !== 'none' && value !== 'fp16') throw new Error(`--compression must be none or fp16, got "${value}"`);
-      opts.compression = value;
-    } else {
-      throw new Error(`unknown option ${flag}`);
-    }
-  }
-  return opts;
+function parse(argv: string[]): Options | null {
+  const flags = benchArgs(argv, {
+    steps: { type: 'string', default: '6' },
+    warmup: { type: 'string', default: '2' },
+    compression: { type: 'string', default: 'none' },
+    rounds: { type: 'string', default: '1' },
+    ceiling: { type: 'boolean', default: false },
+  }, USAGE);
+  if (!flags) return null;
+  return {
+    steps: positive(stringValue(flags, 'steps'), '--steps'),
+    warmup: nonNegative(stringValue(flags, 'warmup'), '--warmup'),
+    compression: oneOf(stringValue(flags, 'compression'), '--compression', ['none', 'fp16'] as const),
+    rounds: positive(stringValue(flags, 'rounds'), '--rounds'),
+    ceiling: flags.ceiling === true,
+  };
 }

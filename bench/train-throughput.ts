@@ -19,6 +19,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend';
 import type { HepConfig } from '../src/config/types';
 import { buildHepCnn, DataParallelGradients, HepCnn } from '../src/model';
+import { UsageError } from '../src/command-line';
+import { benchArgs, nonNegative, oneOf, positive, positiveList, stringValue } from './support/args';
 
 interface Options {
   sizes: number[];
@@ -40,18 +42,14 @@ interface Rates {
   imagesPerPass?: number;
 }
 
-const USAGE = `usage: train-throughput [--sizes 64,224] [--batch 128] [--steps N] [--warmup N] [--micro-batch N]
+const USAGE = `Usage: hpcdl bench train-throughput [--sizes 64,224] [--batch 128] [--steps 3] [--warmup 1] [--micro-batch N]
                         [--threads 2] [--backend tensorflow-gpu|tensorflow|wasm|cpu] [--no-peer]
-                        [--order around|peer-first|hpcdl-first]`;
+                        [--order around|peer-first|hpcdl-first]
+  HEP CNN training and inference images/s: hpcdl against PyTorch with the same threads`;
 
 export async function main(argv: string[]): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parseArgs(argv);
-  } catch (err) {
-    console.error(`train-throughput: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const opts = parseArgs(argv);
+  if (!opts) return 0;
   const backend = await initBackend({ force: opts.backend });
   console.log(`# HEP CNN throughput, batch ${opts.batch}, ${opts.steps} timed steps after ${opts.warmup} warm-up`);
   const rows: string[] = [];
@@ -83,48 +81,32 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: [64, 224], batch: 128, steps: 3, warmup: 1, threads: 2, peer: true, order: 'around' };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const positiveInt = () => {
-      const v = Number(value());
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a positive integer, got ${argv[i]}`);
-      return v;
-    };
-    switch (flag) {
-      case '--sizes':
-        opts.sizes = value().split(',').map((s) => Number(s));
-        if (opts.sizes.some((s) => s !== 64 && s !== 224)) throw new Error(`--sizes takes 64 and/or 224, got ${argv[i]}`);
-        break;
-      case '--batch': opts.batch = positiveInt(); break;
-      case '--steps': opts.steps = positiveInt(); break;
-      case '--warmup': opts.warmup = Number(value()); break;
-      case '--micro-batch': opts.microBatch = positiveInt(); break;
-      case '--threads': opts.threads = positiveInt(); break;
-      case '--backend': opts.backend = value(); break;
-      case '--no-peer': opts.peer = false; break;
-      case '--order': {
-        const order = value();
-        if (order !== 'peer-first' && order !== 'hpcdl-first' && order !== 'around') {
-          throw new Error(`--order takes around, peer-first or hpcdl-first, got ${order}`);
-        }
-        opts.order = order;
-        break;
-      }
-      case '--help':
-      case '-h':
-        throw new Error('help');
-      default:
-        throw new Error(`unknown option ${flag}`);
-    }
-  }
-  return opts;
+function parseArgs(argv: string[]): Options | null {
+  const flags = benchArgs(argv, {
+    sizes: { type: 'string', default: '64,224' },
+    batch: { type: 'string', default: '128' },
+    steps: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    'micro-batch': { type: 'string' },
+    threads: { type: 'string', default: '2' },
+    backend: { type: 'string' },
+    'no-peer': { type: 'boolean', default: false },
+    order: { type: 'string', default: 'around' },
+  }, USAGE);
+  if (!flags) return null;
+  const sizes = positiveList(stringValue(flags, 'sizes'), '--sizes');
+  if (sizes.some((s) => s !== 64 && s !== 224)) throw new UsageError(`--sizes takes 64 and/or 224, got ${JSON.stringify(flags.sizes)}`);
+  return {
+    sizes,
+    batch: positive(stringValue(flags, 'batch'), '--batch'),
+    steps: positive(stringValue(flags, 'steps'), '--steps'),
+    warmup: nonNegative(stringValue(flags, 'warmup'), '--warmup'),
+    microBatch: typeof flags['micro-batch'] === 'string' ? positive(flags['micro-batch'], '--micro-batch') : undefined,
+    threads: positive(stringValue(flags, 'threads'), '--threads'),
+    backend: typeof flags.backend === 'string' ? flags.backend : undefined,
+    peer: flags['no-peer'] !== true,
+    order: oneOf(stringValue(flags, 'order'), '--order', ['around', 'peer-first', 'hpcdl-first'] as const),
+  };
 }
 
 /** The seed's configs: cori_haswell_64 (3 layers, FC 512) and the 224 scaling_improvements variant. */

@@ -1,29 +1,11 @@
 /**
- * Argument parsing shared by every command: strict `parseArgs` with `-h/--help`,
- * and the checks that turn a flag's text into a value or a one-line usage error.
+ * Argument parsing shared by every command: strict `parseArgs` with `-h/--help`
+ * (src/command-line.ts, which the benchmarks use too), and the checks that turn a
+ * flag's text into a value or a one-line usage error.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../src/command-line';
 
-export type Options = NonNullable<ParseArgsConfig['options']>;
-export type Values = Record<string, string | boolean | undefined>;
-
-/** A mistake in how the command was called (exit code 2). */
-export class UsageError extends Error {}
-
-/** parseArgs, strict, with `-h/--help`; its errors become one-line usage errors. */
-export function parse(argv: string[], options: Options, positionals = false): { values: Values; positionals: string[] } {
-  try {
-    const parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals });
-    return { values: parsed.values as Values, positionals: parsed.positionals };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code?.startsWith('ERR_PARSE_ARGS')) {
-      const unknown = /Unknown option '([^']+)'/.exec(e.message);
-      throw new UsageError(unknown ? `unknown option ${unknown[1]}` : e.message.split('. ')[0]);
-    }
-    throw err;
-  }
-}
+export { isUsageError, parse, UsageError, type Options, type Values } from '../src/command-line';
 
 export function text(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './args';
-import { exportedMain, help, optionalModule, PROGRAM, type Command } from './command';
+import { exportedMain, help, invocation, optionalModule, PROGRAM, type Command } from './command';
 
 function benchDir(): string {
   // cli/bench.ts → ../bench ; dist/cli/bench.js → ../bench (dist/bench)
@@ -40,6 +40,7 @@ to the benchmark. Without a name, lists the benchmarks. Names are kebab-case
     if (!/^[A-Za-z0-9-]+$/.test(name) || !listBenchmarks().includes(name)) {
       throw new UsageError(`unknown benchmark "${typed}" (available: ${listBenchmarks().join(', ') || 'none'})`);
     }
+    invocation.path = `${PROGRAM} bench ${name}`;
     const mod = optionalModule<unknown>(path.join('bench', name), `benchmark ${name}`);
     return exportedMain(mod, 'main', `bench/${name}`)(rest);
   },

@@ -9,7 +9,7 @@
  *
  * Adding a command is one line in COMMANDS below.
  */
-import { UsageError } from './args';
+import { isUsageError } from './args';
 import { benchCommand } from './bench';
 import { dispatch, fromFunction, help, invocation, PROGRAM, type Command } from './command';
 import { packageVersion } from '../src/package-info';
@@ -68,7 +68,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   try {
     return await top.run(argv);
   } catch (err) {
-    const usage = err instanceof UsageError;
+    const usage = isUsageError(err);
     const hint = usage ? ` (see '${invocation.path} --help')` : '';
     process.stderr.write(`${invocation.path}: error: ${firstLine(err)}${hint}\n`);
     if (!usage && process.env.HPCDL_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');

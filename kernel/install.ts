@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KERNEL_DISPLAY_NAME } from './constants';
 import { hpcdlPackageRoot, hpcdlVersion } from './package-root';
+import { UsageError } from '../src/command-line';
 
 export interface KernelInstallOptions {
   /** Where to install: the user's Jupyter data dir, a prefix, or the Python env running Jupyter. */
@@ -39,7 +40,7 @@ export interface KernelSpecJson {
 }
 
 const DEFAULT_NAME = 'hpcdl';
-const USAGE = `usage: hpcdl kernel install [--user | --prefix P | --sys-prefix [--python PY]] [--name N] [--display-name D]
+const USAGE = `Usage: hpcdl kernel install [--user | --prefix P | --sys-prefix [--python PY]] [--name N] [--display-name D]
 
 Registers the "${KERNEL_DISPLAY_NAME}" Jupyter kernel (default name "${DEFAULT_NAME}").
   --user          into the per-user Jupyter data dir (default)
@@ -54,7 +55,7 @@ export function parseKernelInstallArgs(argv: string[]): KernelInstallOptions {
   let chosen = 0;
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`kernel install: ${flag} needs a value`);
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
     return v;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -68,16 +69,16 @@ export function parseKernelInstallArgs(argv: string[]): KernelInstallOptions {
       case '--python': python = take(); break;
       case '--name': options.name = take(); break;
       case '--display-name': options.displayName = take(); break;
-      default: throw new Error(`kernel install: unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+      default: throw new UsageError(arg.startsWith('-') ? `unknown option ${arg}` : `unexpected argument ${JSON.stringify(arg)}`);
     }
   }
-  if (chosen > 1) throw new Error('kernel install: give only one of --user, --prefix, --sys-prefix');
+  if (chosen > 1) throw new UsageError('give only one of --user, --prefix, --sys-prefix');
   if (python !== undefined) {
-    if (options.location.kind !== 'sys-prefix') throw new Error('kernel install: --python only applies to --sys-prefix');
+    if (options.location.kind !== 'sys-prefix') throw new UsageError('--python only applies to --sys-prefix');
     options.location = { kind: 'sys-prefix', python };
   }
   if (options.name !== undefined && !/^[a-zA-Z0-9._-]+$/.test(options.name)) {
-    throw new Error(`kernel install: --name must use letters, digits, '.', '_' or '-', got ${JSON.stringify(options.name)}`);
+    throw new UsageError(`--name must use letters, digits, '.', '_' or '-', got ${JSON.stringify(options.name)}`);
   }
   return options;
 }
@@ -100,7 +101,7 @@ export function pythonRunningJupyter(): string {
     if (!shebang) continue;
     return path.basename(shebang[1]) === 'env' && shebang[2] ? shebang[2] : shebang[1];
   }
-  throw new Error('kernel install --sys-prefix: no `jupyter` command on PATH; pass --python <python running Jupyter>');
+  throw new Error('--sys-prefix: no `jupyter` command on PATH; pass --python <python running Jupyter>');
 }
 
 export function kernelsDir(location: KernelInstallOptions['location']): string {
@@ -122,7 +123,7 @@ export function installKernel(options: KernelInstallOptions): InstalledKernel {
   const root = options.packageRoot ?? hpcdlPackageRoot();
   const launcher = path.join(root, 'dist', 'kernel', 'launcher.js');
   if (!fs.existsSync(launcher)) {
-    throw new Error(`kernel install: ${launcher} does not exist; build the package first (npm run build)`);
+    throw new Error(`${launcher} does not exist; build the package first (npm run build)`);
   }
   const specDir = path.join(kernelsDir(options.location), name);
   const modulesDir = path.join(specDir, 'node_modules');
@@ -155,7 +156,12 @@ export async function kernelInstallMain(argv: string[]): Promise<number> {
     );
     return 0;
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    if (error instanceof UsageError) {
+      process.stderr.write(`hpcdl kernel install: error: ${message} (see 'hpcdl kernel install --help')\n`);
+      return 2;
+    }
+    process.stderr.write(`hpcdl kernel install: error: ${message}\n`);
     return 1;
   }
 }

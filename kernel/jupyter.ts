@@ -40,7 +40,7 @@ export async function kernelJupyterMain(argv: string[]): Promise<number> {
   const frontend = findJupyterFrontend();
   if (!frontend) {
     process.stderr.write(
-      `kernel jupyter: none of ${FRONTENDS.join(', ')} is on PATH. ` +
+      `hpcdl kernel jupyter: error: none of ${FRONTENDS.join(', ')} is on PATH. ` +
         'Install one (Debian: apt install python3-nbclassic; pip: pip install jupyterlab), or set HPCDL_JUPYTER_APP.\n',
     );
     return 1;
@@ -49,7 +49,7 @@ export async function kernelJupyterMain(argv: string[]): Promise<number> {
     const installed = installKernel({ location: { kind: 'user' } });
     process.stdout.write(`Kernel "${installed.kernelJson.display_name}" installed in ${installed.specDir}; starting ${path.basename(frontend)}\n`);
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`hpcdl kernel jupyter: error: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}\n`);
     return 1;
   }
   const child = spawn(frontend, argv, { stdio: 'inherit' });
@@ -60,7 +60,7 @@ export async function kernelJupyterMain(argv: string[]): Promise<number> {
   process.on('SIGTERM', onTerm);
   return new Promise((resolve) => {
     child.on('error', (error) => {
-      process.stderr.write(`kernel jupyter: cannot start ${frontend}: ${error.message}\n`);
+      process.stderr.write(`hpcdl kernel jupyter: error: cannot start ${frontend}: ${error.message}\n`);
       resolve(1);
     });
     child.on('exit', (code, signal) => {

@@ -3,7 +3,7 @@
  */
 import { Controller, type ControllerOptions } from './controller';
 
-const USAGE = `usage: hpcdl controller [options]
+const USAGE = `Usage: hpcdl controller [options]
   --ip ADDR            address to bind (default 127.0.0.1; inside a Slurm job the node's
                        primary interface; '*' or 0.0.0.0 = all interfaces)
   --interface NAME     bind to this interface's IPv4 address, e.g. ib0 (the high-speed network)
@@ -54,7 +54,7 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       case '--client-grace-ms': opts.clientGraceMs = int(flag); break;
       case '--no-journal': opts.journal = false; break;
       case '-h': case '--help': opts.help = true; break;
-      default: throw new Error(`unknown option ${flag}\n${USAGE}`);
+      default: throw new Error(`unknown option ${flag}`);
     }
   }
   if (opts.ip && opts.interface) throw new Error('give --ip or --interface, not both');
@@ -69,7 +69,7 @@ export async function controllerMain(argv: string[]): Promise<number> {
   try {
     opts = parseControllerArgs(argv);
   } catch (err) {
-    process.stderr.write(`hpcdl controller: ${(err as Error).message}\n`);
+    process.stderr.write(`hpcdl controller: error: ${(err as Error).message} (see 'hpcdl controller --help')\n`);
     return 2;
   }
   if (opts.help) {
@@ -80,7 +80,7 @@ export async function controllerMain(argv: string[]): Promise<number> {
   try {
     controller = await Controller.start(opts);
   } catch (err) {
-    process.stderr.write(`hpcdl controller: ${(err as Error).message}\n`);
+    process.stderr.write(`hpcdl controller: error: ${(err as Error).message.split('\n')[0]}\n`);
     return 1;
   }
   process.stdout.write(`hpcdl controller: cluster ${controller.clusterId} listening on ${controller.url}\n`);

@@ -7,7 +7,7 @@ import { pinToSlurmShare } from '../launchers/slurm-env';
 import { readConnectionFile } from '../protocol';
 import { Engine } from './engine';
 
-export const ENGINE_USAGE = `usage: hpcdl engine --connect FILE|ID [options]
+export const ENGINE_USAGE = `Usage: hpcdl engine --connect FILE|ID [options]
   --connect FILE|ID          connection file written by "hpcdl controller", or its cluster id
                              (looked up under $HPCDL_HOME/clusters, default ~/.hpcdl/clusters)
   --slots N                  tasks run at once (default 1)
@@ -80,7 +80,7 @@ export function parseEngineArgs(argv: string[]): EngineArgs {
       case '--help':
         throw new HelpRequested();
       default:
-        throw new Error(`unknown option ${JSON.stringify(arg)}`);
+        throw new Error(`unknown option ${arg}`);
     }
   }
   if (!out.connect) throw new Error('--connect FILE|ID is required');
@@ -89,7 +89,7 @@ export function parseEngineArgs(argv: string[]): EngineArgs {
 
 class HelpRequested extends Error {}
 
-/** Entry of `hpcdl engine`. Resolves with the process exit code (0 shutdown, 1 usage, 2 refused, 3 unreachable). */
+/** Entry of `hpcdl engine`. Resolves with the process exit code (0 shut down, 1 cannot start, 2 usage, 3 unreachable, 4 refused). */
 export async function engineMain(argv: string[]): Promise<number> {
   let args: EngineArgs;
   try {
@@ -99,8 +99,8 @@ export async function engineMain(argv: string[]): Promise<number> {
       process.stdout.write(ENGINE_USAGE);
       return 0;
     }
-    process.stderr.write(`hpcdl engine: ${(err as Error).message}\n${ENGINE_USAGE}`);
-    return 1;
+    process.stderr.write(`hpcdl engine: error: ${(err as Error).message} (see 'hpcdl engine --help')\n`);
+    return 2;
   }
   let engine: Engine;
   try {
@@ -116,7 +116,7 @@ export async function engineMain(argv: string[]): Promise<number> {
       reconnectTimeoutMs: args.reconnectTimeoutS * 1000,
     });
   } catch (err) {
-    process.stderr.write(`hpcdl engine: ${(err as Error).message}\n`);
+    process.stderr.write(`hpcdl engine: error: ${(err as Error).message.split('\n')[0]}\n`);
     return 1;
   }
   const onSignal = (signal: NodeJS.Signals): void => {

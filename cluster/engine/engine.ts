@@ -48,7 +48,7 @@ export interface EngineOptions {
 /** Why the engine stopped: the exit code engineMain returns. */
 export type EngineExit =
   | { code: 0; reason: 'shutdown' }
-  | { code: 2; reason: 'refused'; message: string }
+  | { code: 4; reason: 'refused'; message: string }
   | { code: 3; reason: 'unreachable'; message: string };
 
 export class Engine {
@@ -181,7 +181,7 @@ export class Engine {
     if (close.refused) {
       const message = `${this.prefix()} ${describeClose(url, close.code, close.reason)}`;
       this.log(message);
-      void this.stop({ code: 2, reason: 'refused', message });
+      void this.stop({ code: 4, reason: 'refused', message });
       return;
     }
     if (close.code === CLOSE_CODES.shutdown) {

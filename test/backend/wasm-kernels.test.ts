@@ -111,11 +111,17 @@ test('Identity and same-dtype Cast share the buffer; other casts convert', () =>
   const x = tf.tensor1d([1.5, -2, 3]);
   const c = tf.cast(x, 'float32');
   const i = tf.clone(x);
+  // shared: the same backend buffer (a copy would get a data id of its own)
+  assert.equal(c.dataId, x.dataId, 'same-dtype Cast shares the buffer');
+  assert.equal(i.dataId, x.dataId, 'Identity (clone) shares the buffer');
   x.dispose();
+  // the buffer outlives the input it came from
   assert.deepEqual(Array.from(c.dataSync()), [1.5, -2, 3]);
   assert.deepEqual(Array.from(i.dataSync()), [1.5, -2, 3]);
-  assert.deepEqual(Array.from(tf.cast(c, 'int32').dataSync()), [1, -2, 3]);
-  tf.dispose([c, i]);
+  const n = tf.cast(c, 'int32');
+  assert.notEqual(n.dataId, c.dataId, 'a converting Cast writes a new buffer');
+  assert.deepEqual(Array.from(n.dataSync()), [1, -2, 3]);
+  tf.dispose([c, i, n]);
 });
 
 test('fused conv2d + bias + relu gradients (the HEP CNN block) equal cpu', () => {

@@ -57,7 +57,7 @@ test('an engine that cannot reach the controller says so with the URL it tried, 
 test('an engine with the wrong key is refused with a clear message and exits', async () => {
   const file = writeConnection('wrong-key.json', { key: 'wrong' });
   const { code, stderr } = await runEngine(['--connect', file]).done;
-  assert.equal(code, 2);
+  assert.equal(code, 4, "refused: exit code 4");
   assert.match(stderr, /refused the connection: bad key \(check the connection file\)/);
 });
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { installTestKernel, makeNotebook, startJupyterServer, type JupyterServer, type TestKernel } from '../support/jupyter';
+import { skipIfMissing } from '../support/skips';
 
 const CHROMIUM = ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => fs.existsSync(p));
 const ARTIFACTS = process.env.HPCDL_TEST_ARTIFACTS ?? path.join(os.tmpdir(), 'hpcdl-artifacts');
@@ -32,7 +33,7 @@ after(async () => {
   kernel?.remove();
 });
 
-test('a LiveFigure updates in place in the notebook UI while the cell runs', { skip: CHROMIUM ? false : 'Debian chromium not installed', timeout: 180_000 }, async (t) => {
+test('a LiveFigure updates in place in the notebook UI while the cell runs', { skip: skipIfMissing(!CHROMIUM && 'Debian chromium not installed'), timeout: 180_000 }, async (t) => {
   const notebook = makeNotebook([
     // Once per kernel, the first figure brings plotly.js (4.7 MB) to the page; let that finish first.
     'import { displayFigure, LiveFigure } from "hpcdl";\ndisplayFigure({ data: [{ type: "bar", x: ["a", "b"], y: [1, 2] }], layout: { title: "static" } });',

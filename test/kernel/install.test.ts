@@ -18,7 +18,7 @@ test('parses the install locations and rejects bad arguments', () => {
   assert.throws(() => parseKernelInstallArgs(['--user', '--sys-prefix']), /only one of/);
   assert.throws(() => parseKernelInstallArgs(['--prefix']), /--prefix needs a value/);
   assert.throws(() => parseKernelInstallArgs(['--name', 'a b']), /--name must use/);
-  assert.throws(() => parseKernelInstallArgs(['--frobnicate']), /unknown argument "--frobnicate"/);
+  assert.throws(() => parseKernelInstallArgs(['--frobnicate']), /unknown option --frobnicate/);
 });
 
 test('kernel spec directories follow Jupyter conventions', () => {

@@ -23,6 +23,7 @@ import {
   type NotebookOutput,
   type TestKernel,
 } from '../support/jupyter';
+import { skipIfMissing } from '../support/skips';
 
 const PLOTLY = 'application/vnd.plotly.v1+json';
 
@@ -114,7 +115,7 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.deepEqual(run.outputs, [{ output_type: 'execute_result', execution_count: run.reply.execution_count, data: { 'text/plain': `'${expected}'` }, metadata: {} }]);
   });
 
-  test('import { ... } from "hpcdl" type-checks and runs', { skip: hpcdlMainBuilt ? false : 'dist/src/index.js not built' }, async () => {
+  test('import { ... } from "hpcdl" type-checks and runs', { skip: skipIfMissing(!hpcdlMainBuilt && 'dist/src/index.js not built (npm run build)') }, async () => {
     const run = await session.execute('import * as hpcdl from "hpcdl";\nconst fig: hpcdl.FigureJson = { data: [] };\ntypeof hpcdl.LiveFigure + " " + fig.data.length');
     assert.equal(run.reply.status, 'ok', JSON.stringify(run.outputs));
     assert.equal((run.outputs[0] as any).data['text/plain'], "'function 0'");
@@ -192,7 +193,7 @@ describe('hpcdl kernel in jupyter-server', () => {
     assert.equal((afterSync.outputs[0] as any).data['text/plain'], "[ 'SIGINT', 'SIGINT' ]");
   });
 
-  test('interrupt: a training loop given interruptSignal() stops within a step, inside the interrupted cell', { skip: hpcdlMainBuilt ? false : 'dist/src/index.js not built' }, async () => {
+  test('interrupt: a training loop given interruptSignal() stops within a step, inside the interrupted cell', { skip: skipIfMissing(!hpcdlMainBuilt && 'dist/src/index.js not built (npm run build)') }, async () => {
     const setup = await session.execute(
       'import * as tf from "@tensorflow/tfjs-core";\n' +
         'import { initBackend, trainLoop, type BatchSource, type EventBatch, type TrainableModel } from "hpcdl";\n' +
@@ -297,7 +298,7 @@ describe('notebook execution through the contents API', () => {
     kernel?.remove();
   });
 
-  test('a display made in one cell and updated by a later cell is saved with its final state', { skip: hpcdlMainBuilt ? false : 'dist/src/index.js not built' }, async () => {
+  test('a display made in one cell and updated by a later cell is saved with its final state', { skip: skipIfMissing(!hpcdlMainBuilt && 'dist/src/index.js not built (npm run build)') }, async () => {
     const notebook = makeNotebook([
       'import { LiveTable } from "hpcdl";\nconst t = new LiveTable({ key: "a" });\nt.upsert({ a: 1 });',
       't.upsert({ a: 2 });\nawait new Promise((r) => setTimeout(r, 500));',
@@ -331,7 +332,7 @@ describe('notebook execution through the contents API', () => {
     }
   });
 
-  test('a notebook with live displays runs top to bottom and saves final states', { skip: hpcdlMainBuilt ? false : 'dist/src/index.js not built' }, async () => {
+  test('a notebook with live displays runs top to bottom and saves final states', { skip: skipIfMissing(!hpcdlMainBuilt && 'dist/src/index.js not built (npm run build)') }, async () => {
     const notebook = makeNotebook([
       'import { LiveFigure, LiveTable, ProgressBar } from "hpcdl";\nimport fs from "node:fs";\nfs.existsSync("data.txt")',
       'const bar = new ProgressBar({ total: 5, label: "epochs" });\nconst table = new LiveTable({ key: "trial", title: "trials" });\n' +

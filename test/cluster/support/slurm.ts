@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { skipIfMissing } from '../../support/skips';
 
 export interface Slurm {
   dir: string;
@@ -21,8 +22,12 @@ export interface Slurm {
 
 const BINARIES = ['/usr/sbin/munged', '/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/bin/srun', '/usr/bin/sbatch', '/usr/bin/squeue', '/usr/bin/scancel'];
 
-/** Why a real Slurm cannot be started here, or null when it can. */
+/** Why a real Slurm cannot be started here (a test then fails unless HPCDL_ALLOW_SKIPS=1, see test/support/skips.ts), or null when it can. */
 export function slurmUnavailable(): string | null {
+  return skipIfMissing(whySlurmCannotStart()) || null;
+}
+
+function whySlurmCannotStart(): string | null {
   const missing = BINARIES.filter((b) => !fs.existsSync(b));
   if (missing.length) return `Slurm/munge binaries missing: ${missing.join(', ')} (apt-get install slurm-wlm munge)`;
   if (process.getuid?.() !== 0) return 'starting slurmctld/slurmd needs root';
