@@ -12,12 +12,13 @@ import * as path from 'node:path';
 import { compressHostlist, expandHostlist } from '../../cluster/collectives/slurm-hostlist';
 import { engineShareEnv, pinToSlurmShare, slurmAllocation } from '../../cluster/launchers/slurm-env';
 import { hpcdl, oneLine, ROOT } from './support';
+import { skipIfMissing } from '../support/skips';
 import { Rng } from '../../src/data';
 import { Cluster } from '../../cluster/client';
 import { slurmUnavailable, startSlurm } from '../cluster/support/slurm';
 
 const SCONTROL = '/usr/bin/scontrol';
-const noScontrol = fs.existsSync(SCONTROL) ? null : 'scontrol missing (apt-get install slurm-wlm)';
+const noScontrol = skipIfMissing(!fs.existsSync(SCONTROL) && 'scontrol missing (apt-get install slurm-wlm)');
 
 function scontrolEnv(): NodeJS.ProcessEnv {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-scontrol-'));
@@ -76,7 +77,7 @@ function generatedList(r: () => number): string {
   return Array.from({ length: 1 + Math.floor(r() * 3) }, entry).join(pick([',', ',', ' ', ',,']));
 }
 
-test('hostnames: the library expands 400 generated hostlists exactly as scontrol show hostnames, and refuses the ones it refuses', { skip: noScontrol ?? false }, () => {
+test('hostnames: the library expands 400 generated hostlists exactly as scontrol show hostnames, and refuses the ones it refuses', { skip: noScontrol }, () => {
   const env = scontrolEnv();
   const r = rng(17);
   let refused = 0;
@@ -97,7 +98,7 @@ test('hostnames: the library expands 400 generated hostlists exactly as scontrol
   assert.ok(refused >= 20 && refused <= cases.length - 200, `${refused} of ${cases.length} refused`);
 });
 
-test('hostlist: compression matches scontrol show hostlist on 300 generated host sequences, and expands back', { skip: noScontrol ?? false }, () => {
+test('hostlist: compression matches scontrol show hostlist on 300 generated host sequences, and expands back', { skip: noScontrol }, () => {
   const env = scontrolEnv();
   const r = rng(5);
   for (let i = 0; i < 300; i++) {

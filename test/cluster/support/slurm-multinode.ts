@@ -16,6 +16,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { slurmConfText, slurmUnavailable } from './slurm';
+import { skipIfMissing } from '../../support/skips';
 
 export interface MultiNodeSlurm {
   dir: string;
@@ -27,8 +28,12 @@ export interface MultiNodeSlurm {
   stop(): Promise<void>;
 }
 
-/** Why a multi-node Slurm cannot be started here, or null. */
+/** Why a multi-node Slurm cannot be started here (a test then fails unless HPCDL_ALLOW_SKIPS=1), or null. */
 export function multiNodeUnavailable(): string | null {
+  return skipIfMissing(whyNoNodes()) || null;
+}
+
+function whyNoNodes(): string | null {
   const slurm = slurmUnavailable();
   if (slurm) return slurm;
   for (const bin of ['/usr/sbin/ip', '/usr/bin/unshare', '/usr/bin/nsenter']) if (!fs.existsSync(bin) && !fs.existsSync(bin.replace('/usr', ''))) return `${bin} missing (iproute2, util-linux)`;
