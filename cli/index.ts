@@ -20,6 +20,7 @@ import { demoCommand } from './demo';
 import { engineCommand } from './engine';
 import { inferCommand } from './infer';
 import { kernelCommand } from './kernel';
+import { slurmCommand } from './slurm';
 import { trainCommand } from './train';
 
 /** The commands, in the order `hpcdl --help` lists them. */
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   cluster: clusterCommand,
   engine: engineCommand,
   kernel: kernelCommand,
+  slurm: slurmCommand,
 };
 
 const top: Command = {

@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --system
 # the dependency rules (.dependency-cruiser.cjs) first: a break fails with the rule's name
 npm run --silent lint:deps
+# the committed batch scripts match the notebooks and configs (make_scripts --check names a stale one)
+node --import tsx make_scripts.ts --check
 node scripts/run-tests.mjs "$@"

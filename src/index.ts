@@ -11,6 +11,7 @@ export * from './backend';
 export * from './train';
 export * from './metrics';
 export * from './plots';
+export * from './batch';
 // both areas have a seeded generator; the flat name is the data one (model's: `model.Rng`)
 export { Rng } from './data';
 

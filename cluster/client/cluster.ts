@@ -32,7 +32,7 @@ import { ControllerConnection } from './connection';
 import { DashboardLink, dashboardLine } from './dashboard-link';
 import { EngineTable } from './engine-table';
 import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './handles';
-import { addInterruptible, installSigint, interruptAllClients, removeInterruptible } from './interrupt';
+import { addInterruptible, installSigint, closeAllClients, interruptAllClients, removeInterruptible } from './interrupt';
 import type { ConnectOptions, StartOptions } from './options';
 import { OutputPrinter } from './output';
 import { removeClusterFiles } from './local/leftovers';
@@ -171,6 +171,11 @@ export class Cluster {
    */
   static interruptAllClusters(): Promise<number> {
     return interruptAllClients();
+  }
+
+  /** Close every cluster client of this process; for clusters it started, stop their controller and engines. */
+  static closeAll(): Promise<void> {
+    return closeAllClients();
   }
 
   // ------------------------------------------------------------------ views

@@ -24,6 +24,11 @@ export async function interruptAllClients(): Promise<number> {
   return counts.reduce((a, b) => a + b, 0);
 }
 
+/** Close every connected client of this process (a failed batch script stops the clusters it started). */
+export async function closeAllClients(): Promise<void> {
+  await Promise.all([...liveClients].map((c) => c.close().catch(() => undefined)));
+}
+
 async function interruptFromKernel(): Promise<void> {
   const n = await interruptAllClients();
   if (n > 0) process.stderr.write(`hpcdl: interrupted; cancelled ${n} remote task(s)\n`);

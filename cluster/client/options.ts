@@ -33,6 +33,8 @@ export interface StartOptions extends ConnectOptions {
   clusterId?: string;
   /** controller bind address (default 127.0.0.1 for local engines; inside a Slurm job the node's interface; for sbatch from outside, this machine's first non-loopback IPv4) */
   ip?: string;
+  /** controller bind address: this network interface's IPv4 address (e.g. "ib0"); exclusive with ip */
+  interface?: string;
   port?: number;
   /** replacements of dead engines per launch slot (default 3) */
   maxReplacements?: number;

@@ -6,6 +6,7 @@ import { Controller, type ControllerOptions } from './controller';
 const USAGE = `Usage: hpcdl controller [options]
   --ip ADDR            address to bind (default 127.0.0.1; inside a Slurm job the node's
                        primary interface; '*' or 0.0.0.0 = all interfaces)
+  --interface NAME     bind to this interface's IPv4 address, e.g. ib0 (the high-speed network)
   --port P             port (default: any free port; with --resume the previous one)
   --cluster-id ID      cluster id (default: random); names the connection file
   --profile-dir DIR    where clusters/<id>.json lives (default $HPCDL_HOME or ~/.hpcdl)
@@ -55,6 +56,7 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
     const flag = args[i];
     switch (flag) {
       case '--ip': opts.ip = value(flag); break;
+      case '--interface': opts.interface = value(flag); break;
       case '--port': opts.port = int(flag); break;
       case '--cluster-id': opts.clusterId = value(flag); break;
       case '--profile-dir': opts.profileDir = value(flag); break;
@@ -77,6 +79,7 @@ export function parseControllerArgs(argv: string[]): ControllerOptions & { help?
       default: throw new Error(`unknown option ${flag}`);
     }
   }
+  if (opts.ip && opts.interface) throw new Error('give --ip or --interface, not both');
   if (opts.resume && opts.journal === false) throw new Error('--resume needs the journal; drop --no-journal');
   if (opts.resume && !opts.clusterId) throw new Error('--resume needs --cluster-id (the cluster to take over)');
   return opts;

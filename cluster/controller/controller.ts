@@ -60,7 +60,7 @@ import { TaskLifecycle } from './task-lifecycle';
 import { TaskTable } from './task-table';
 import type { ControllerContext, EngineInfo, Task } from './types';
 
-export { chooseBindAddress, primaryAddress } from './bind-address';
+export { chooseBindAddress, interfaceAddress, primaryAddress } from './bind-address';
 
 /** How often the resume grace checks whether every engine is back. */
 const RESUME_POLL_MS = 25;
@@ -174,7 +174,7 @@ export class Controller {
 
   private async open(port: number): Promise<void> {
     if (this.journalFile) this.openJournal(this.journalFile);
-    const { bind, advertise } = chooseBindAddress(this.options.ip, this.ctx.log);
+    const { bind, advertise } = chooseBindAddress(this.options.ip, this.ctx.log, { interfaceName: this.options.interface });
     const dashboard = new Dashboard(this.controls.source(this.dashboardToken));
     this.dashboard = dashboard;
     this.fanOut.observer = {

@@ -1,4 +1,4 @@
-export { Controller, chooseBindAddress, primaryAddress, type ControllerOptions, type LauncherControl } from './controller';
+export { Controller, chooseBindAddress, interfaceAddress, primaryAddress, type ControllerOptions, type LauncherControl } from './controller';
 export { controllerMain, parseControllerArgs } from './cli';
 export { Journal } from './journal';
 export { Scheduler } from './scheduler';

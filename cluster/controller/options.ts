@@ -5,6 +5,8 @@ import { HANDSHAKE_TIMEOUT_MS } from '../transport/challenge-auth';
 export interface ControllerOptions {
   /** address to bind; default 127.0.0.1, or the node's primary interface inside a Slurm job */
   ip?: string;
+  /** bind to this network interface's IPv4 address (e.g. "ib0", the high-speed network); exclusive with ip */
+  interface?: string;
   /** default 0 (any free port), or the previous port when resuming */
   port?: number;
   clusterId?: string;
@@ -60,7 +62,7 @@ export interface ControllerOptions {
   log?: (line: string) => void;
 }
 
-export type ResolvedOptions = Required<Omit<ControllerOptions, 'ip' | 'port' | 'clusterId' | 'profileDir' | 'log' | 'tls'>>;
+export type ResolvedOptions = Required<Omit<ControllerOptions, 'ip' | 'interface' | 'port' | 'clusterId' | 'profileDir' | 'log' | 'tls'>>;
 
 export function resolveOptions(options: ControllerOptions): ResolvedOptions {
   return {

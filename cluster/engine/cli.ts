@@ -2,6 +2,8 @@
  * `hpcdl engine --connect FILE|ID [--slots N] [--gpus LIST] [--label k=v] [--task-memory-mb N]
  *               [--reconnect-timeout SECONDS] [--profile-dir DIR]`
  */
+import * as os from 'node:os';
+import { pinToSlurmShare } from '../launchers/slurm-env';
 import { readConnectionFile } from '../protocol';
 import { Engine } from './engine';
 
@@ -103,6 +105,8 @@ export async function engineMain(argv: string[]): Promise<number> {
   }
   let engine: Engine;
   try {
+    const pinned = pinToSlurmShare(process.env, os.availableParallelism());
+    if (Object.keys(pinned).length) process.stderr.write(`hpcdl engine: Slurm task ${process.env.SLURM_PROCID} (local ${process.env.SLURM_LOCALID}) on ${os.hostname()}: ${Object.entries(pinned).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
     const connection = readConnectionFile(args.connect, args.profileDir);
     engine = new Engine({
       connection,

@@ -87,6 +87,8 @@ export class SrunLauncher implements EngineLauncher {
       '--kill-on-bad-exit=0',
       // A replacement shares the allocation with the first step, which still holds the dead engine's CPUs.
       ...(replacementSlot >= 0 ? ['--nodes=1', '--overlap'] : []),
+      // Started from inside a step (a batch script run by srun): the engines share that step's CPUs.
+      ...(replacementSlot < 0 && process.env.SLURM_STEP_ID !== undefined ? ['--overlap'] : []),
       ...resourceFlags(this.opts),
       ...(this.opts.extraArgs ?? []),
       ...engineCommandLine(ctx, replacementSlot >= 0 ? replacementSlot : undefined),

@@ -12,8 +12,10 @@ import { buildHepCnn, countParameters, type HepCnn, type HepConfig } from 'hpcdl
 export type LayerRow = { layer: string; 'output shape': string; parameters: number };
 
 /** The seed's `build_cnn_model` for this config (He-normal init seeded by `config.seed`). */
-export function buildNetwork(config: HepConfig, opts: { seed?: number } = {}): HepCnn {
-  return buildHepCnn(config, { seed: opts.seed ?? config.seed ?? 12345 });
+/** `precision` defaults to HPCDL_PRECISION (a batch script's --precision), else fp32. */
+export function buildNetwork(config: HepConfig, opts: { seed?: number; precision?: 'fp32' | 'fp16' } = {}): HepCnn {
+  const precision = opts.precision ?? (process.env.HPCDL_PRECISION === 'fp16' ? 'fp16' : 'fp32');
+  return buildHepCnn(config, { seed: opts.seed ?? config.seed ?? 12345, precision });
 }
 
 /** One row per layer: output shape (batch omitted) and parameter count; a total row last. */

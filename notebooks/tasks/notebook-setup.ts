@@ -7,6 +7,8 @@
  *   HPCDL_NOTEBOOK_QUICK=1         small data and short training (the tests use it)
  *   HPCDL_NOTEBOOK_DIR=dir         data and runs (default ./hpcdl-notebook-runs next to the notebook)
  *   HPCDL_DATA=dir                 use this data directory instead of synthesising one
+ *   HPCDL_EPOCHS=N                 epochs of the driver's training (a batch script's --epochs)
+ *   HPCDL_DUMMY_DATA=1             random images, no files (a batch script's --dummy-data)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,7 +40,7 @@ export function notebookSettings(env: NodeJS.ProcessEnv = process.env): Notebook
     workDir,
     dataDir: path.resolve(env.HPCDL_DATA || path.join(workDir, `data-${size}-${events}`)),
     events,
-    epochs: quick ? 2 : base.num_epochs,
+    epochs: env.HPCDL_EPOCHS ? Number(env.HPCDL_EPOCHS) : quick ? 2 : base.num_epochs,
     // The config's trainsamples (what the summary prints) is the synthetic training split: events
     // minus synthesize()'s default 10% validation and 10% test.
     overrides: {
@@ -60,6 +62,10 @@ function hasSplit(dir: string, split: string): boolean {
 
 /** Synthesises the data set unless the directory already has train, val and test files. */
 export async function ensureData(s: NotebookSettings, config: HepConfig, log: (line: string) => void = (l) => console.log(l)): Promise<string> {
+  if (process.env.HPCDL_DUMMY_DATA === '1') {
+    log('data: dummy (random images, no files read)');
+    return s.dataDir;
+  }
   if (['train', 'val', 'test'].every((split) => hasSplit(s.dataDir, split))) {
     log(`data: using ${s.dataDir}`);
     return s.dataDir;

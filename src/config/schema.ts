@@ -67,6 +67,19 @@ export const CONV_PARAMS_SCHEMA: SchemaTable = {
   initializer: { kind: { type: 'enum', values: ['HE'] }, required: true, doc: 'He-normal weights, zero biases (the only initializer the seed accepts)', origin: 'seed' },
 };
 
+/** The optional `slurm` section: what make_scripts puts on the #SBATCH lines of the config's run script. */
+export const SLURM_SCHEMA: SchemaTable = {
+  partition: { kind: { type: 'string', nonEmpty: true }, required: false, doc: '#SBATCH -p (seed: regular, debug)', origin: 'hpcdl' },
+  constraint: { kind: { type: 'string', nonEmpty: true }, required: false, doc: '#SBATCH -C (seed: knl,quad,cache or haswell)', origin: 'hpcdl' },
+  nodes: { kind: positiveInt, required: false, default: 1, doc: '#SBATCH -N', origin: 'hpcdl' },
+  tasks_per_node: { kind: positiveInt, required: false, default: 1, doc: '#SBATCH --ntasks-per-node: training ranks per node (srun starts one rank per task)', origin: 'hpcdl' },
+  cpus_per_task: { kind: positiveInt, required: false, doc: '#SBATCH -c (seed: 272 on KNL, 64 on Haswell); also HPCDL_TRAIN_THREADS and OMP_NUM_THREADS', origin: 'hpcdl' },
+  gpus_per_task: { kind: nonNegativeInt, required: false, doc: '#SBATCH --gpus-per-task', origin: 'hpcdl' },
+  time: { kind: { type: 'string', nonEmpty: true }, required: false, default: '01:00:00', doc: '#SBATCH -t (Slurm time, e.g. 00:30:00)', origin: 'hpcdl' },
+  account: { kind: { type: 'string', nonEmpty: true }, required: false, doc: '#SBATCH -A', origin: 'hpcdl' },
+  qos: { kind: { type: 'string', nonEmpty: true }, required: false, doc: '#SBATCH -q (seed: premium for Horovod runs)', origin: 'hpcdl' },
+};
+
 export const CONFIG_SCHEMA: SchemaTable = {
   input_shape: {
     kind: { type: 'shape3' },
@@ -132,6 +145,7 @@ export const CONFIG_SCHEMA: SchemaTable = {
     origin: 'hpcdl',
   },
   checkpoint_interval: { kind: positiveInt, required: false, doc: 'steps between checkpoints; default: one per epoch (steps_per_epoch)', origin: 'hpcdl' },
+  slurm: { kind: { type: 'object', fields: SLURM_SCHEMA }, required: false, doc: 'batch resources of the config\'s run script (make_scripts writes batch_scripts/run_scripts/<config>.sbatch; fields below)', origin: 'hpcdl' },
   num_ps: {
     kind: nonNegativeInt,
     required: false,

@@ -71,4 +71,18 @@ export interface HepConfig {
   checkpoint_interval?: number;
   /** parameter servers of cluster.train / hpcdl train (the seed's --num_ps; default 0 = allreduce) */
   num_ps?: number;
+  /** resources of the config's Slurm run script (make_scripts) */
+  slurm?: SlurmSection;
+}
+
+export interface SlurmSection {
+  partition?: string;
+  constraint?: string;
+  nodes?: number;
+  tasks_per_node?: number;
+  cpus_per_task?: number;
+  gpus_per_task?: number;
+  time?: string;
+  account?: string;
+  qos?: string;
 }

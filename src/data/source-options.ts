@@ -77,7 +77,8 @@ export function normaliseOptions(opts: EventSourceOptions): Normalised {
     size,
     shuffle: opts.shuffle ?? opts.split === 'train',
     seed: opts.seed ?? 12345,
-    dummy: opts.dummy ?? false,
+    // a batch script's --dummy-data (make_scripts) reaches the notebook's sources through the environment
+    dummy: opts.dummy ?? process.env.HPCDL_DUMMY_DATA === '1',
     prefetch,
     dropRemainder: opts.dropRemainder ?? false,
     imageShape: opts.imageShape,

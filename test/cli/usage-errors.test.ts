@@ -58,6 +58,9 @@ const CASES: Case[] = [
   { command: ['cluster', 'list'], valueFlag: '--profile-dir' },
   { command: ['cluster', 'prune'], valueFlag: '--profile-dir' },
   { command: ['kernel', 'install'], valueFlag: '--prefix', missingRequired: { args: ['--python', '/usr/bin/python3'], names: /--python only applies to --sys-prefix/ } },
+  { command: ['slurm', 'hostnames'], valid: ['n[1-2]'] },
+  { command: ['slurm', 'hostlist'], missingRequired: { args: [], names: /give the host names to compress/ }, valid: ['n1'] },
+  { command: ['slurm', 'env'] },
 ];
 
 const BENCH_VALUE_FLAG: Record<string, string> = {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseControllerArgs } from '../../cluster/controller/cli';
-import { chooseBindAddress } from '../../cluster/controller/controller';
+import * as os from 'node:os';
+import { chooseBindAddress, interfaceAddress, primaryAddress } from '../../cluster/controller/controller';
 
 test('controller flags parse, with --flag value and --flag=value', () => {
   assert.deepEqual(parseControllerArgs(['--ip', '10.0.0.1', '--port=7000', '--cluster-id', 'x', '--resume', '--profile-dir', '/tmp/p', '--prefetch', '0']), {
@@ -13,21 +14,32 @@ test('controller flags parse, with --flag value and --flag=value', () => {
   assert.throws(() => parseControllerArgs(['--cluster-id']), /--cluster-id needs a value/);
 });
 
-test('bind address: explicit --ip wins; inside Slurm never silently loopback; loopback by default', () => {
-  const saved = process.env.SLURM_JOB_ID;
+type Nets = ReturnType<typeof os.networkInterfaces>;
+const v4 = (address: string, internal = false) => ({ address, netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal, cidr: `${address}/24` }) as os.NetworkInterfaceInfo;
+const LOOPBACK_ONLY: Nets = { lo: [v4('127.0.0.1', true)] };
+const CLUSTER_NODE: Nets = { lo: [v4('127.0.0.1', true)], eth0: [v4('10.1.0.7')], ib0: [v4('10.2.0.7')] };
+
+test('bind address: explicit --ip wins; loopback outside Slurm; inside Slurm the primary interface, or loopback with a WARNING when there is none', () => {
   const logs: string[] = [];
-  try {
-    delete process.env.SLURM_JOB_ID;
-    assert.deepEqual(chooseBindAddress(undefined, (l) => logs.push(l)), { bind: '127.0.0.1', advertise: '127.0.0.1' });
-    assert.deepEqual(chooseBindAddress('10.1.2.3', (l) => logs.push(l)), { bind: '10.1.2.3', advertise: '10.1.2.3' });
-    assert.equal(chooseBindAddress('*', (l) => logs.push(l)).bind, '0.0.0.0');
-    process.env.SLURM_JOB_ID = '42';
-    const inSlurm = chooseBindAddress(undefined, (l) => logs.push(l));
-    assert.equal(inSlurm.bind, inSlurm.advertise);
-    // either a real interface (and a log line saying so) or a loud warning when there is none
-    assert.ok(inSlurm.bind !== '127.0.0.1' ? /Slurm job 42: binding to/.test(logs.join('\n')) : /WARNING/.test(logs.join('\n')), logs.join('\n'));
-  } finally {
-    if (saved === undefined) delete process.env.SLURM_JOB_ID;
-    else process.env.SLURM_JOB_ID = saved;
-  }
+  const log = (l: string) => logs.push(l);
+  assert.deepEqual(chooseBindAddress(undefined, log, { env: {}, nets: CLUSTER_NODE }), { bind: '127.0.0.1', advertise: '127.0.0.1' });
+  assert.deepEqual(chooseBindAddress('10.1.2.3', log, { env: { SLURM_JOB_ID: '42' }, nets: CLUSTER_NODE }), { bind: '10.1.2.3', advertise: '10.1.2.3' });
+  assert.deepEqual(chooseBindAddress('*', log, { env: {}, nets: CLUSTER_NODE }), { bind: '0.0.0.0', advertise: '10.1.0.7' });
+  assert.deepEqual(logs, []);
+  assert.deepEqual(chooseBindAddress(undefined, log, { env: { SLURM_JOB_ID: '42' }, nets: CLUSTER_NODE }), { bind: '10.1.0.7', advertise: '10.1.0.7' });
+  assert.match(logs.pop()!, /inside Slurm job 42: binding to 10\.1\.0\.7/);
+  assert.deepEqual(chooseBindAddress(undefined, log, { env: { SLURM_JOB_ID: '42' }, nets: LOOPBACK_ONLY }), { bind: '127.0.0.1', advertise: '127.0.0.1' });
+  assert.match(logs.pop()!, /^WARNING: inside a Slurm job but no non-loopback IPv4 interface/);
+  // this machine: the first non-internal IPv4 address by interface name, computed here independently
+  const mine = Object.entries(os.networkInterfaces()).sort(([a], [b]) => a.localeCompare(b)).flatMap(([, list]) => list ?? []).find((a) => a.family === 'IPv4' && !a.internal)?.address ?? null;
+  assert.equal(primaryAddress(), mine);
+});
+
+test('--interface NAME binds to that interface (the high-speed network); an unknown one is named with the ones there are', () => {
+  assert.deepEqual(chooseBindAddress(undefined, () => undefined, { interfaceName: 'ib0', env: { SLURM_JOB_ID: '1' }, nets: CLUSTER_NODE }), { bind: '10.2.0.7', advertise: '10.2.0.7' });
+  assert.throws(() => chooseBindAddress(undefined, () => undefined, { interfaceName: 'ib1', nets: CLUSTER_NODE }), /^Error: --interface ib1: no such network interface here \(have: eth0, ib0, lo\)$/);
+  assert.throws(() => chooseBindAddress('10.0.0.1', () => undefined, { interfaceName: 'ib0', nets: CLUSTER_NODE }), /--ip or --interface, not both/);
+  assert.equal(interfaceAddress('lo', LOOPBACK_ONLY), '127.0.0.1');
+  assert.deepEqual(parseControllerArgs(['--interface', 'ib0']), { interface: 'ib0' });
+  assert.throws(() => parseControllerArgs(['--interface', 'ib0', '--ip', '10.0.0.1']), /not both/);
 });

@@ -15,6 +15,7 @@ import { EngineSupervisor } from '../../launchers/supervisor';
 import type { EngineLauncher } from '../../launchers/types';
 import type { StartOptions } from '../options';
 import { startController, type StartedController } from './started-controller';
+import { interfaceAddress } from '../../controller/bind-address';
 
 export interface LocalController {
   controller: StartedController;
@@ -73,6 +74,8 @@ function makeLauncher(opts: StartOptions): EngineLauncher {
  * non-loopback IPv4 address; local engines: 127.0.0.1.
  */
 function controllerAddress(opts: StartOptions, log: (line: string) => void): string | undefined {
+  if (opts.ip && opts.interface) throw new Error('Cluster.start: give ip or interface, not both');
+  if (opts.interface) return interfaceAddress(opts.interface);
   if (opts.ip) return opts.ip;
   if (process.env.SLURM_JOB_ID) return undefined;
   const kind = typeof opts.launcher === 'object' ? opts.launcher.kind : (opts.launcher ?? 'local');

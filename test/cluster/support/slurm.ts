@@ -58,6 +58,51 @@ function cpuCount(): number {
   return os.cpus().length;
 }
 
+export interface SlurmConfOptions {
+  clusterName: string;
+  /** SlurmctldHost value, e.g. "host(127.0.0.1)" */
+  controller: string;
+  /** slurmctld and slurmd ports */
+  ports: [number, number];
+  mungeSocket: string;
+  /** state, spool, pid and log files go below it; `perNode` puts slurmd's per node name (%n) */
+  dir: string;
+  perNode?: boolean;
+  /** NodeName=... lines */
+  nodes: string[];
+}
+
+/** The slurm.conf of a private test Slurm (no cgroups: proctrack/linuxproc, task/none). */
+export function slurmConfText(o: SlurmConfOptions): string {
+  const node = o.perNode ? '-%n' : '';
+  return [
+    `ClusterName=${o.clusterName}`,
+    `SlurmctldHost=${o.controller}`,
+    `SlurmctldPort=${o.ports[0]}`,
+    `SlurmdPort=${o.ports[1]}`,
+    'AuthType=auth/munge',
+    `AuthInfo=socket=${o.mungeSocket}`,
+    'CredType=cred/munge',
+    `StateSaveLocation=${path.join(o.dir, 'state')}`,
+    `SlurmdSpoolDir=${path.join(o.dir, `spool${node}`)}`,
+    `SlurmctldPidFile=${path.join(o.dir, 'slurmctld.pid')}`,
+    `SlurmdPidFile=${path.join(o.dir, `slurmd${node}.pid`)}`,
+    `SlurmctldLogFile=${path.join(o.dir, 'log', 'slurmctld.log')}`,
+    `SlurmdLogFile=${path.join(o.dir, 'log', `slurmd${node}.log`)}`,
+    'ProctrackType=proctrack/linuxproc',
+    'TaskPlugin=task/none',
+    'SelectType=select/cons_tres',
+    'SelectTypeParameters=CR_Core',
+    'SlurmUser=root',
+    'ReturnToService=2',
+    'MpiDefault=none',
+    'SlurmdParameters=config_overrides',
+    ...o.nodes,
+    'PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP',
+    '',
+  ].join('\n');
+}
+
 export async function startSlurm(): Promise<Slurm> {
   const why = slurmUnavailable();
   if (why) throw new Error(why);
@@ -75,33 +120,15 @@ export async function startSlurm(): Promise<Slurm> {
   const conf = path.join(dir, 'slurm.conf');
   fs.writeFileSync(
     conf,
-    [
-      'ClusterName=hpcdltest',
-      `SlurmctldHost=${host}(127.0.0.1)`,
-      `SlurmctldPort=${ctldPort}`,
-      `SlurmdPort=${dPort}`,
-      'AuthType=auth/munge',
-      `AuthInfo=socket=${socket}`,
-      'CredType=cred/munge',
-      `StateSaveLocation=${path.join(dir, 'state')}`,
-      `SlurmdSpoolDir=${path.join(dir, 'spool')}`,
-      `SlurmctldPidFile=${path.join(dir, 'slurmctld.pid')}`,
-      `SlurmdPidFile=${path.join(dir, 'slurmd.pid')}`,
-      `SlurmctldLogFile=${path.join(dir, 'log', 'slurmctld.log')}`,
-      `SlurmdLogFile=${path.join(dir, 'log', 'slurmd.log')}`,
-      'ProctrackType=proctrack/linuxproc',
-      'TaskPlugin=task/none',
-      'SelectType=select/cons_tres',
-      'SelectTypeParameters=CR_Core',
-      'SlurmUser=root',
-      'ReturnToService=2',
-      'MpiDefault=none',
+    slurmConfText({
+      clusterName: 'hpcdltest',
+      controller: `${host}(127.0.0.1)`,
+      ports: [ctldPort, dPort],
+      mungeSocket: socket,
+      dir,
       // More CPUs than the cores here, so a replacement engine job can start while the first job still runs.
-      'SlurmdParameters=config_overrides',
-      `NodeName=${host} NodeAddr=127.0.0.1 CPUs=${Math.max(8, cpuCount())} RealMemory=${Math.floor(os.totalmem() / 1048576 / 2)} State=UNKNOWN`,
-      'PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP',
-      '',
-    ].join('\n'),
+      nodes: [`NodeName=${host} NodeAddr=127.0.0.1 CPUs=${Math.max(8, cpuCount())} RealMemory=${Math.floor(os.totalmem() / 1048576 / 2)} State=UNKNOWN`],
+    }),
   );
   const env = { SLURM_CONF: conf };
   const daemons: ChildProcess[] = [];
