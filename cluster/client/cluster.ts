@@ -35,7 +35,6 @@ import { GroupHandle, RemoteTaskError, TaskHandle, type TaskStatus } from './han
 import { addInterruptible, installSigint, closeAllClients, interruptAllClients, removeInterruptible } from './interrupt';
 import type { ConnectOptions, StartOptions } from './options';
 import { OutputPrinter } from './output';
-import { removeClusterFiles } from './local/leftovers';
 import type { TaskOptions, TaskSubmitter } from './submitter';
 import { BalancedView, DirectView, EngineView } from './views';
 import type { SearchOptions } from '../search/types';
@@ -555,7 +554,11 @@ export class Cluster {
     if (this.supervisor) await this.supervisor.stop();
     await this.startedController?.stop();
     // A cluster closed by its client will not be resumed: its logs, journal and connection file go too.
-    if (this.startedFiles) removeClusterFiles(this.startedFiles.workDir, this.startedFiles.connectionFile);
+    if (this.startedFiles) {
+      // only a cluster this client started has files to remove; Cluster.connect never loads local/
+      const { removeClusterFiles } = require('./local/leftovers') as typeof import('./local/leftovers');
+      removeClusterFiles(this.startedFiles.workDir, this.startedFiles.connectionFile);
+    }
     if (this.exitHandler) process.removeListener('exit', this.exitHandler);
     for (const id of [...this.tasks.keys()]) this.resolveCancelled(id, 'the client closed');
   }
