@@ -110,7 +110,7 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleFigures> {
     for (let h = 0; h < opts.hosts; h++) {
       const count = Math.min(perHost, opts.engines - h * perHost);
       if (count <= 0) break;
-      const cmd = nodeCommand(path.join(__dirname, 'support', `cluster-peers${ext}`), ['engines', '--connect', path.join(dir, 'clusters', 'scale.json'), '--count', String(count), '--host', `host${h}`]);
+      const cmd = nodeCommand(path.join(__dirname, 'support', `cluster-peers${ext}`), ['engines', '--connect', path.join(dir, 'clusters', 'scale.json'), '--count', String(count), '--host', `host${h}`, '--local-address', `127.0.0.${h + 2}`]);
       const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
       child.stdout!.on('data', (d) => {

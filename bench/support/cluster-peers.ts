@@ -32,6 +32,8 @@ type TaskFn = (...args: unknown[]) => unknown;
 export interface LightEngineOptions {
   url: string;
   key: Key;
+  /** connect from this local address (the scale run gives each simulated host its own 127.0.0.x) */
+  localAddress?: string;
   slots?: number;
   host?: string;
   gpus?: { index: number; name: string; memory_bytes: number }[];
@@ -66,7 +68,7 @@ export class LightEngine {
   start(): Promise<number> {
     return new Promise((resolve, reject) => {
       const peer = new Peer(
-        { key: this.opts.key, name: `controller at ${this.opts.url}`, url: this.opts.url, session: this.session, logPrefix: () => 'light engine:' },
+        { key: this.opts.key, name: `controller at ${this.opts.url}`, url: this.opts.url, localAddress: this.opts.localAddress, session: this.session, logPrefix: () => 'light engine:' },
         {
           onOpen: () => {
             const content = {
@@ -352,7 +354,7 @@ export class LightClient {
 }
 
 /**
- * Process entry: `cluster-peers engines --connect FILE --count N [--slots S] [--host NAME] [--resources-ms MS]`
+ * Process entry: `cluster-peers engines --connect FILE --count N [--slots S] [--host NAME] [--local-address IP] [--resources-ms MS]`
  * hosts N lightweight engines in this process (for the 1,000-engine scale run).
  * Prints `registered N <ms>` once all are registered; exits when the controller
  * closes every connection or on SIGTERM.
@@ -368,8 +370,9 @@ async function hostEngines(argv: string[]): Promise<void> {
   const count = Number(flag('--count', '1'));
   const slots = Number(flag('--slots', '1'));
   const host = flag('--host', os.hostname());
+  const localAddress = argv.includes('--local-address') ? flag('--local-address') : undefined;
   const t0 = Date.now();
-  const engines = Array.from({ length: count }, (_, i) => new LightEngine({ url: info.url, key: info.key, slots, host: `${host}-${process.pid}-${i}` }));
+  const engines = Array.from({ length: count }, (_, i) => new LightEngine({ url: info.url, key: info.key, slots, host: `${host}-${process.pid}-${i}`, localAddress }));
   await Promise.all(engines.map((e) => e.start()));
   process.stdout.write(`registered ${count} ${Date.now() - t0}\n`);
   // --resources-ms N: each engine sends a node sample every N ms, shaped as the real engine's (load for the dashboard)

@@ -32,7 +32,11 @@ export const PRE_AUTH_BYTES = 8 * 1024;
  * Unauthenticated WebSocket connections held at once, per remote address and
  * in all: a new one beyond either evicts the oldest (a legitimate peer
  * authenticates within a round trip, ~1 ms on loopback; an attacker must keep
- * opening connections faster than that to crowd it out).
+ * opening connections faster than that to crowd it out). Sized for bursts of
+ * legitimate engines: srun starts every engine of a node at once (250 per
+ * address in the 1,000-engine scale run; 32 per address evicted all but the
+ * last 32 of such a burst), and each held connection costs at most
+ * PRE_AUTH_BYTES of buffer (1,024 × 8 KiB = 8 MiB).
  */
-export const MAX_UNAUTHENTICATED_PER_ADDRESS = 32;
-export const MAX_UNAUTHENTICATED = 256;
+export const MAX_UNAUTHENTICATED_PER_ADDRESS = 256;
+export const MAX_UNAUTHENTICATED = 1024;

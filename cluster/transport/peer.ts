@@ -82,6 +82,8 @@ export interface PeerOptions {
   maxBytes?: number;
   /** a wss:// url: the certificate pinned in the connection file; no other is accepted */
   tls?: { cert: string; fingerprint: string };
+  /** the local address to connect from (a url only; default: the system's choice) */
+  localAddress?: string;
 }
 
 /** Why the socket closed, as the owner sees it before any retry. */
@@ -284,7 +286,7 @@ export class Peer {
       accepted ??
       (this.opts.dial
         ? this.opts.dial()
-        : (new WebSocket(this.opts.url!, { maxPayload: this.opts.maxBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000, ...this.pinned() } as WebSocket.ClientOptions) as unknown as MessageSocket));
+        : (new WebSocket(this.opts.url!, { maxPayload: this.opts.maxBytes ?? MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: 10_000, localAddress: this.opts.localAddress, ...this.pinned() } as WebSocket.ClientOptions) as unknown as MessageSocket));
     this.socket = socket;
     let lastError: Error | null = null;
     const onOpen = (): void => {

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { readConnectionFile, writeConnectionFile, CLOSE_CODES, type ConnectionInfo } from '../../cluster/protocol';
 import { LightClient } from '../../bench/support/cluster-peers';
 import { tempDir } from './support/controller-harness';
+import { MAX_UNAUTHENTICATED_PER_ADDRESS } from '../../cluster/transport/challenge-auth';
 import { removeDir, startController, startEngine, waitFor, type Proc } from './support/processes';
 import { destroyRawConnections, clientFrame, closeCode, frameHeader, rawUpgrade, recordingProxy, rssMb, unmasked, watchRss, type RawConnection } from './support/wire-attacks';
 
@@ -168,13 +169,14 @@ test('ten thousand tiny bad frames: the connection is closed at the first; three
   assert.ok(added <= 25, `${controller.output().split('\n').slice(before - 1).join('\n')}\n${added} log lines for 301 bad connections (rate limit: 20 per 10 s plus a count of the rest)`);
 });
 
-test('four hundred idle upgraded sockets: at most 32 per address are held, the rest are closed at the deadline', async () => {
+test('four hundred idle upgraded sockets: at most MAX_UNAUTHENTICATED_PER_ADDRESS are held, the rest are closed at the deadline', async () => {
   const conns: RawConnection[] = [];
   await underAttack('400 idle sockets', async () => {
     for (let i = 0; i < 400; i++) conns.push(await rawUpgrade(port));
     await new Promise((r) => setTimeout(r, 300));
     const open = conns.filter((c) => !c.isClosed()).length;
-    assert.ok(open <= 32, `${open} idle unauthenticated sockets still open (cap 32 per address)`);
+    assert.ok(open <= MAX_UNAUTHENTICATED_PER_ADDRESS, `${open} idle unauthenticated sockets still open (cap ${MAX_UNAUTHENTICATED_PER_ADDRESS} per address)`);
+    assert.ok(open < 400, 'the per-address cap closed some');
     await Promise.all(conns.map((c) => withinMs(c.closed, AUTH_TIMEOUT_MS + 4000, 'every idle socket to be closed')));
   });
   await roundTrip(await connectedClient(info.url)); // a new legitimate connection still gets in
