@@ -25,7 +25,7 @@ export const PROCESS = {
   /** physical spectrum dσ/dpT ∝ pT^-spectrumPower (pT^-4 of 2→2 QCD, steepened by the PDFs) */
   spectrumPower: 5,
   /** Gaussian width of each QCD parton's rapidity */
-  qcdRapiditySigma: 1.1,
+  qcdRapiditySigma: 0.9,
   /** P(gluon) of a QCD final-state parton: gg → gg dominates at low x, falling with pT */
   qcdGluonFractionAtMin: 0.75,
   qcdGluonFractionSlope: 0.25 / 1000,
@@ -37,7 +37,7 @@ export const PROCESS = {
 /** Shower and radiation: identical for both classes. */
 export const SHOWER = {
   /** emissions per parton ~ Poisson(alpha · C · ln(pT / cutoff)); C = 4/3 (quark), 3 (gluon) */
-  alpha: 0.3,
+  alpha: 0.45,
   cutoff: 20,
   /** emission angle: log-uniform in [minAngle, maxAngle] from the emitter */
   minAngle: 0.05,
