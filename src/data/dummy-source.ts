@@ -4,7 +4,7 @@ import { Rng } from './rng';
 import type { Normalised } from './source-options';
 import type { EventBatch } from './types';
 
-/** The seed's DummySet: U[0,1) images, random labels, weight = normweight = 1, psr = label. */
+/** The seed's DummySet: U[0,1) images, random labels, normweight U[0,1) and weight = normweight, psr = label. */
 export class DummySource extends BaseSource {
   readonly numEvents: number;
   private rng!: Rng;
@@ -29,17 +29,19 @@ export class DummySource extends BaseSource {
     for (let i = 0; i < images.length; i++) images[i] = this.rng.uniform();
     const label = new Int32Array(b);
     const psr = new Uint8Array(b);
+    const normweight = new Float32Array(b);
     for (let i = 0; i < b; i++) {
       label[i] = this.rng.int(2);
       psr[i] = label[i];
     }
+    for (let i = 0; i < b; i++) normweight[i] = this.rng.uniform();
     return {
       images,
       shape: imageShapeOf(this.o.layout, b, c, h, w),
       layout: this.o.layout,
       label,
-      normweight: new Float32Array(b).fill(1),
-      weight: new Float32Array(b).fill(1),
+      normweight,
+      weight: normweight.slice(),
       psr,
     };
   }

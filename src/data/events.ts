@@ -342,6 +342,8 @@ export interface WriteEventFileOptions {
   attrs?: Record<string, string | number | number[]>;
   /** write the legacy layout instead (single-channel only is not enforced) */
   layout?: EventLayout;
+  /** further datasets beside the seed's (readers ignore them), e.g. the synthetic task's `jets` */
+  extra?: Record<string, NamedArray>;
 }
 
 /** Write events in the seed layout (readable by h5py and h5ls). */
@@ -359,6 +361,11 @@ export async function writeEventFile(filePath: string, ev: EventArrays, opts: Wr
     [names.weight]: { data: ev.weight, shape: [n] },
   };
   if (names.psr) arrays[names.psr] = { data: ev.psr, shape: [n] };
+  for (const [name, arr] of Object.entries(opts.extra ?? {})) {
+    if (name in arrays) throw new DataFileError(filePath, `cannot be written: extra dataset '${name}' would replace a seed dataset`);
+    if (arr.shape[0] !== n) throw new DataFileError(filePath, `cannot be written: extra dataset '${name}' has ${arr.shape[0]} entries for ${n} events`);
+    arrays[name] = arr;
+  }
   const chunks: Record<string, number[]> = {};
   if (opts.chunkEvents && n > 0) {
     const ce = Math.min(opts.chunkEvents, n);

@@ -401,17 +401,21 @@ export async function writeArrays(
   opts: { chunks?: Record<string, number[]>; gzip?: number } = {},
 ): Promise<void> {
   const tmp = `${filePath}.tmp-${process.pid}`;
-  const f = await Hdf5File.open(tmp, 'w');
+  const ns = await loadH5wasm();
+  let f: Hdf5File | undefined;
   try {
-    for (const [name, arr] of Object.entries(arrays)) {
-      const chunks = opts.chunks?.[name];
-      f.writeDataset(name, arr, { chunks, gzip: chunks ? opts.gzip : undefined });
-    }
-    for (const [k, v] of Object.entries(attrs ?? {})) f.setAttr('/', k, v);
-    f.close();
+    withEpochClock(() => {
+      f = Hdf5File.openWith(ns, tmp, 'w');
+      for (const [name, arr] of Object.entries(arrays)) {
+        const chunks = opts.chunks?.[name];
+        f.writeDataset(name, arr, { chunks, gzip: chunks ? opts.gzip : undefined });
+      }
+      for (const [k, v] of Object.entries(attrs ?? {})) f.setAttr('/', k, v);
+      f.close();
+    });
   } catch (e) {
     try {
-      f.close();
+      withEpochClock(() => f?.close());
     } catch {
       /* already failing */
     }
@@ -419,6 +423,26 @@ export async function writeArrays(
     throw renameInError(e, tmp, filePath);
   }
   fs.renameSync(tmp, filePath);
+}
+
+/**
+ * Run synchronous h5wasm writes with the clock at 0 (1970-01-01). HDF5 stamps
+ * every object header with its creation/modification times (libver latest: 16
+ * bytes per header plus the header checksum), so two writes of the same arrays
+ * differed in 48 bytes; h5wasm 0.10 exposes no `H5Pset_obj_track_times`. Its
+ * `time()` is Emscripten's `clock_time_get` → `Date.now()`, so pinning
+ * `Date.now` for the synchronous write gives byte-identical files (times 0, as
+ * h5py's `track_times=False` leaves them unset). No other JavaScript runs while
+ * `fn` runs, and the clock is restored before returning.
+ */
+function withEpochClock<T>(fn: () => T): T {
+  const now = Date.now;
+  Date.now = () => 0;
+  try {
+    return fn();
+  } finally {
+    Date.now = now;
+  }
 }
 
 function renameInError(e: unknown, tmp: string, real: string): unknown {

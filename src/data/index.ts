@@ -7,7 +7,7 @@ export { EventFile, writeEventFile, SEED_NAMES, LEGACY_NAMES } from './events';
 export type { EventLayout, EventFileInfo, EventScalars, EventArrays, WriteEventFileOptions } from './events';
 export { discoverFiles, shardFiles, openEventSource, chwToHwc } from './pipeline';
 export type { EventSourceOptions, Split, ImageLayout } from './pipeline';
-export { synthesize, STANDARD_CUTS, CHANNEL_NAMES } from './synth';
+export { synthesize, STANDARD_CUTS, CHANNEL_NAMES, JET_COLUMNS, PROCESS, SHOWER, RECO, DETECTOR, ETA_MAX, cutDefinition } from './synth';
 export type { SynthOptions, SynthSummary, SynthFileSummary, CutSummary } from './synth';
 export { Rng } from './rng';
 export { inspectFile, formatInspectReport, hasProblems } from './inspect';

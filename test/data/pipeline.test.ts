@@ -153,7 +153,7 @@ test('files with different image shapes, or not the expected shape, are rejected
   await assert.rejects(openEventSource({ files: [path.join(dir, 'val.h5')], split: 'val', batchSize: 4, layout: 'NCHW', imageShape: [3, 64, 64] }), /val\.h5: dataset 'data' has images of \[C,H,W\] = \[3,4,5\], but the expected input shape has \[3,64,64\]/);
 });
 
-test('dummy data: seed counts, U[0,1) images, weights 1, psr = label, seeded by rank', async () => {
+test('dummy data: seed counts, U[0,1) images, normweight U[0,1) (= weight), psr = label, seeded by rank', async () => {
   const train = await openEventSource({ split: 'train', batchSize: 1000, layout: 'NHWC', dummy: true, imageShape: [3, 8, 8] });
   assert.equal(train.numEvents, 10000);
   const batches = await drain(train);
@@ -166,7 +166,10 @@ test('dummy data: seed counts, U[0,1) images, weights 1, psr = label, seeded by 
   const ones = b.label.reduce((s, x) => s + x, 0);
   assert.ok(ones > 400 && ones < 600);
   assert.deepEqual(Array.from(b.psr), Array.from(b.label));
-  assert.ok(b.weight.every((w) => w === 1) && b.normweight.every((w) => w === 1));
+  const nw = Array.from(b.normweight);
+  assert.ok(nw.every((w) => w >= 0 && w < 1), 'normweight in [0,1)');
+  assert.ok(new Set(nw).size > 900 && Math.abs(nw.reduce((s, w) => s + w, 0) / nw.length - 0.5) < 0.05, 'normweight drawn, not constant');
+  assert.deepEqual(Array.from(b.weight), nw);
   const val = await openEventSource({ split: 'val', batchSize: 64, layout: 'NCHW', dummy: true });
   assert.equal(val.numEvents, 1000);
   const vb = (await val.next())!;

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { synthesize, readArrays, readAttributes, eventKinematics, STANDARD_CUTS, formatSynthSummary, inspectFile, formatInspectReport, writeArrays, writeEventFile } from '../../src/data/index';
+import { synthesize, readArrays, readAttributes, eventKinematics, STANDARD_CUTS, DETECTOR, formatSynthSummary, inspectFile, formatInspectReport, writeArrays, writeEventFile } from '../../src/data/index';
 import { tmpDir, py } from './helpers';
 
-test('synthesize is deterministic for a seed and differs between seeds; writes train/val/test files', async () => {
+test('synthesize writes byte-identical files for a seed, different ones for another seed; train/val/test files', async () => {
   const [a, b, c] = [tmpDir(), tmpDir(), tmpDir()];
   const sa = await synthesize({ outDir: a, size: 64, events: 200, seed: 11 });
   await synthesize({ outDir: b, size: 64, events: 200, seed: 11 });
@@ -15,41 +15,40 @@ test('synthesize is deterministic for a seed and differs between seeds; writes t
     ['val', 'val.h5', 20],
     ['test', 'test.h5', 20],
   ]);
+  for (const f of ['train.h5', 'val.h5', 'test.h5']) {
+    assert.ok(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f))), `${f} differs between two runs with seed 11`);
+  }
   const A = await readArrays(path.join(a, 'train.h5'));
-  const B = await readArrays(path.join(b, 'train.h5'));
   const C = await readArrays(path.join(c, 'train.h5'));
-  for (const k of ['data', 'label', 'weight', 'normweight', 'psr']) assert.deepEqual(A[k].data, B[k].data, k);
   assert.notDeepEqual(A.data.data, C.data.data);
-  assert.match(formatSynthSummary(sa), /standard cuts \(psr: >= 4 jets with pT > 50, summed jet mass >= 90\)/);
+  assert.match(formatSynthSummary(sa), /standard cuts \(psr: \(>= 4 jets and summed jet mass >= 800 GeV\) or \(>= 5 jets and summed jet mass >= 600 GeV\) and \|delta eta\(j1, j2\)\| < 1\.4/);
 });
 
-test('physics: signal has more, harder, heavier jets; the standard cuts have a sensible efficiency', () => {
-  const n = 4000;
-  const stats = [0, 1].map(() => ({ events: 0, jets: 0, ht: 0, mass: 0, w: 0, wPass: 0 }));
+test('physics: signal has more jets and a larger summed jet mass; the standard cuts at the seed scale keep a fraction of the signal and little background', () => {
+  const n = 3000;
+  const stats = [0, 1].map(() => ({ events: 0, jets: 0, mass: 0, w: 0, wPass: 0 }));
   for (let i = 0; i < n; i++) {
     const e = eventKinematics(3, i);
     const s = stats[e.label];
     s.events++;
     s.jets += e.jets.length;
-    s.ht += e.jets.reduce((a, j) => a + j.pt, 0);
     s.mass += e.jets.reduce((a, j) => a + j.mass, 0);
     s.w += e.weight;
     if (e.psr) s.wPass += e.weight;
   }
   const [bg, sig] = stats;
   assert.ok(sig.events > 0.45 * n && bg.events > 0.45 * n);
-  assert.ok(sig.jets / sig.events > bg.jets / bg.events + 0.5, 'more jets');
-  assert.ok(sig.ht / sig.events > bg.ht / bg.events, 'harder');
+  assert.ok(sig.jets / sig.events > bg.jets / bg.events + 1, 'more large-R jets');
   assert.ok(sig.mass / sig.events > 1.3 * (bg.mass / bg.events), 'larger summed jet mass');
   assert.ok(bg.w / bg.events > 100 * (sig.w / sig.events), 'background carries the larger cross-section weight');
   const effS = sig.wPass / sig.w;
   const effB = bg.wPass / bg.w;
-  assert.ok(effS > 0.3 && effS < 0.7, `signal efficiency ${effS}`);
-  assert.ok(effB > 0.01 && effB < 0.12, `background efficiency ${effB}`);
-  assert.equal(STANDARD_CUTS.minJets, 4);
+  assert.ok(effS > 0.2 && effS < 0.6, `signal efficiency ${effS}`);
+  assert.ok(effB > 0 && effB < 0.01, `background efficiency ${effB}`);
+  assert.deepEqual(STANDARD_CUTS.regions, [{ minJets: 4, minSummedMass: 800 }, { minJets: 5, minSummedMass: 600 }]);
 });
 
-test('images: normalised by training maxima (stored as attributes), normweight sums equal per class, signal deposits more energy', async () => {
+test('files: psr is the seed selection recomputed from the stored jets; pixels under the noise threshold are 0; normweight sums equal per class', async () => {
   const dir = tmpDir();
   const s = await synthesize({ outDir: dir, size: 64, events: 400, seed: 2, valFraction: 0.25, testFraction: 0.25 });
   const attrs = await readAttributes(path.join(dir, 'val.h5'));
@@ -57,26 +56,72 @@ test('images: normalised by training maxima (stored as attributes), normweight s
   assert.equal(attrs.channels, 'total_energy,em_fraction,track_multiplicity');
   const train = await readArrays(path.join(dir, 'train.h5'));
   const n = train.label.data.length;
+  assert.deepEqual(train.jets.shape, [n, 8, 4]);
+  const jets = train.jets.data as Float32Array;
+  let passing = 0;
+  for (let k = 0; k < n; k++) {
+    const evJets: { pt: number; eta: number; mass: number }[] = [];
+    for (let j = 0; j < 8; j++) {
+      const o = (k * 8 + j) * 4;
+      if (jets[o] > 0) evJets.push({ pt: jets[o], eta: jets[o + 1], mass: jets[o + 3] });
+    }
+    for (const j of evJets) assert.ok(j.pt > 200 && Math.abs(j.eta) < 2, `event ${k}: stored jet pT ${j.pt}, eta ${j.eta}`);
+    const mSum = evJets.reduce((a, j) => a + j.mass, 0);
+    const dEta = evJets.length >= 2 ? Math.abs(evJets[0].eta - evJets[1].eta) : Infinity;
+    const pass = dEta < 1.4 && ((evJets.length >= 4 && mSum >= 800) || (evJets.length >= 5 && mSum >= 600));
+    assert.equal(train.psr.data[k], pass ? 1 : 0, `event ${k}: psr`);
+    if (pass) passing++;
+  }
+  assert.ok(passing > 0, 'some events pass');
   const plane = 64 * 64;
   const img = train.data.data as Float32Array;
-  const max = [0, 0, 0];
-  const energy = [0, 0];
-  const counts = [0, 0];
+  const minEnergy = DETECTOR.cellThreshold / s.channelMax[0];
+  let lit = 0;
   for (let k = 0; k < n; k++) {
-    const l = train.label.data[k];
-    counts[l]++;
-    for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) {
-      const v = img[(k * 3 + c) * plane + p];
-      if (v < 0) assert.fail('negative pixel');
-      max[c] = Math.max(max[c], v);
-      if (c === 0) energy[l] += v;
+    for (let p = 0; p < plane; p++) {
+      const e = img[k * 3 * plane + p];
+      const em = img[k * 3 * plane + plane + p];
+      if (e !== 0) {
+        lit++;
+        assert.ok(e >= minEnergy * (1 - 1e-6), `event ${k} pixel ${p}: energy ${e * s.channelMax[0]} GeV under the ${DETECTOR.cellThreshold} GeV threshold`);
+      } else assert.equal(em, 0, `event ${k} pixel ${p}: EM fraction without energy`);
+      assert.ok(e >= 0 && em >= 0 && em <= 1 && img[k * 3 * plane + 2 * plane + p] >= 0);
     }
   }
-  for (let c = 0; c < 3; c++) assert.ok(Math.abs(max[c] - 1) < 1e-6, `channel ${c} max ${max[c]}`);
-  assert.ok(energy[1] / counts[1] > 1.2 * (energy[0] / counts[0]), 'signal deposits more energy on average');
+  assert.ok(lit > n * 50, `lit pixels ${lit}`);
   const nw = [0, 0];
   for (let k = 0; k < n; k++) nw[train.label.data[k]] += train.normweight.data[k];
   assert.ok(Math.abs(nw[0] - n / 2) < 1e-3 * n && Math.abs(nw[1] - n / 2) < 1e-3 * n, `normweight sums ${nw}`);
+});
+
+test('no per-class shortcut: logistic regressions (scikit-learn) on the event EM fraction alone and on summed channel energies stay far below the CNN', async () => {
+  const dir = tmpDir();
+  await synthesize({ outDir: dir, size: 64, events: 3000, seed: 5, valFraction: 0.01, testFraction: 0.33 });
+  const out = py(`import sys, h5py, numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.metrics import roc_auc_score
+def load(name):
+    with h5py.File(sys.argv[1] + '/' + name) as f:
+        x = f['data'][:]; y = f['label'][:]
+    n = len(y)
+    em = x[:, 1]
+    lit = (x[:, 0] > 0).sum(axis=(1, 2))
+    # the event's EM fraction: per lit pixel and energy-weighted (what a class offset in the EM response shows up in)
+    em_feats = np.c_[em.sum(axis=(1, 2)) / np.maximum(lit, 1), (em * x[:, 0]).sum(axis=(1, 2)) / np.maximum(x[:, 0].sum(axis=(1, 2)), 1e-9)]
+    sums = np.log1p(x.sum(axis=(2, 3)))
+    return em_feats, sums, y
+tr, te = load('train.h5'), load('test.h5')
+for i, name in ((0, 'em'), (1, 'sums')):
+    sc = StandardScaler().fit(tr[i])
+    m = LogisticRegression(max_iter=3000).fit(sc.transform(tr[i]), tr[2])
+    print(name, roc_auc_score(te[2], m.predict_proba(sc.transform(te[i]))[:, 1]))
+`, dir);
+  const auc = Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+  // the CNN reaches an unweighted test AUC of 0.98 on this task (docs/data.md); the old generator's
+  // hard-coded EM-fraction offsets gave 0.957 from the EM channel alone
+  assert.ok(auc.em < 0.65, `EM fraction alone: AUC ${auc.em}`);
+  assert.ok(auc.sums < 0.85, `summed channel energies: AUC ${auc.sums}`);
 });
 
 test('options: several train files, chunked+gzip output, 224x224 images; bad options are named', async () => {
