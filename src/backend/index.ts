@@ -5,7 +5,7 @@ import { registerWasmTrainingKernels } from './wasm';
 export { BACKEND_ORDER, wasmBinaryDir } from './select';
 export type { BackendChoice } from './select';
 export { registerWasmTrainingKernels } from './wasm';
-export { ONEDNN_KERNELS, onednnPrecision, setOnednnPrecision, setOnednnThreads } from './onednn';
+export { bf16Unsupported, ONEDNN_KERNELS, onednnPrecision, setOnednnPrecision, setOnednnThreads } from './onednn';
 export type { Precision } from './onednn';
 
 export interface BackendInfo {

@@ -7,7 +7,7 @@ type ConvInfo = backend_util.Conv2DInfo;
 
 /** [n, ih, iw, ic, oh, ow, oc, fh, fw, sh, sw, dh, dw, top, bottom, left, right, nchw, bf16], or
  * undefined where oneDNN's output-size rule disagrees with tfjs's (then the cpu kernel runs). */
-function geometry(c: ConvInfo): number[] | undefined {
+function geometry(c: ConvInfo, attrs: Record<string, unknown>): number[] | undefined {
   const p = c.padInfo;
   const effH = (c.filterHeight - 1) * c.dilationHeight + 1;
   const effW = (c.filterWidth - 1) * c.dilationWidth + 1;
@@ -17,7 +17,12 @@ function geometry(c: ConvInfo): number[] | undefined {
   if (bottom < 0 || right < 0 || p.top < 0 || p.left < 0 || c.batchSize === 0 || c.outHeight <= 0 || c.outWidth <= 0) return undefined;
   return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.outChannels,
     c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
-    p.top, bottom, p.left, right, c.dataFormat === 'channelsFirst' ? 1 : 0, nativeState.bf16 ? 1 : 0];
+    p.top, bottom, p.left, right, c.dataFormat === 'channelsFirst' ? 1 : 0, bf16(attrs) ? 1 : 0];
+}
+
+/** bf16 for this call: the kernel's `precision` attribute (hpcdl's conv block), else the process-wide setting */
+function bf16(attrs: Record<string, unknown>): boolean {
+  return attrs.precision === 'bf16' || (attrs.precision === undefined && nativeState.bf16);
 }
 
 function convInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, dilations: unknown = attrs.dilations): ConvInfo {
@@ -40,7 +45,7 @@ function floatInputs(...infos: (tf.TensorInfo | undefined)[]): boolean {
 
 export const conv2d: Kernel = (args: KernelArgs) => {
   const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-  const g = floatInputs(x, filter) ? geometry(convInfo(x.shape, filter.shape, args.attrs)) : undefined;
+  const g = floatInputs(x, filter) ? geometry(convInfo(x.shape, filter.shape, args.attrs), args.attrs) : undefined;
   if (!g) return cpuKernel(tf.Conv2D)(args);
   return forward(args, x, filter, undefined, g, false);
 };
@@ -50,7 +55,7 @@ export const fusedConv2d: Kernel = (args: KernelArgs) => {
   const { x, filter, bias, preluActivationWeights } = args.inputs;
   const activation = (args.attrs.activation as string | undefined) ?? 'linear';
   const simple = x && filter && !preluActivationWeights && (activation === 'linear' || activation === 'relu');
-  const g = simple && floatInputs(x, filter) ? geometry(convInfo(x.shape, filter.shape, args.attrs)) : undefined;
+  const g = simple && floatInputs(x, filter) ? geometry(convInfo(x.shape, filter.shape, args.attrs), args.attrs) : undefined;
   const biasOk = bias === undefined || (bias.dtype === 'float32' && sizeOf(bias.shape) === filter?.shape[3] && bias.shape.length === 1);
   if (!g || !biasOk) return cpuKernel(tf.FusedConv2D)(args);
   return forward(args, x as tf.TensorInfo, filter as tf.TensorInfo, bias, g, activation === 'relu');
@@ -69,7 +74,7 @@ function forward(args: KernelArgs, x: tf.TensorInfo, filter: tf.TensorInfo, bias
 export const conv2dBackpropInput: Kernel = (args: KernelArgs) => {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const inputShape = args.attrs.inputShape as number[];
-  const g = floatInputs(dy, filter) ? geometry(convInfo(inputShape, filter.shape, args.attrs, 1)) : undefined;
+  const g = floatInputs(dy, filter) ? geometry(convInfo(inputShape, filter.shape, args.attrs, 1), args.attrs) : undefined;
   if (!g) return cpuKernel(tf.Conv2DBackpropInput)(args);
   const dx = new Float32Array(sizeOf(inputShape));
   addon().conv2dBackwardData(values(args.backend, dy), values(args.backend, filter), dx, g);
@@ -79,7 +84,7 @@ export const conv2dBackpropInput: Kernel = (args: KernelArgs) => {
 export const conv2dBackpropFilter: Kernel = (args: KernelArgs) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const filterShape = args.attrs.filterShape as number[];
-  const g = floatInputs(x, dy) ? geometry(convInfo(x.shape, filterShape, args.attrs, 1)) : undefined;
+  const g = floatInputs(x, dy) ? geometry(convInfo(x.shape, filterShape, args.attrs, 1), args.attrs) : undefined;
   if (!g) return cpuKernel(tf.Conv2DBackpropFilter)(args);
   const dFilter = new Float32Array(sizeOf(filterShape));
   addon().conv2dBackwardWeights(values(args.backend, x), values(args.backend, dy), dFilter, null, g);

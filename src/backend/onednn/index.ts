@@ -84,11 +84,18 @@ export type Precision = 'fp32' | 'bf16';
  */
 export function setOnednnPrecision(precision: Precision): void {
   if (precision === 'bf16') {
-    const info = nativeState.addon?.info();
-    if (!info) throw new Error('--precision bf16 needs the onednn backend (it is not in use)');
-    if (!info.bf16) throw new Error(`--precision bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN reports ${info.isa}`);
+    const reason = bf16Unsupported();
+    if (reason) throw new Error(`precision bf16: ${reason}`);
   }
   nativeState.bf16 = precision === 'bf16';
+}
+
+/** Why bf16 convolutions cannot run here, or '' when they can. */
+export function bf16Unsupported(): string {
+  const info = nativeState.addon?.info();
+  if (!info) return 'needs the onednn backend (hpcdl\'s oneDNN addon), which is not loaded';
+  if (!info.bf16) return `needs a CPU with AVX512_BF16 or AMX; oneDNN ${info.version} finds only ${info.isa} here`;
+  return '';
 }
 
 export function onednnPrecision(): Precision {
