@@ -122,30 +122,30 @@ Napi::Value SumChannels(const Napi::CallbackInfo &info) {
   });
 }
 
-// adamUpdate(weights, m, v, grad, n, lr, beta1, beta2, epsilon, step): in place, bias-corrected
-// as tf.train.adam (lr * mHat / (sqrt(vHat) + epsilon)).
+// adamUpdate(weights, m, v, grad, weightsOut, mOut, vOut, n, lrT, beta1, beta2, epsilon): one pass
+// of TensorFlow 1.x's Adam (src/train/adam.ts): m' = b1 m + (1-b1) g, v' = b2 v + (1-b2) g²,
+// w' = w - lrT m' / (sqrt(v') + epsilon), lrT carrying the bias corrections.
 Napi::Value AdamUpdate(const Napi::CallbackInfo &info) {
   return guarded(info, [&] {
-    float *w = floats(info, 0);
-    float *m = floats(info, 1);
-    float *v = floats(info, 2);
+    const float *w = floats(info, 0);
+    const float *m = floats(info, 1);
+    const float *v = floats(info, 2);
     const float *g = floats(info, 3);
-    int64_t n = count(info, 4);
-    double lr = info[5].As<Napi::Number>().DoubleValue();
-    float beta1 = info[6].As<Napi::Number>().FloatValue();
-    float beta2 = info[7].As<Napi::Number>().FloatValue();
-    float epsilon = info[8].As<Napi::Number>().FloatValue();
-    double step = info[9].As<Napi::Number>().DoubleValue();
-    float c1 = static_cast<float>(1.0 / (1.0 - std::pow(beta1, step)));
-    float c2 = static_cast<float>(1.0 / (1.0 - std::pow(beta2, step)));
-    float rate = static_cast<float>(lr);
+    float *wOut = floats(info, 4);
+    float *mOut = floats(info, 5);
+    float *vOut = floats(info, 6);
+    int64_t n = count(info, 7);
+    float lrT = info[8].As<Napi::Number>().FloatValue();
+    float beta1 = info[9].As<Napi::Number>().FloatValue();
+    float beta2 = info[10].As<Napi::Number>().FloatValue();
+    float epsilon = info[11].As<Napi::Number>().FloatValue();
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; i++) {
       float mi = beta1 * m[i] + (1.f - beta1) * g[i];
-      float vi = beta2 * v[i] + (1.f - beta2) * g[i] * g[i];
-      m[i] = mi;
-      v[i] = vi;
-      w[i] -= rate * (mi * c1) / (std::sqrt(vi * c2) + epsilon);
+      float vi = beta2 * v[i] + (1.f - beta2) * (g[i] * g[i]);
+      mOut[i] = mi;
+      vOut[i] = vi;
+      wOut[i] = w[i] - (mi * lrT) / (std::sqrt(vi) + epsilon);
     }
   });
 }

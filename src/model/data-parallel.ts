@@ -237,13 +237,16 @@ export class DataParallelGradients {
 /**
  * Images per pass that keep a pass's tensors near 1.5 GB on the JS/wasm backends (the wasm heap
  * is at most 4 GB). Measured: a 64x64 HEP CNN training pass needs ~22 MB per image, about
- * 11 x the first conv layer's output.
+ * 11 x the first conv layer's output. The onednn backend has no heap limit but shares the
+ * node's memory: at most 4 GB or a quarter of it per pass (HEP-CNN-224 at batch 128 would need
+ * ~36 GB in one pass; 64 fits in one).
  */
 function defaultImagesPerPass(model: HepCnn, backendName: string): number {
-  if (backendName !== 'wasm' && backendName !== 'cpu') return Number.MAX_SAFE_INTEGER;
+  const limit = backendName === 'wasm' || backendName === 'cpu' ? 1.5e9 : backendName === 'onednn' ? Math.min(4e9, os.totalmem() / 4) : 0;
+  if (limit === 0) return Number.MAX_SAFE_INTEGER;
   const [h, w] = model.imageShapeNHWC;
   const bytesPerImage = 11 * h * w * model.config.conv_params.num_filters * 4;
-  return Math.max(1, Math.floor(1.5e9 / bytesPerImage));
+  return Math.max(1, Math.floor(limit / bytesPerImage));
 }
 
 function availableThreads(): number {

@@ -211,3 +211,28 @@ test('bf16 convolutions: fp32 results within bf16 rounding, gradients too; fp32 
   assert.ok(fp32.some((expected, i) => expected.some((v, j) => v !== bf16[i][j])), 'bf16 results differ from fp32 somewhere');
   fp32.forEach((expected, i) => assert.deepEqual(again[i], expected, `fp32 after bf16, output ${i}`));
 });
+
+test("Adam (src/train/adam.ts): the fused HpcdlAdamUpdate kernel on onednn matches tf ops on cpu over several steps", { skip }, () => {
+  const { Adam } = require('../../src/train/adam') as typeof import('../../src/train/adam');
+  const { hasFusedAdam } = require('../../src/backend/adam-kernel') as typeof import('../../src/backend/adam-kernel');
+  const runOn = (backend: string) => {
+    tf.setBackend(backend);
+    const variables = [tf.variable(normal([7, 5], 100)), tf.variable(normal([3], 101))];
+    const adam = new Adam({ learningRate: 0.01, epsilon: 1e-3 });
+    for (let step = 0; step < 4; step++) {
+      const grads = variables.map((v, i) => normal(v.shape, 110 + 10 * step + i));
+      adam.applyGradients(variables, grads);
+      tf.dispose(grads);
+    }
+    const out = variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+    const fused = hasFusedAdam();
+    adam.dispose();
+    tf.dispose(variables);
+    return { out, fused };
+  };
+  const cpu = runOn('cpu');
+  const native = runOn('onednn');
+  assert.equal(cpu.fused, false);
+  assert.equal(native.fused, true);
+  cpu.out.forEach((expected, i) => assertClose(native.out[i], expected, `Adam variable ${i}`, 1e-5));
+});

@@ -20,8 +20,9 @@ export interface OnednnAddon {
   unary(op: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
   reluGradMul(dy: Float32Array, y: Float32Array, out: Float32Array, n: number): void;
   sumChannels(x: Float32Array, out: Float32Array, rows: number, channels: number): void;
-  adamUpdate(weights: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, n: number,
-    lr: number, beta1: number, beta2: number, epsilon: number, step: number): void;
+  adamUpdate(weights: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array,
+    weightsOut: Float32Array, mOut: Float32Array, vOut: Float32Array, n: number,
+    lrT: number, beta1: number, beta2: number, epsilon: number): void;
 }
 
 export type AddonLoad = { addon: OnednnAddon; file: string } | { addon?: undefined; reason: string };

@@ -60,3 +60,14 @@ export function unary(name: string): Kernel {
     return output(args.backend, x.shape, out);
   };
 }
+
+/** HpcdlAdamUpdate (src/backend/adam-kernel.ts): TF1 Adam over one float32 variable in one pass. */
+export const adamUpdate: Kernel = (args: KernelArgs) => {
+  const { weights, m, v, grad } = args.inputs as Record<string, tf.TensorInfo>;
+  const { lrT, beta1, beta2, epsilon } = args.attrs as Record<string, number>;
+  const n = sizeOf(weights.shape);
+  const be = args.backend;
+  const [wOut, mOut, vOut] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  addon().adamUpdate(values(be, weights), values(be, m), values(be, v), values(be, grad), wOut, mOut, vOut, n, lrT, beta1, beta2, epsilon);
+  return [output(be, weights.shape, wOut), output(be, weights.shape, mOut), output(be, weights.shape, vOut)];
+};

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadAddon } from './addon';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, fusedConv2d } from './conv';
-import { binary, relu, sum, unary } from './eltwise';
+import { ADAM_UPDATE } from '../adam-kernel';
+import { adamUpdate, binary, relu, sum, unary } from './eltwise';
 import { batchMatMul, fusedMatMul } from './matmul';
 import { maxPool, maxPoolGrad } from './pool';
 import { Kernel, nativeState, ONEDNN } from './state';
@@ -40,6 +41,7 @@ const NATIVE_KERNELS: Record<string, Kernel> = {
   [tf.Step]: unary(tf.Step),
   [tf.Sqrt]: unary(tf.Sqrt),
   [tf.Square]: unary(tf.Square),
+  [ADAM_UPDATE]: adamUpdate,
 };
 
 /** The kernel names the native backend runs itself (for docs and tests). */
