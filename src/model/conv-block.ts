@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { CONV2D_BACKPROP_FILTER_BIAS, hasKernel, RELU_GRAD } from '../backend/fused-kernels';
 
 /**
  * relu(conv2d(x, filter, stride 1) + bias) as one op with its own gradient.
@@ -44,7 +45,9 @@ function fusedOp(pad: 'same' | 'valid', inputGradient: boolean, precision: 'fp32
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [input, kernel, output] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const dz = tf.mul(dy, tf.step(output)) as tf.Tensor4D;
+        // a backend with the fused kernels (onednn) makes one pass for dz and gets dBias with dFilter
+        const fused = hasKernel(RELU_GRAD) && hasKernel(CONV2D_BACKPROP_FILTER_BIAS);
+        const dz = (fused ? tf.engine().runKernel(RELU_GRAD, { dy, y: output }) : tf.mul(dy, tf.step(output))) as tf.Tensor4D;
         const dx = inputGradient
           ? (tf.engine().runKernel(
             tf.Conv2DBackpropInput,
@@ -52,11 +55,12 @@ function fusedOp(pad: 'same' | 'valid', inputGradient: boolean, precision: 'fp32
             { strides: [1, 1], pad, dataFormat: 'NHWC', inputShape: input.shape, precision },
           ) as tf.Tensor4D)
           : tf.zerosLike(input);
-        const dFilter = tf.engine().runKernel(
-          tf.Conv2DBackpropFilter,
-          { x: input, dy: dz },
-          { strides: [1, 1], pad, dataFormat: 'NHWC', filterShape: kernel.shape, precision },
-        ) as tf.Tensor4D;
+        const filterAttrs = { strides: [1, 1], pad, dataFormat: 'NHWC', filterShape: kernel.shape, precision };
+        if (fused) {
+          const [dFilter, dBias] = tf.engine().runKernel(CONV2D_BACKPROP_FILTER_BIAS, { x: input, dy: dz }, filterAttrs) as tf.Tensor[];
+          return [dx, dFilter, dBias];
+        }
+        const dFilter = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: input, dy: dz }, filterAttrs) as tf.Tensor4D;
         const dBias = tf.sum(dz, [0, 1, 2]);
         return [dx, dFilter, dBias];
       },

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LearningRate } from '../config/types';
 import { learningRateAt } from '../config';
-import { ADAM_UPDATE, hasFusedAdam } from '../backend/adam-kernel';
+import { ADAM_UPDATE, hasKernel } from '../backend/fused-kernels';
 
 export interface AdamOptions {
   /** a constant or a piecewise/polynomial schedule keyed by global step */
@@ -61,7 +61,7 @@ export class Adam {
     const t = this.step + 1;
     const lr = this.currentLearningRate();
     const lrT = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
-    if (hasFusedAdam()) {
+    if (hasKernel(ADAM_UPDATE)) {
       this.applyFused(variables, gradients, lrT);
       this.step = t;
       return;

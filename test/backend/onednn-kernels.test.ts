@@ -214,7 +214,7 @@ test('bf16 convolutions: fp32 results within bf16 rounding, gradients too; fp32 
 
 test("Adam (src/train/adam.ts): the fused HpcdlAdamUpdate kernel on onednn matches tf ops on cpu over several steps", { skip }, () => {
   const { Adam } = require('../../src/train/adam') as typeof import('../../src/train/adam');
-  const { hasFusedAdam } = require('../../src/backend/adam-kernel') as typeof import('../../src/backend/adam-kernel');
+  const { ADAM_UPDATE, hasKernel } = require('../../src/backend/fused-kernels') as typeof import('../../src/backend/fused-kernels');
   const runOn = (backend: string) => {
     tf.setBackend(backend);
     const variables = [tf.variable(normal([7, 5], 100)), tf.variable(normal([3], 101))];
@@ -225,7 +225,7 @@ test("Adam (src/train/adam.ts): the fused HpcdlAdamUpdate kernel on onednn match
       tf.dispose(grads);
     }
     const out = variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
-    const fused = hasFusedAdam();
+    const fused = hasKernel(ADAM_UPDATE);
     adam.dispose();
     tf.dispose(variables);
     return { out, fused };
@@ -235,4 +235,20 @@ test("Adam (src/train/adam.ts): the fused HpcdlAdamUpdate kernel on onednn match
   assert.equal(cpu.fused, false);
   assert.equal(native.fused, true);
   cpu.out.forEach((expected, i) => assertClose(native.out[i], expected, `Adam variable ${i}`, 1e-5));
+});
+
+test('conv block relu(conv + bias): values and gradients through HpcdlReluGrad and HpcdlConv2DBackpropFilterBias', { skip }, () => {
+  const { convBiasRelu } = require('../../src/model/conv-block') as typeof import('../../src/model/conv-block');
+  for (const pad of ['same', 'valid'] as const) {
+    assertParity(`conv block ${pad}`, () => {
+      const x = normal([3, 9, 8, 5], 120) as tf.Tensor4D;
+      const filter = normal([3, 3, 5, 6], 121) as tf.Tensor4D;
+      const bias = normal([6], 122) as tf.Tensor1D;
+      const block = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => convBiasRelu(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor1D, pad);
+      return [block(x, filter, bias), ...tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => weightedSum(block(a, b, c), 123))([x, filter, bias])];
+    });
+  }
+  tf.setBackend('onednn');
+  assert.ok(tf.getKernel('HpcdlReluGrad', 'onednn') && tf.getKernel('HpcdlConv2DBackpropFilterBias', 'onednn'));
+  assert.equal(tf.getKernel('HpcdlReluGrad', 'cpu'), undefined);
 });

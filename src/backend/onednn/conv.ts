@@ -90,3 +90,15 @@ export const conv2dBackpropFilter: Kernel = (args: KernelArgs) => {
   addon().conv2dBackwardWeights(values(args.backend, x), values(args.backend, dy), dFilter, null, g);
   return output(args.backend, filterShape, dFilter);
 };
+
+/** HpcdlConv2DBackpropFilterBias: the filter gradient and the bias gradient from one oneDNN call. */
+export const conv2dBackpropFilterBias: Kernel = (args: KernelArgs) => {
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const filterShape = args.attrs.filterShape as number[];
+  const g = floatInputs(x, dy) ? geometry(convInfo(x.shape, filterShape, args.attrs, 1), args.attrs) : undefined;
+  if (!g) throw new Error(`HpcdlConv2DBackpropFilterBias: geometry oneDNN cannot express (x ${x.shape}, filter ${filterShape})`);
+  const dFilter = new Float32Array(sizeOf(filterShape));
+  const dBias = new Float32Array(filterShape[3]);
+  addon().conv2dBackwardWeights(values(args.backend, x), values(args.backend, dy), dFilter, dBias, g);
+  return [output(args.backend, filterShape, dFilter), output(args.backend, [filterShape[3]], dBias)];
+};

@@ -61,7 +61,7 @@ export function unary(name: string): Kernel {
   };
 }
 
-/** HpcdlAdamUpdate (src/backend/adam-kernel.ts): TF1 Adam over one float32 variable in one pass. */
+/** HpcdlAdamUpdate (src/backend/fused-kernels.ts): TF1 Adam over one float32 variable in one pass. */
 export const adamUpdate: Kernel = (args: KernelArgs) => {
   const { weights, m, v, grad } = args.inputs as Record<string, tf.TensorInfo>;
   const { lrT, beta1, beta2, epsilon } = args.attrs as Record<string, number>;
@@ -70,4 +70,14 @@ export const adamUpdate: Kernel = (args: KernelArgs) => {
   const [wOut, mOut, vOut] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
   addon().adamUpdate(values(be, weights), values(be, m), values(be, v), values(be, grad), wOut, mOut, vOut, n, lrT, beta1, beta2, epsilon);
   return [output(be, weights.shape, wOut), output(be, weights.shape, mOut), output(be, weights.shape, vOut)];
+};
+
+/** HpcdlReluGrad: dy · step(y) in one pass (tfjs's step: NaN stays NaN). */
+export const reluGrad: Kernel = (args: KernelArgs) => {
+  const { dy, y } = args.inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+  const n = sizeOf(y.shape);
+  if (sizeOf(dy.shape) !== n) throw new Error(`HpcdlReluGrad: dy ${dy.shape} and y ${y.shape} differ`);
+  const out = new Float32Array(n);
+  addon().reluGradMul(values(args.backend, dy), values(args.backend, y), out, n);
+  return output(args.backend, y.shape, out);
 };

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadAddon } from './addon';
-import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, fusedConv2d } from './conv';
-import { ADAM_UPDATE } from '../adam-kernel';
-import { adamUpdate, binary, relu, sum, unary } from './eltwise';
+import { conv2d, conv2dBackpropFilter, conv2dBackpropFilterBias, conv2dBackpropInput, fusedConv2d } from './conv';
+import { ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, RELU_GRAD } from '../fused-kernels';
+import { adamUpdate, binary, relu, reluGrad, sum, unary } from './eltwise';
 import { batchMatMul, fusedMatMul } from './matmul';
 import { maxPool, maxPoolGrad } from './pool';
 import { Kernel, nativeState, ONEDNN } from './state';
@@ -42,6 +42,8 @@ const NATIVE_KERNELS: Record<string, Kernel> = {
   [tf.Sqrt]: unary(tf.Sqrt),
   [tf.Square]: unary(tf.Square),
   [ADAM_UPDATE]: adamUpdate,
+  [RELU_GRAD]: reluGrad,
+  [CONV2D_BACKPROP_FILTER_BIAS]: conv2dBackpropFilterBias,
 };
 
 /** The kernel names the native backend runs itself (for docs and tests). */
