@@ -47,44 +47,69 @@ Napi::Value MaxPool(const Napi::CallbackInfo &info) {
 }
 
 // maxPoolGrad(dy, x, dx, [n, ih, iw, c, oh, ow, fh, fw, sh, sw, padTop, padLeft])
+// Per output pixel: the window position of each channel's first strict maximum (branch-free, so
+// the channel loops vectorise), then that channel's gradient goes to that position. When the
+// windows tile the input exactly (2x2/2 on even sizes), every dx element is written once and no
+// zeroing pass is needed.
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo &info) {
   return guarded(info, [&] {
     Window w = Window::from(ints(info, 3));
     const float *dy = floats(info, 0);
     const float *x = floats(info, 1);
     float *dx = floats(info, 2);
+    const bool tiles = w.sh == w.fh && w.sw == w.fw && w.pt == 0 && w.pl == 0 && w.oh * w.sh == w.ih && w.ow * w.sw == w.iw;
+    const int64_t C = w.c;
     // Each image's gradient is written by one thread only (windows may overlap).
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < w.n; b++) {
-      const float *xb = x + b * w.ih * w.iw * w.c;
-      float *dxb = dx + b * w.ih * w.iw * w.c;
-      const float *dyb = dy + b * w.oh * w.ow * w.c;
-      std::memset(dxb, 0, sizeof(float) * w.ih * w.iw * w.c);
-      std::vector<float> best(w.c);
-      std::vector<int64_t> where(w.c);
+      const float *xb = x + b * w.ih * w.iw * C;
+      float *dxb = dx + b * w.ih * w.iw * C;
+      const float *dyb = dy + b * w.oh * w.ow * C;
+      if (!tiles) std::memset(dxb, 0, sizeof(float) * w.ih * w.iw * C);
+      std::vector<float> best(C);
+      std::vector<int32_t> where(C);
       for (int64_t oy = 0; oy < w.oh; oy++) {
         for (int64_t ox = 0; ox < w.ow; ox++) {
-          std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-          std::fill(where.begin(), where.end(), -1);
+          float *bp = best.data();
+          int32_t *wp = where.data();
+          for (int64_t ch = 0; ch < C; ch++) {
+            bp[ch] = -std::numeric_limits<float>::infinity();
+            wp[ch] = -1;
+          }
           for (int64_t fy = 0; fy < w.fh; fy++) {
             int64_t y = oy * w.sh - w.pt + fy;
             if (y < 0 || y >= w.ih) continue;
             for (int64_t fx = 0; fx < w.fw; fx++) {
               int64_t xx = ox * w.sw - w.pl + fx;
               if (xx < 0 || xx >= w.iw) continue;
-              const float *px = xb + (y * w.iw + xx) * w.c;
-              int64_t offset = (y * w.iw + xx) * w.c;
-              for (int64_t ch = 0; ch < w.c; ch++) {
-                if (px[ch] > best[ch]) {  // as tfjs: the first strict maximum, none for all -inf or NaN
-                  best[ch] = px[ch];
-                  where[ch] = offset + ch;
-                }
+              const float *px = xb + (y * w.iw + xx) * C;
+              const int32_t k = static_cast<int32_t>(fy * w.fw + fx);
+              // as tfjs: the first strict maximum; none for a window of -inf or NaN only
+#pragma omp simd
+              for (int64_t ch = 0; ch < C; ch++) {
+                const bool greater = px[ch] > bp[ch];
+                bp[ch] = greater ? px[ch] : bp[ch];
+                wp[ch] = greater ? k : wp[ch];
               }
             }
           }
-          const float *g = dyb + (oy * w.ow + ox) * w.c;
-          for (int64_t ch = 0; ch < w.c; ch++) {
-            if (where[ch] >= 0) dxb[where[ch]] += g[ch];
+          const float *g = dyb + (oy * w.ow + ox) * C;
+          for (int64_t fy = 0; fy < w.fh; fy++) {
+            int64_t y = oy * w.sh - w.pt + fy;
+            if (y < 0 || y >= w.ih) continue;
+            for (int64_t fx = 0; fx < w.fw; fx++) {
+              int64_t xx = ox * w.sw - w.pl + fx;
+              if (xx < 0 || xx >= w.iw) continue;
+              float *pd = dxb + (y * w.iw + xx) * C;
+              const int32_t k = static_cast<int32_t>(fy * w.fw + fx);
+              if (tiles) {
+#pragma omp simd
+                for (int64_t ch = 0; ch < C; ch++) pd[ch] = wp[ch] == k ? g[ch] : 0.f;
+              } else {
+#pragma omp simd
+                for (int64_t ch = 0; ch < C; ch++) pd[ch] += wp[ch] == k ? g[ch] : 0.f;
+              }
+            }
           }
         }
       }
