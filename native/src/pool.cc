@@ -59,6 +59,18 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo &info) {
     float *dx = floats(info, 2);
     const bool tiles = w.sh == w.fh && w.sw == w.fw && w.pt == 0 && w.pl == 0 && w.oh * w.sh == w.ih && w.ow * w.sw == w.iw;
     const int64_t C = w.c;
+    // calls body(element offset in the image, window position) for the taps of an output pixel inside the input
+    auto eachTap = [&w, C](int64_t oy, int64_t ox, auto &&body) {
+      for (int64_t fy = 0; fy < w.fh; fy++) {
+        int64_t y = oy * w.sh - w.pt + fy;
+        if (y < 0 || y >= w.ih) continue;
+        for (int64_t fx = 0; fx < w.fw; fx++) {
+          int64_t xx = ox * w.sw - w.pl + fx;
+          if (xx < 0 || xx >= w.iw) continue;
+          body((y * w.iw + xx) * C, static_cast<int32_t>(fy * w.fw + fx));
+        }
+      }
+    };
     // Each image's gradient is written by one thread only (windows may overlap).
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < w.n; b++) {
@@ -76,41 +88,27 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo &info) {
             bp[ch] = -std::numeric_limits<float>::infinity();
             wp[ch] = -1;
           }
-          for (int64_t fy = 0; fy < w.fh; fy++) {
-            int64_t y = oy * w.sh - w.pt + fy;
-            if (y < 0 || y >= w.ih) continue;
-            for (int64_t fx = 0; fx < w.fw; fx++) {
-              int64_t xx = ox * w.sw - w.pl + fx;
-              if (xx < 0 || xx >= w.iw) continue;
-              const float *px = xb + (y * w.iw + xx) * C;
-              const int32_t k = static_cast<int32_t>(fy * w.fw + fx);
-              // as tfjs: the first strict maximum; none for a window of -inf or NaN only
+          eachTap(oy, ox, [&](int64_t offset, int32_t k) {
+            const float *px = xb + offset;
+            // as tfjs: the first strict maximum; none for a window of -inf or NaN only
 #pragma omp simd
-              for (int64_t ch = 0; ch < C; ch++) {
-                const bool greater = px[ch] > bp[ch];
-                bp[ch] = greater ? px[ch] : bp[ch];
-                wp[ch] = greater ? k : wp[ch];
-              }
+            for (int64_t ch = 0; ch < C; ch++) {
+              const bool greater = px[ch] > bp[ch];
+              bp[ch] = greater ? px[ch] : bp[ch];
+              wp[ch] = greater ? k : wp[ch];
             }
-          }
+          });
           const float *g = dyb + (oy * w.ow + ox) * C;
-          for (int64_t fy = 0; fy < w.fh; fy++) {
-            int64_t y = oy * w.sh - w.pt + fy;
-            if (y < 0 || y >= w.ih) continue;
-            for (int64_t fx = 0; fx < w.fw; fx++) {
-              int64_t xx = ox * w.sw - w.pl + fx;
-              if (xx < 0 || xx >= w.iw) continue;
-              float *pd = dxb + (y * w.iw + xx) * C;
-              const int32_t k = static_cast<int32_t>(fy * w.fw + fx);
-              if (tiles) {
+          eachTap(oy, ox, [&](int64_t offset, int32_t k) {
+            float *pd = dxb + offset;
+            if (tiles) {
 #pragma omp simd
-                for (int64_t ch = 0; ch < C; ch++) pd[ch] = wp[ch] == k ? g[ch] : 0.f;
-              } else {
+              for (int64_t ch = 0; ch < C; ch++) pd[ch] = wp[ch] == k ? g[ch] : 0.f;
+            } else {
 #pragma omp simd
-                for (int64_t ch = 0; ch < C; ch++) pd[ch] += wp[ch] == k ? g[ch] : 0.f;
-              }
+              for (int64_t ch = 0; ch < C; ch++) pd[ch] += wp[ch] == k ? g[ch] : 0.f;
             }
-          }
+          });
         }
       }
     }
