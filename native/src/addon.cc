@@ -43,22 +43,6 @@ memory asDesc(memory &user, const memory::desc &wanted, memory &scratch) {
   return scratch;
 }
 
-// alloc(n): a Float32Array of n uninitialised floats, 64-byte aligned, freed when JS collects it.
-// Kernel outputs are overwritten entirely, so the zero-filling of `new Float32Array(n)` (a full
-// extra pass over the largest tensors of a step) is skipped.
-static Napi::Value Alloc(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  size_t n = static_cast<size_t>(info[0].As<Napi::Number>().Int64Value());
-  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-  void *data = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
-  if (!data) {
-    Napi::Error::New(env, "hpcdl native: out of memory allocating " + std::to_string(bytes) + " bytes").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto buffer = Napi::ArrayBuffer::New(env, data, n * sizeof(float), [](Napi::Env, void *p) { std::free(p); });
-  return Napi::Float32Array::New(env, n, buffer, 0);
-}
-
 static Napi::Value SetThreads(const Napi::CallbackInfo &info) {
   int threads = info[0].As<Napi::Number>().Int32Value();
   if (threads >= 1) omp_set_num_threads(threads);
@@ -103,7 +87,6 @@ static bool keepLargeBuffers() {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keptLargeBuffers = keepLargeBuffers();
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
-  exports.Set("alloc", Napi::Function::New(env, Alloc));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("conv2dForward", Napi::Function::New(env, Conv2dForward));
   exports.Set("conv2dBackwardData", Napi::Function::New(env, Conv2dBackwardData));

@@ -5,8 +5,6 @@ import { packageRoot } from '../../package-info';
 /** The functions of native/ (hpcdl_onednn.node); every array is used in place, no copy. */
 export interface OnednnAddon {
   info(): { version: string; isa: string; bf16: boolean; threads: number };
-  /** n uninitialised floats (native memory, freed by the garbage collector) */
-  alloc(n: number): Float32Array;
   /** oneDNN's OpenMP threads for the calls that follow; returns the count now in force */
   setThreads(threads: number): number;
   conv2dForward(x: Float32Array, filter: Float32Array, bias: Float32Array | null, out: Float32Array, geometry: number[], relu: boolean): void;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import { output, sizeOf, uninitialised, values } from './storage';
+import { output, sizeOf, values } from './storage';
 import { addon, cpuKernel, Kernel, KernelArgs, nativeState } from './state';
 
 type ConvInfo = backend_util.Conv2DInfo;
@@ -65,7 +65,7 @@ function forward(args: KernelArgs, x: tf.TensorInfo, filter: tf.TensorInfo, bias
   const [n, , , , oh, ow, oc] = g;
   const nchw = g[17] === 1;
   const shape = nchw ? [n, oc, oh, ow] : [n, oh, ow, oc];
-  const out = uninitialised(sizeOf(shape));
+  const out = new Float32Array(sizeOf(shape));
   const b = args.backend;
   addon().conv2dForward(values(b, x), values(b, filter), bias ? values(b, bias) : null, out, g, relu);
   return output(b, shape, out);
@@ -76,7 +76,7 @@ export const conv2dBackpropInput: Kernel = (args: KernelArgs) => {
   const inputShape = args.attrs.inputShape as number[];
   const g = floatInputs(dy, filter) ? geometry(convInfo(inputShape, filter.shape, args.attrs, 1), args.attrs) : undefined;
   if (!g) return cpuKernel(tf.Conv2DBackpropInput)(args);
-  const dx = uninitialised(sizeOf(inputShape));
+  const dx = new Float32Array(sizeOf(inputShape));
   addon().conv2dBackwardData(values(args.backend, dy), values(args.backend, filter), dx, g);
   return output(args.backend, inputShape, dx);
 };
@@ -86,7 +86,7 @@ export const conv2dBackpropFilter: Kernel = (args: KernelArgs) => {
   const filterShape = args.attrs.filterShape as number[];
   const g = floatInputs(x, dy) ? geometry(convInfo(x.shape, filterShape, args.attrs, 1), args.attrs) : undefined;
   if (!g) return cpuKernel(tf.Conv2DBackpropFilter)(args);
-  const dFilter = uninitialised(sizeOf(filterShape));
+  const dFilter = new Float32Array(sizeOf(filterShape));
   addon().conv2dBackwardWeights(values(args.backend, x), values(args.backend, dy), dFilter, null, g);
   return output(args.backend, filterShape, dFilter);
 };
@@ -97,7 +97,7 @@ export const conv2dBackpropFilterBias: Kernel = (args: KernelArgs) => {
   const filterShape = args.attrs.filterShape as number[];
   const g = floatInputs(x, dy) ? geometry(convInfo(x.shape, filterShape, args.attrs, 1), args.attrs) : undefined;
   if (!g) throw new Error(`HpcdlConv2DBackpropFilterBias: geometry oneDNN cannot express (x ${x.shape}, filter ${filterShape})`);
-  const dFilter = uninitialised(sizeOf(filterShape));
+  const dFilter = new Float32Array(sizeOf(filterShape));
   const dBias = new Float32Array(filterShape[3]);
   addon().conv2dBackwardWeights(values(args.backend, x), values(args.backend, dy), dFilter, dBias, g);
   return [output(args.backend, filterShape, dFilter), output(args.backend, [filterShape[3]], dBias)];

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, util } from '@tensorflow/tfjs-core';
-import { output, sizeOf, uninitialised, values } from './storage';
+import { output, sizeOf, values } from './storage';
 import { addon, cpuKernel, Kernel, KernelArgs } from './state';
 
 export const relu: Kernel = (args: KernelArgs) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   if (x.dtype !== 'float32') return cpuKernel(tf.Relu)(args);
   const n = sizeOf(x.shape);
-  const out = uninitialised(n);
+  const out = new Float32Array(n);
   addon().relu(values(args.backend, x), out, n);
   return output(args.backend, x.shape, out);
 };
@@ -40,7 +40,7 @@ export function binary(name: string): Kernel {
     const sb = sizeOf(b.shape);
     const mode = sa === n && sb === n ? 0 : sa === 1 && sb === n ? 1 : sb === 1 && sa === n ? 2 : -1;
     if (mode < 0) return cpuKernel(name)(args);
-    const out = uninitialised(n);
+    const out = new Float32Array(n);
     addon().binary(op, values(args.backend, a), values(args.backend, b), out, n, mode);
     return output(args.backend, shape, out);
   };
@@ -55,7 +55,7 @@ export function unary(name: string): Kernel {
     const { x } = args.inputs as { x: tf.TensorInfo };
     if (x.dtype !== 'float32') return cpuKernel(name)(args);
     const n = sizeOf(x.shape);
-    const out = uninitialised(n);
+    const out = new Float32Array(n);
     addon().unary(op, values(args.backend, x), out, n, (args.attrs?.alpha as number | undefined) ?? 0);
     return output(args.backend, x.shape, out);
   };
@@ -67,7 +67,7 @@ export const adamUpdate: Kernel = (args: KernelArgs) => {
   const { lrT, beta1, beta2, epsilon } = args.attrs as Record<string, number>;
   const n = sizeOf(weights.shape);
   const be = args.backend;
-  const [wOut, mOut, vOut] = [uninitialised(n), uninitialised(n), uninitialised(n)];
+  const [wOut, mOut, vOut] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
   addon().adamUpdate(values(be, weights), values(be, m), values(be, v), values(be, grad), wOut, mOut, vOut, n, lrT, beta1, beta2, epsilon);
   return [output(be, weights.shape, wOut), output(be, weights.shape, mOut), output(be, weights.shape, vOut)];
 };
@@ -77,7 +77,7 @@ export const reluGrad: Kernel = (args: KernelArgs) => {
   const { dy, y } = args.inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
   const n = sizeOf(y.shape);
   if (sizeOf(dy.shape) !== n) throw new Error(`HpcdlReluGrad: dy ${dy.shape} and y ${y.shape} differ`);
-  const out = uninitialised(n);
+  const out = new Float32Array(n);
   addon().reluGradMul(values(args.backend, dy), values(args.backend, y), out, n);
   return output(args.backend, y.shape, out);
 };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { output, sizeOf, uninitialised, values } from './storage';
+import { output, sizeOf, values } from './storage';
 import { addon, cpuKernel, Kernel, KernelArgs } from './state';
 
 interface Plan {
@@ -28,7 +28,7 @@ function plan(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transpose
 
 function run(args: KernelArgs, p: Plan, bias: tf.TensorInfo | undefined, relu: boolean): tf.TensorInfo {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  const out = uninitialised(sizeOf(p.outShape));
+  const out = new Float32Array(sizeOf(p.outShape));
   const geometry = [p.batch, p.m, p.k, p.n, args.attrs.transposeA ? 1 : 0, args.attrs.transposeB ? 1 : 0];
   const be = args.backend;
   addon().matMul(values(be, a), values(be, b), out, geometry, bias ? values(be, bias) : null, relu);

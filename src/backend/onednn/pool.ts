@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import { output, sizeOf, uninitialised, values } from './storage';
+import { output, sizeOf, values } from './storage';
 import { addon, cpuKernel, Kernel, KernelArgs } from './state';
 
 /** [n, ih, iw, c, oh, ow, fh, fw, sh, sw, top, left], or undefined where the cpu kernel must run */
@@ -28,7 +28,7 @@ export const maxPool: Kernel = (args: KernelArgs) => {
   const w = x.dtype === 'float32' ? window(x.shape, args.attrs) : undefined;
   if (!w) return cpuKernel(tf.MaxPool)(args);
   const shape = [w[0], w[4], w[5], w[3]];
-  const out = uninitialised(sizeOf(shape));
+  const out = new Float32Array(sizeOf(shape));
   addon().maxPool(values(args.backend, x), out, w);
   return output(args.backend, shape, out);
 };
@@ -37,7 +37,7 @@ export const maxPoolGrad: Kernel = (args: KernelArgs) => {
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
   const w = input.dtype === 'float32' && dy.dtype === 'float32' ? window(input.shape, args.attrs) : undefined;
   if (!w) return cpuKernel(tf.MaxPoolGrad)(args);
-  const dx = uninitialised(sizeOf(input.shape));
+  const dx = new Float32Array(sizeOf(input.shape));
   addon().maxPoolGrad(values(args.backend, dy), values(args.backend, input), dx, w);
   return output(args.backend, input.shape, dx);
 };
