@@ -247,7 +247,7 @@ function predictInChunks(model: HepCnn, images: tf.Tensor4D, chunk: number): tf.
   const batch = images.shape[0];
   if (chunk >= batch) return model.predict(images);
   const parts: tf.Tensor[] = [];
-  for (let start = 0; start < batch; start += chunk) parts.push(model.predict(tf.slice(images, start, chunk)));
+  for (let start = 0; start < batch; start += chunk) parts.push(model.predict(tf.slice(images, start, Math.min(chunk, batch - start))));
   return tf.concat(parts);
 }
 
