@@ -22,7 +22,7 @@ import { rocCurve, rocAuc, signalEfficiencyAt, selectionEfficiencies } from '../
 import { train } from '../src/train/train';
 import { infer } from '../src/train/infer';
 import { defaultConfigPath } from '../src/train/demo';
-import { numberArg } from './support/args';
+import { benchArgs, positive, stringValue } from './support/args';
 import { runIfMain } from './support/bench-main';
 
 /** Per-event features of one split, computed file by file (the images are not kept). */
@@ -184,20 +184,23 @@ export async function baselineRows(dataDir: string, log: (s: string) => void = (
   return { rows, cut, test };
 }
 
-function option(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
+const USAGE = `Usage: hpcdl bench baselines [--events 16000] [--seed 2018] [--epochs 5] [--dir D] [--keep]
+  the standard cuts, logistic regressions, a jet-level network and the CNN on one test split of synthetic events`;
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log('usage: baselines [--events 16000] [--seed 2018] [--epochs 5] [--dir D] [--keep]');
-    return 0;
-  }
-  const events = numberArg(argv, '--events', 16000);
-  const seed = numberArg(argv, '--seed', 2018);
-  const epochs = numberArg(argv, '--epochs', 5);
-  const dir = option(argv, '--dir') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-baselines-'));
+  const flags = benchArgs(argv, {
+    events: { type: 'string', default: '16000' },
+    seed: { type: 'string', default: '2018' },
+    epochs: { type: 'string', default: '5' },
+    dir: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  }, USAGE);
+  if (!flags) return 0;
+  const events = positive(stringValue(flags, 'events'), '--events');
+  const seed = positive(stringValue(flags, 'seed'), '--seed');
+  const epochs = positive(stringValue(flags, 'epochs'), '--epochs');
+  const given = typeof flags.dir === 'string' ? flags.dir : undefined;
+  const dir = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'hpcdl-baselines-'));
   const dataDir = path.join(dir, 'data');
   console.log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log(`synthesising ${events} 64x64 events (seed ${seed}) → ${dataDir}`);
@@ -221,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
   const cnn = rows[rows.length - 1];
   const best = rows.slice(0, -1).reduce((a, b) => (b.signalEfficiency > a.signalEfficiency ? b : a));
   console.log(`\nCNN / best baseline (${best.name}) signal efficiency: ${(cnn.signalEfficiency / Math.max(1e-9, best.signalEfficiency)).toFixed(2)}x`);
-  if (!argv.includes('--keep') && !option(argv, '--dir')) fs.rmSync(dir, { recursive: true, force: true });
+  if (!flags.keep && !given) fs.rmSync(dir, { recursive: true, force: true });
   return 0;
 }
 

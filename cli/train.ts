@@ -13,7 +13,9 @@ export const trainCommand: Command = {
   --output DIR            override outputpath (logs/ and models/ are created below it)
   --input DIR             override inputpath
   --mode train|iotest     iotest only reads batches and prints I/O timings
-  --precision fp32|fp16   fp16 needs a backend that computes in half precision
+  --precision fp32|bf16|fp16  bf16: convolutions in bf16 on the onednn backend (CPUs with
+                          AVX512_BF16 or AMX), fp32 master weights; fp16 needs a backend
+                          that computes in half precision
   --unweighted            force every training weight to 1 (the seed's behaviour)
   --weighted              train with normweight (overrides use_weights_in_training)
   --max-steps N           stop at global step N
@@ -69,7 +71,7 @@ export const trainCommand: Command = {
       outputDir: text(v.output),
       inputPath: text(v.input),
       mode: choice(text(v.mode), '--mode', ['train', 'iotest'] as const),
-      precision: choice(text(v.precision), '--precision', ['fp32', 'fp16'] as const),
+      precision: choice(text(v.precision), '--precision', ['fp32', 'bf16', 'fp16'] as const),
       unweighted: Boolean(v.unweighted),
       weighted: Boolean(v.weighted),
       maxSteps: integer(text(v['max-steps']), '--max-steps', 1),

@@ -1,6 +1,7 @@
 // `npm run build`: a clean dist/ from tsc, then the package's bin made executable
 // (tsc writes files without the execute bit, so `npx hpcdl` would fail with
-// "Permission denied" after any rebuild).
+// "Permission denied" after any rebuild), then the oneDNN addon if it is missing or
+// older than its sources (scripts/build-native.mjs; never fails the build).
 import { chmodSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -18,3 +19,5 @@ for (const file of Object.values(typeof bin === 'string' ? { hpcdl: bin } : bin)
   const target = join(root, file);
   chmodSync(target, statSync(target).mode | 0o111);
 }
+
+spawnSync(process.execPath, [join(root, 'scripts', 'build-native.mjs'), '--if-missing'], { stdio: 'inherit' });

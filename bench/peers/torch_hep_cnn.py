@@ -4,8 +4,14 @@
             -> FC num_fc_units + ReLU + dropout -> FC 2
 224 variant (scaling_improvements): 4 blocks -> conv3x3 + bias + ReLU -> global avg pool -> FC 2
 Dropout keep probability 0.5 (p=0.5 in PyTorch terms), softmax cross-entropy, Adam.
-Prints one JSON line: {"peer": "torch", "version", "size", "batch", "threads", "train_img_s", "infer_img_s"}.
+--channels-last: model and images in channels_last (NHWC) memory format, as oneDNN prefers.
+--bf16: the forward pass under torch.autocast('cpu', torch.bfloat16) (fp32 master weights).
+Allocator settings (MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_) come from the caller's
+environment: glibc reads them at start-up.
+Prints one JSON line: {"peer": "torch", "version", "size", "batch", "threads", "channels_last", "bf16",
+"train_img_s", "infer_img_s"}.
 """
+import contextlib
 import argparse
 import json
 import time
@@ -38,6 +44,8 @@ def main():
     parser.add_argument('--steps', type=int, default=4)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--bf16', action='store_true')
     args = parser.parse_args()
 
     torch.manual_seed(12345)
@@ -47,10 +55,18 @@ def main():
     loss_fn = nn.CrossEntropyLoss()
     images = torch.rand(args.batch, 3, args.size, args.size)
     labels = torch.randint(0, 2, (args.batch,))
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+
+    def precision():
+        return torch.autocast('cpu', dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
 
     def train_step():
         optimizer.zero_grad()
-        loss = loss_fn(model(images), labels)
+        with precision():
+            logits = model(images)
+        loss = loss_fn(logits.float(), labels)
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -64,7 +80,7 @@ def main():
     train_rate = args.batch * args.steps / (time.perf_counter() - start)
 
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), precision():
         for _ in range(args.warmup):
             model(images)
         start = time.perf_counter()
@@ -73,7 +89,8 @@ def main():
         infer_rate = args.batch * args.steps / (time.perf_counter() - start)
 
     print(json.dumps({'peer': 'torch', 'version': torch.__version__, 'size': args.size, 'batch': args.batch,
-                      'threads': torch.get_num_threads(), 'train_img_s': train_rate, 'infer_img_s': infer_rate}))
+                      'threads': torch.get_num_threads(), 'channels_last': args.channels_last, 'bf16': args.bf16,
+                      'train_img_s': train_rate, 'infer_img_s': infer_rate}))
 
 
 if __name__ == '__main__':

@@ -5,9 +5,11 @@ import { registerWasmTrainingKernels } from './wasm';
 export { BACKEND_ORDER, wasmBinaryDir } from './select';
 export type { BackendChoice } from './select';
 export { registerWasmTrainingKernels } from './wasm';
+export { bf16Unsupported, ONEDNN_KERNELS, onednnPrecision, setOnednnPrecision, setOnednnThreads } from './onednn';
+export type { Precision } from './onednn';
 
 export interface BackendInfo {
-  /** one of `tensorflow-gpu | tensorflow | wasm | cpu` */
+  /** one of `tensorflow-gpu | tensorflow | onednn | wasm | cpu` */
   name: string;
   /** human-readable detail, e.g. `SIMD, 1 thread` */
   detail: string;
@@ -26,8 +28,9 @@ let chosen: Promise<BackendInfo> | undefined;
 let chosenName = '';
 
 /**
- * Chooses the compute backend once per thread: tfjs-node-gpu → tfjs-node → wasm (SIMD) → cpu,
- * or the one named by `opts.force` / `HPCDL_BACKEND`. Prints the choice in one line.
+ * Chooses the compute backend once per thread: tfjs-node-gpu → tfjs-node → onednn (hpcdl's
+ * native addon) → wasm (SIMD) → cpu, or the one named by `opts.force` / `HPCDL_BACKEND`. Prints
+ * the choice in one line; when the native addon was skipped, that line says why.
  * Later calls return the same choice (a different `force` on a later call is an error).
  */
 export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
@@ -75,17 +78,20 @@ async function chooseBackend(forced: string | undefined, opts: InitBackendOption
     }
     order = [forced];
   }
+  let nativeSkipped = '';
   for (const candidate of order) {
     try {
       const result = await activateCandidate(candidate);
       if (result.tfName === 'wasm') registerWasmTrainingKernels();
       chosenName = candidate;
-      log(`hpcdl: backend ${candidate} (${result.detail})`);
+      log(`hpcdl: backend ${candidate} (${result.detail})${nativeSkipped}`);
       return { name: candidate, detail: result.detail };
     } catch (err) {
       const reason = firstLine(err);
       if (forced !== undefined) throw new Error(`hpcdl: backend '${candidate}' was forced but cannot be used: ${reason}`);
       debug(`hpcdl: backend ${candidate} skipped: ${reason}`);
+      // libtensorflow is absent almost everywhere (debug only); the native addon is expected
+      if (candidate === 'onednn') nativeSkipped = `; onednn not used: ${reason}`;
     }
   }
   throw new Error(`hpcdl: no usable backend (tried ${order.join(', ')})`);

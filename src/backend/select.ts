@@ -1,8 +1,10 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
+import { ONEDNN, registerOnednnBackend, setOnednnThreads } from './onednn';
+import { defaultNativeThreads } from './native-threads';
 
 /** Backend names accepted by `HPCDL_BACKEND` / `initBackend({force})`, in preference order. */
-export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'onednn', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_ORDER)[number];
 
 export interface BackendCandidateResult {
@@ -25,6 +27,8 @@ export async function activateCandidate(choice: BackendChoice): Promise<BackendC
       return activateNative('@tensorflow/tfjs-node-gpu', 'CUDA');
     case 'tensorflow':
       return activateNative('@tensorflow/tfjs-node', 'CPU');
+    case 'onednn':
+      return activateOnednn();
     case 'wasm':
       return activateWasm();
     case 'cpu':
@@ -59,6 +63,14 @@ async function activateWasm(): Promise<BackendCandidateResult> {
   const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
   const threadText = threads ? `${wasm.getThreadsCount()} threads` : '1 thread';
   return { tfName: 'wasm', detail: `${simd ? 'SIMD' : 'no SIMD'}, ${threadText}` };
+}
+
+async function activateOnednn(): Promise<BackendCandidateResult> {
+  const detail = registerOnednnBackend();
+  await setActive(ONEDNN);
+  const threads = defaultNativeThreads();
+  setOnednnThreads(threads);
+  return { tfName: ONEDNN, detail: detail.replace(/\d+ threads?$/, `${threads} thread${threads === 1 ? '' : 's'}`) };
 }
 
 async function activateCpu(): Promise<BackendCandidateResult> {

@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { currentBackend } from '../backend';
+import { currentBackend, setOnednnThreads } from '../backend';
 import type { HepCnn } from './hep-cnn';
 import { weightedCrossEntropySum } from './loss';
 import { addGradients, passRanges } from './gradients';
@@ -45,7 +45,9 @@ interface GradientWorker {
  * tf.variableGrads of weightedSoftmaxCrossEntropy over the whole batch (up to float rounding
  * and the dropout masks, which each thread draws from its own seed).
  *
- * The wasm backend runs one thread; this is how a training step uses the other cores.
+ * The wasm backend runs one thread; this is how a training step uses the other cores. The onednn
+ * backend threads inside its kernels instead: there, no workers are spawned and `threads` is
+ * the size of oneDNN's thread pool.
  */
 export class DataParallelGradients {
   private readonly weightsView: Float32Array;
@@ -57,12 +59,19 @@ export class DataParallelGradients {
     weights: SharedArrayBuffer,
     /** most images per forward/backward pass */
     readonly imagesPerPass: number,
+    /** threads inside the native kernels (onednn), when the backend threads itself */
+    private readonly kernelThreads?: number,
   ) {
     this.weightsView = new Float32Array(weights);
   }
 
   /** total threads computing gradients (the caller's included) */
   get threads(): number {
+    return this.kernelThreads ?? this.shards;
+  }
+
+  /** batch shards: the caller's and one per worker */
+  private get shards(): number {
     return this.workers.length + 1;
   }
 
@@ -78,9 +87,11 @@ export class DataParallelGradients {
     if (!Number.isInteger(imagesPerPass) || imagesPerPass < 1) {
       throw new Error(`DataParallelGradients: imagesPerPass must be a positive integer, got ${imagesPerPass}`);
     }
-    const parallel = new DataParallelGradients(model, workers, weights, imagesPerPass);
+    const threadsInKernels = currentBackend() === 'onednn';
+    if (threadsInKernels) setOnednnThreads(threads);
+    const parallel = new DataParallelGradients(model, workers, weights, imagesPerPass, threadsInKernels ? threads : undefined);
     try {
-      for (let i = 1; i < threads; i++) {
+      for (let i = 1; i < (threadsInKernels ? 1 : threads); i++) {
         const grads = new SharedArrayBuffer(total * 4);
         const entry: GradientWorker = { worker: spawnGradientWorker(), grads: new Float32Array(grads) };
         parallel.listen(entry);
@@ -100,11 +111,11 @@ export class DataParallelGradients {
   async compute(images: tf.Tensor4D, labels: tf.Tensor1D, weights: tf.Tensor1D): Promise<GradientResult> {
     if (this.disposed) throw new Error('DataParallelGradients: used after dispose()');
     const batch = images.shape[0];
-    if (batch < this.threads) {
+    if (batch < this.shards || this.shards === 1) {
       return this.computeLocally(images, labels, weights);
     }
     this.publishWeights();
-    const bounds = shardBounds(batch, this.threads);
+    const bounds = shardBounds(batch, this.shards);
     const imageData = images.dataSync() as Float32Array;
     const labelData = labels.dataSync() as Int32Array;
     const weightData = weights.dataSync() as Float32Array;
@@ -226,13 +237,16 @@ export class DataParallelGradients {
 /**
  * Images per pass that keep a pass's tensors near 1.5 GB on the JS/wasm backends (the wasm heap
  * is at most 4 GB). Measured: a 64x64 HEP CNN training pass needs ~22 MB per image, about
- * 11 x the first conv layer's output.
+ * 11 x the first conv layer's output. The onednn backend has no heap limit but shares the
+ * node's memory: at most 4 GB or a quarter of it per pass (HEP-CNN-224 at batch 128 would need
+ * ~36 GB in one pass; 64 fits in one).
  */
 function defaultImagesPerPass(model: HepCnn, backendName: string): number {
-  if (backendName !== 'wasm' && backendName !== 'cpu') return Number.MAX_SAFE_INTEGER;
+  const limit = backendName === 'wasm' || backendName === 'cpu' ? 1.5e9 : backendName === 'onednn' ? Math.min(4e9, os.totalmem() / 4) : 0;
+  if (limit === 0) return Number.MAX_SAFE_INTEGER;
   const [h, w] = model.imageShapeNHWC;
   const bytesPerImage = 11 * h * w * model.config.conv_params.num_filters * 4;
-  return Math.max(1, Math.floor(1.5e9 / bytesPerImage));
+  return Math.max(1, Math.floor(limit / bytesPerImage));
 }
 
 function availableThreads(): number {

@@ -8,7 +8,8 @@ import { dropoutMask, heNormalValues, Rng } from './random';
 export interface HepCnnOptions {
   /** initialisation and dropout seed (default: config.seed, else 12345) */
   seed?: number;
-  precision?: 'fp32' | 'fp16';
+  /** bf16: convolutions in bf16 on the onednn backend (fp32 weights, gradients and the rest) */
+  precision?: 'fp32' | 'fp16' | 'bf16';
 }
 
 export interface NamedWeight {
@@ -62,7 +63,7 @@ export class HepCnn implements TrainableModel {
   private bodyOutput: [number, number, number] = [0, 0, 0];
   private disposed = false;
 
-  constructor(readonly config: HepConfig, seed: number) {
+  constructor(readonly config: HepConfig, seed: number, readonly precision: 'fp32' | 'bf16' = 'fp32') {
     this.inputLayout = config.conv_params.data_format;
     this.imageShapeNHWC = imageShapeNHWC(config);
     this.keepProb = config.dropout_p;
@@ -121,7 +122,7 @@ export class HepCnn implements TrainableModel {
       const normed = tf.add(tf.mul(tf.mul(tf.sub(y, mean), tf.rsqrt(tf.add(variance, BN_EPSILON))), gamma), beta);
       return tf.relu(normed as tf.Tensor4D);
     }
-    return convBiasRelu(x, kernel, block.bias as tf.Tensor1D, this.padding, { inputGradient: !isFirst });
+    return convBiasRelu(x, kernel, block.bias as tf.Tensor1D, this.padding, { inputGradient: !isFirst, precision: this.precision });
   }
 
   private scalingHead(x: tf.Tensor4D): tf.Tensor2D {
@@ -286,9 +287,20 @@ export function buildHepCnn(config: HepConfig, opts: HepCnnOptions = {}, backend
       `precision fp16 is not supported on the '${backend}' backend: TensorFlow.js computes in float32 only; use fp32`,
     );
   }
-  if (precision !== 'fp32') throw new Error(`hep_cnn: precision must be fp32 or fp16, got ${JSON.stringify(precision)}`);
+  if (precision === 'bf16') assertBf16(backendName ?? activeBackendName());
+  else if (precision !== 'fp32') throw new Error(`hep_cnn: precision must be fp32, bf16 or fp16, got ${JSON.stringify(precision)}`);
   validateArchitecture(config);
-  return new HepCnn(config, opts.seed ?? config.seed ?? DEFAULT_SEED);
+  return new HepCnn(config, opts.seed ?? config.seed ?? DEFAULT_SEED, precision);
+}
+
+function assertBf16(backend: string): void {
+  if (backend !== 'onednn') {
+    throw new Error(`precision bf16 needs the onednn backend (hpcdl's oneDNN addon); this process uses '${backend}'; use fp32`);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { bf16Unsupported } = require('../backend') as typeof import('../backend');
+  const reason = bf16Unsupported();
+  if (reason) throw new Error(`precision bf16: ${reason}; use fp32`);
 }
 
 function activeBackendName(): string {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LearningRate } from '../config/types';
 import { learningRateAt } from '../config';
+import { ADAM_UPDATE, hasKernel } from '../backend/fused-kernels';
 
 export interface AdamOptions {
   /** a constant or a piecewise/polynomial schedule keyed by global step */
@@ -60,6 +61,11 @@ export class Adam {
     const t = this.step + 1;
     const lr = this.currentLearningRate();
     const lrT = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+    if (hasKernel(ADAM_UPDATE)) {
+      this.applyFused(variables, gradients, lrT);
+      this.step = t;
+      return;
+    }
     tf.tidy(() => {
       variables.forEach((variable, i) => {
         const g = gradients[i];
@@ -71,6 +77,21 @@ export class Adam {
       });
     });
     this.step = t;
+  }
+
+  /** The same update as one HpcdlAdamUpdate kernel per variable (a backend's fused pass). */
+  private applyFused(variables: tf.Variable[], gradients: tf.Tensor[], lrT: number): void {
+    const attrs = { lrT, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+    variables.forEach((variable, i) => {
+      tf.tidy(() => {
+        const [w, m, v] = tf.engine().runKernel(
+          ADAM_UPDATE, { weights: variable, m: this.m[i], v: this.v[i], grad: gradients[i] }, attrs,
+        ) as tf.Tensor[];
+        this.m[i].assign(m);
+        this.v[i].assign(v);
+        variable.assign(w);
+      });
+    });
   }
 
   /** Copy of the moments (zeros for variables never updated). */

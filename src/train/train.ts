@@ -32,7 +32,8 @@ export interface TrainOptions {
   /** overrides `inputpath` */
   inputPath?: string;
   mode?: 'train' | 'iotest';
-  precision?: 'fp32' | 'fp16';
+  /** bf16: convolutions in bf16 on the onednn backend, fp32 master weights */
+  precision?: 'fp32' | 'fp16' | 'bf16';
   /** force every training weight to 1 (overrides `use_weights_in_training`) */
   unweighted?: boolean;
   /** train with `normweight` (overrides `use_weights_in_training`) */

@@ -65,6 +65,7 @@ const CASES: Case[] = [
 
 const BENCH_VALUE_FLAG: Record<string, string> = {
   allreduce: '--ranks',
+  baselines: '--events',
   'cluster-noop': '--tasks',
   'cluster-scale': '--engines',
   'display-latency': '--reports',

@@ -204,7 +204,7 @@ test('a few Adam steps on a separable toy problem reduce the loss', () => {
 });
 
 test('fp16 is refused with a clear error naming the backend', () => {
-  assert.throws(() => buildHepCnn(tinyConfig(), { precision: 'fp16' }), /precision fp16 is not supported on the 'wasm' backend/);
+  assert.throws(() => buildHepCnn(tinyConfig(), { precision: 'fp16' }, 'wasm'), /precision fp16 is not supported on the 'wasm' backend/);
   assert.throws(() => buildHepCnn(tinyConfig(), { precision: 'fp16' }, 'cpu'), /'cpu' backend/);
 });
 
