@@ -65,7 +65,7 @@ describe('dashboard with 1,000 engines and 100,000 tasks', { timeout: 600_000 },
     const file = path.join(dir, 'clusters', 'dscale.json');
     info = readConnectionFile(file);
     for (let h = 0; h < HOSTS; h++) {
-      const args = [...tsx, path.join(REPO_ROOT, 'bench/support/cluster-peers.ts'), 'engines', '--connect', file, '--count', String(ENGINES / HOSTS), '--host', `node${h}`, '--resources-ms', '1000'];
+      const args = [...tsx, path.join(REPO_ROOT, 'bench/support/cluster-peers.ts'), 'engines', '--connect', file, '--count', String(ENGINES / HOSTS), '--host', `node${h}`, '--local-address', `127.0.0.${h + 2}`, '--resources-ms', '1000'];
       children.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
     }
     const alive = () => fetch(info.dashboard_url.replace('/?', '/api/status?')).then((r) => r.json()).then((s) => s.engines.alive as number, () => -1);
