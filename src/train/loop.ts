@@ -335,7 +335,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainResult> {
 
     const totalSeconds = (performance.now() - runStart) / 1000;
     for (const line of throughputLines(iterationSeconds, imagesPerIteration)) log(line);
-    log(`FINISHED Training. Total time ${formatG(totalSeconds)}`);
+    // an interrupted run did not finish: say so, with where it stopped (its checkpoint continues from there)
+    log(interrupted() ? `INTERRUPTED Training at global step ${state.globalStep}. Total time ${formatG(totalSeconds)}` : `FINISHED Training. Total time ${formatG(totalSeconds)}`);
     const imagesPerSec = steadyThroughput(iterationSeconds, imagesPerIteration);
     emit({ type: 'done', rank, step: state.globalStep, epochs: history.length, totalSeconds, imagesPerSec });
     const parallel = dp ?? remote;

@@ -121,5 +121,6 @@ test('Ctrl-C (SIGINT) stops training after the current step, writes a checkpoint
   const stoppedAt = Number(/^Rank 0 : interrupted at global step (\d+) /m.exec(stdout)![1]);
   assert.ok(stoppedAt >= 5 && stoppedAt < 200, `stopped at ${stoppedAt}`);
   assert.ok(fs.existsSync(path.join(out, 'models', `ckpt-${String(stoppedAt).padStart(8, '0')}.json`)));
-  assert.match(stdout, /^FINISHED Training\. Total time /m);
+  assert.match(stdout, new RegExp(`^INTERRUPTED Training at global step ${stoppedAt}\\. Total time `, 'm'));
+  assert.doesNotMatch(stdout, /^FINISHED Training/m, 'an interrupted run is not reported as finished');
 });

@@ -222,7 +222,8 @@ test('an abort signal stops after the current step with a checkpoint; resuming m
   assert.equal(result.globalStep, 3);
   assert.ok(lines.includes('Rank 0 : interrupted at global step 3 (epoch 1, batch 3)'));
   assert.ok(!lines.some((l) => l.includes('COMPLETED')), 'an interrupted epoch is not reported as completed');
-  assert.match(lines[lines.length - 1], /^FINISHED Training\. Total time /);
+  assert.match(lines[lines.length - 1], /^INTERRUPTED Training at global step 3\. Total time /, 'an interrupted run is not reported as finished');
+  assert.ok(!lines.some((l) => l.startsWith('FINISHED Training')));
   const manifest = readManifest(listCheckpoints(dir).at(-1)!);
   assert.deepEqual([manifest.step, manifest.stepInEpoch, manifest.epochComplete], [3, 3, false]);
   const resumed = await runFor(2, dir, { resume: true });
