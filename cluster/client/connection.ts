@@ -139,7 +139,12 @@ export class ControllerConnection {
     const content = this.opts.persist ? { client_session: this.session, persist: true } : { client_session: this.session };
     const msg = makeMessage('connect_request', content, { session: this.session });
     const reply = this.expectReply<'connect_request'>(msg, 15_000);
-    this.peer.sendNow(msg); // alone, so the controller can check our key on it
+    try {
+      this.peer.sendNow(msg); // alone, so the controller can check our key on it
+    } catch {
+      reply.catch(() => undefined);
+      return; // the socket closed between the handshake and this send (e.g. a refused TLS pin); onClose handles it
+    }
     let connectReply: Message<'connect_reply'>;
     try {
       connectReply = await reply;

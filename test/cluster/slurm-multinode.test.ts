@@ -69,7 +69,7 @@ test('a notebook script in a 2-node job: the controller advertises its non-loopb
   fs.writeFileSync(notebook, JSON.stringify({ cells: cells.map((source) => ({ cell_type: 'code', metadata: {}, source })), metadata: {}, nbformat: 4, nbformat_minor: 5 }));
   const [made] = makeScripts([notebook], path.join(dir, 'scripts'));
   const log = await runJob(['-N', '2', '--ntasks-per-node=1', made.sbatch], 180_000);
-  assert.match(log, new RegExp(`^controller ws://${slurm.nodes[0].address.replace(/\./g, '\\.')}:\\d+`, 'm'), log);
+  assert.match(log, new RegExp(`^controller wss://${slurm.nodes[0].address.replace(/\./g, '\\.')}:\\d+`, 'm'), log);
   assert.match(log, /^engine hosts node1 node2$/m, log);
   assert.match(log, /rank 1 of 2: the notebook runs on rank 0 only/);
 });
