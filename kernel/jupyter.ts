@@ -24,6 +24,9 @@ export function findJupyterFrontend(pathEnv = process.env.PATH ?? ''): string | 
   return null;
 }
 
+/** how long Jupyter gets to stop after a forwarded SIGINT before it is sent SIGTERM */
+const SIGINT_GRACE_MS = 5000;
+
 const USAGE = `Usage: hpcdl kernel jupyter [JUPYTER ARGS...]
 
 Installs (or refreshes) the "HPC DL (TypeScript)" kernel spec for this user,
@@ -65,7 +68,14 @@ export async function kernelJupyterMain(argv: string[]): Promise<number> {
   const args = withAllowRootIfRoot(argv);
   const child = spawn(frontend, args, { stdio: 'inherit' });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-  const onInt = forward('SIGINT');
+  // Jupyter stops on SIGINT when it has no terminal, but not always promptly (seen: a server that was
+  // still up minutes after it), so a stop it has not made within SIGINT_GRACE_MS becomes a SIGTERM.
+  let escalation: NodeJS.Timeout | null = null;
+  const onInt = (): void => {
+    child.kill('SIGINT');
+    escalation ??= setTimeout(() => child.kill('SIGTERM'), SIGINT_GRACE_MS);
+    escalation.unref();
+  };
   const onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
@@ -75,6 +85,7 @@ export async function kernelJupyterMain(argv: string[]): Promise<number> {
       resolve(1);
     });
     child.on('exit', (code, signal) => {
+      if (escalation) clearTimeout(escalation);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       resolve(code ?? (signal ? 128 + 2 : 1));

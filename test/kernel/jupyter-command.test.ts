@@ -19,7 +19,14 @@ const root = tempDir('hpcdl-kjroot-');
 let pid: number | undefined;
 
 after(() => {
-  if (pid !== undefined && processAlive(pid)) process.kill(pid, 'SIGKILL');
+  // hpcdl and the Jupyter it started are one process group (detached below): a failed test leaves neither behind
+  if (pid !== undefined) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // the group is gone
+    }
+  }
   fs.rmSync(home, { recursive: true, force: true });
   fs.rmSync(root, { recursive: true, force: true });
 });
@@ -31,7 +38,7 @@ test('hpcdl kernel jupyter installs the kernel, starts Jupyter with it, and stop
   delete env.HPCDL_JUPYTER_APP;
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cli', 'index.ts'), 'kernel', 'jupyter',
     '--ServerApp.ip=127.0.0.1', `--ServerApp.port=${port}`, '--ServerApp.port_retries=0', `--ServerApp.token=${token}`, `--ServerApp.root_dir=${root}`, '--no-browser'],
-  { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   pid = child.pid;
   let stdout = '';
   let stderr = '';
