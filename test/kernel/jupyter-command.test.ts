@@ -11,7 +11,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { processAlive } from '../../kernel/parent-watch';
 import { freePort, jupyterEnv, KernelSession, makeSettings, REPO_ROOT, tempDir, waitForHttp, withTimeout } from '../support/jupyter';
 
 const home = tempDir('hpcdl-kjhome-');
