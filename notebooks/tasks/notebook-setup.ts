@@ -40,7 +40,7 @@ export function notebookSettings(env: NodeJS.ProcessEnv = process.env): Notebook
     workDir,
     dataDir: path.resolve(env.HPCDL_DATA || path.join(workDir, `data-${size}-${events}`)),
     events,
-    epochs: env.HPCDL_EPOCHS ? Number(env.HPCDL_EPOCHS) : quick ? 2 : base.num_epochs,
+    epochs: env.HPCDL_EPOCHS ? Number(env.HPCDL_EPOCHS) : quick ? 4 : base.num_epochs,
     // The config's trainsamples (what the summary prints) is the synthetic training split: events
     // minus synthesize()'s default 10% validation and 10% test.
     overrides: {

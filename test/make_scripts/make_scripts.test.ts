@@ -19,12 +19,12 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const MAKE_SCRIPTS = path.join(ROOT, 'make_scripts.ts');
 const tempDir = tempDirMaker('hpcdl-make-scripts-');
 /**
- * The HEP driver's test AUC in quick mode (1,000 synthetic events, 2 epochs)
- * must reach this. Measured 2026-12-04: trained 0.955; the untrained network
- * (seeds 1-8, same 100 test events) 0.34-0.64. 0.8 leaves room both ways for
- * changes of the synthetic generator.
+ * The HEP driver's test AUC in quick mode (1,000 synthetic events, 4 epochs)
+ * must reach this. Measured 2026-12-05 on the physics-motivated generator: 0.833
+ * after the 4 epochs, 0.666 after 2 (an under-trained model fails); the untrained
+ * network scored 0.34-0.64 on the earlier generator's 100 test events.
  */
-const QUICK_AUC_FLOOR = 0.8;
+const QUICK_AUC_FLOOR = 0.75;
 
 function assertBuilt(): void {
   const entry = path.join(ROOT, 'dist', 'src', 'index.js');
@@ -233,7 +233,7 @@ test('a per-config run script: #SBATCH lines from the slurm section, the seed th
 /** The HEP driver in quick mode: the seed's lines, the throughput line, figures written and named. */
 function assertHepDriverLog(log: string, outDir: string): void {
   assert.match(log, /REPORT rank 0 global step \d+\., average training loss [0-9.]+/);
-  assert.match(log, /COMPLETED epoch 2, average validation auc [0-9.]+/);
+  assert.match(log, /COMPLETED epoch 4, average validation auc [0-9.]+/);
   assert.match(log, /Total time to batch process except first iteration: [0-9.]+, throughput: [0-9.]+/);
   assert.match(log, /FINISHED Training\. Total time [0-9.]+/);
   const auc = Number(/test AUC \(weighted\): ([0-9.]+)/.exec(log)?.[1]);

@@ -29,7 +29,7 @@ import { queryGpus } from '../../cluster/engine/resources';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'notebooks');
 /** Test AUC the quick-mode driver notebook must reach (see the measurement where it is checked). */
-const TRAINED_AUC_FLOOR = 0.8;
+const TRAINED_AUC_FLOOR = 0.75;
 const only = (process.env.HPCDL_NOTEBOOKS ?? '').split(',').filter(Boolean);
 const wanted = (name: string) => only.length === 0 || only.some((o) => name.includes(o));
 
@@ -95,11 +95,11 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     assert.match(nb.stdout, /config: .*local_small\.json \(quick mode\)/);
     assert.match(nb.stdout, /data: (synthesising 1000 events|using )/);
     const steps = Number(/trained (\d+) steps in [\d.]+ s/.exec(nb.stdout)?.[1]);
-    assert.ok(steps >= 20 && steps <= 30, `quick mode: 800 training events, batch 64, 2 epochs: ${steps} steps`);
+    assert.ok(steps >= 40 && steps <= 60, `quick mode: 800 training events, batch 64, 4 epochs: ${steps} steps`);
     const auc = Number(/test AUC \(weighted\): ([\d.]+)/.exec(nb.stdout)?.[1]);
-    // Measured in quick mode (2026-12-04): trained 0.955; the notebook run with learning rate 0
-    // (batch-norm statistics still move) 0.690; the network untrained, 8 seeds, 0.34-0.64 on these
-    // 100 test events. 0.8 leaves room on both sides (the synthetic generator may change).
+    // Measured in quick mode on the physics-motivated generator (2026-12-05): 0.833 after the 4
+    // epochs, 0.666 after 2 (an under-trained model fails). On the earlier generator the network
+    // untrained scored 0.34-0.64 and with learning rate 0 0.690 on these 100 test events.
     assert.ok(auc >= TRAINED_AUC_FLOOR && auc <= 1, `test AUC ${auc} below ${TRAINED_AUC_FLOOR}: the notebook's training did not learn`);
     assert.match(nb.stdout, /standard cuts: background efficiency [\d.e-]+, signal efficiency [\d.e-]+/);
     assert.match(nb.stdout, /CNN signal efficiency at background efficiency [\d.e-]+: [\d.e-]+/);
@@ -111,7 +111,7 @@ describe('notebooks run top to bottom in jupyter-server (quick mode)', { timeout
     assert.equal(trainLoss.x.length, steps, 'the saved figure holds the final state: one loss point per step');
     const validation = curves.data.filter((t) => /validation/.test(String(t.name)));
     assert.equal(validation.length, 3, 'validation loss, accuracy and AUC traces');
-    for (const t of validation) assert.equal(t.x.length, 2, 'one validation point per epoch');
+    for (const t of validation) assert.equal(t.x.length, 4, 'one validation point per epoch (quick mode: 4)');
 
     const rocs = nb.figures.filter((f) => /^ROC/.test(titleOf(f)));
     assert.equal(rocs.length, 2, 'full and zoomed ROC figures');
