@@ -149,11 +149,16 @@ export async function startSlurm(): Promise<Slurm> {
       const pid = Number(fs.readFileSync(mungePid, 'utf8'));
       try {
         process.kill(pid, 'SIGTERM');
+        // munged writes its seed file as it exits: removing its folder before then fails with ENOTEMPTY
+        for (const until = Date.now() + 5000; Date.now() < until; ) {
+          process.kill(pid, 0);
+          await new Promise((r) => setTimeout(r, 50));
+        }
       } catch {
-        // already gone
+        // gone
       }
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   };
   try {
     for (const daemon of ['/usr/sbin/slurmctld', '/usr/sbin/slurmd']) {
